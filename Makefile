@@ -1,0 +1,87 @@
+# Following: every task of the project runs through this Makefile. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup protos lint typecheck test test-fast up down logs status demo models eval \
+        bench bench-gateway bench-inference bench-cdn bench-creator k8s-check openapi clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,models]"
+	$(PY) -c "import site, pathlib; p = pathlib.Path(site.getsitepackages()[0]) / 'following_paths.pth'; root = pathlib.Path.cwd(); p.write_text(f'{root}\n{root / \"gen\"}\n')"
+	@touch $@
+
+setup: $(VENV_STAMP) protos ## Create .venv with every pinned dependency and generate the gRPC code
+
+gen/.stamp: $(VENV_STAMP) $(shell find protos -name '*.proto') scripts/build_protos.sh
+	PYTHON=$(PY) bash scripts/build_protos.sh
+	@touch $@
+
+protos: gen/.stamp ## Generate Python code, .pyi stubs and the Envoy descriptor set from protos/ into gen/
+
+openapi: protos ## Write the OpenAPI 3.1 document generated from the protos
+	$(PY) -m services.gateway.openapi --write
+
+models: $(VENV_STAMP) ## Build the default ONNX models offline (cached by content hash)
+	$(PY) -m services.inference.modelbuild
+
+eval: models protos ## Print per-task accuracy and macro-F1 of the loaded models on tests/data
+	$(PY) -m services.inference.evaluate
+
+lint: setup ## Ruff (lint + import order) and mypy
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+typecheck: setup
+	.venv/bin/mypy following services scripts tests
+
+test: setup models ## Lint, type check and every test (what CI runs)
+	$(MAKE) --no-print-directory lint
+	.venv/bin/pytest -q
+
+test-fast: setup ## Tests without lint, stop at the first failure
+	.venv/bin/pytest -q -x
+
+up: setup models ## Start PostgreSQL, the services, the sample upstream and the gateway under .run/
+	$(PY) -m scripts.stack up
+
+down: ## Stop everything `make up` started (data in .run/ survives)
+	@test -x $(PY) && $(PY) -m scripts.stack down || true
+
+status: ## Show what the local stack runs
+	$(PY) -m scripts.stack status
+
+logs: ## Follow the local stack's logs
+	tail -n 50 -F .run/logs/*.log
+
+demo: up ## Run the whole system on its embedded default and search three sample creators
+	$(PY) -m scripts.demo
+
+bench-gateway: setup ## Gateway latency and throughput against direct gRPC
+	$(PY) -m bench.gateway
+
+bench-inference: models ## Inference service against bare onnxruntime
+	$(PY) -m bench.inference
+
+bench-cdn: setup ## CDN pipeline against a bare Pillow loop; claim throughput
+	$(PY) -m bench.cdn
+
+bench-creator: models ## Fresh and cached searches at the creator service
+	$(PY) -m bench.creator
+
+bench: models ## Every benchmark plus end-to-end searches; writes BENCHMARKS.md
+	$(PY) -m bench.all
+
+k8s-check: setup ## Render every kustomize overlay and validate it offline
+	$(PY) -m deploy.check
+
+clean: down ## Remove generated code and the local stack's data
+	rm -rf gen .run
