@@ -1,0 +1,1 @@
+"""Shared runtime of every Following service: settings, logs, errors, PostgreSQL, migrations, the gRPC server."""

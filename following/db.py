@@ -1,0 +1,55 @@
+"""The asyncpg pool every service uses: bounded connect and statement timeouts, and a patient first connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    application_name: str,
+    min_size: int = 1,
+    max_size: int = 10,
+    connect_timeout: float = 5.0,
+    statement_timeout_ms: int = 5000,
+    startup_deadline: float = 30.0,
+) -> asyncpg.Pool:
+    """Opens a pool, retrying for up to `startup_deadline` seconds while PostgreSQL is not accepting connections yet.
+
+    Every connection has `statement_timeout` set on the server and a client-side command timeout slightly above it, so
+    a query can never hang a request.
+    """
+    deadline = time.monotonic() + startup_deadline
+    delay = 0.1
+    while True:
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                command_timeout=statement_timeout_ms / 1000 + 1,
+                max_inactive_connection_lifetime=300,
+                server_settings={
+                    "application_name": application_name,
+                    "statement_timeout": str(statement_timeout_ms),
+                    "lock_timeout": str(statement_timeout_ms),
+                    "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 6, 60_000)),
+                },
+            )
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, TimeoutError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise ConnectionError(f"PostgreSQL not reachable within {startup_deadline:.0f} s: {exc}") from exc
+            log.warning("database not reachable yet, retrying", extra={"error": str(exc), "retry_in_s": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        else:
+            assert pool is not None
+            return pool

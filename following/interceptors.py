@@ -1,0 +1,131 @@
+"""The one server interceptor: request id, caller identity, readiness gate, domain-error mapping and RPC metrics.
+
+Handlers stay thin: they read the caller with `caller_user_id()`, raise `DomainError`s, and never touch status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from following.errors import DomainError, Unauthenticated, Unavailable
+from following.logs import request_id_var, user_id_var
+from following.metrics import RPC_HANDLED, RPC_LATENCY
+
+log = logging.getLogger(__name__)
+
+USER_ID_HEADER = "x-user-id"
+REQUEST_ID_HEADER = "x-request-id"
+_PASS_THROUGH = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def caller_user_id() -> str:
+    """The user id the gateway verified (JWT `sub`); raises UNAUTHENTICATED when the call carries none."""
+    user_id = user_id_var.get()
+    if not user_id:
+        raise Unauthenticated("no verified user: call through the gateway with 'Authorization: Bearer <jwt>'")
+    return user_id
+
+
+class Readiness:
+    """Whether the service finished starting; RPCs other than health and reflection wait for it."""
+
+    def __init__(self) -> None:
+        self.ready = False
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, service: str, readiness: Readiness) -> None:
+        self._service = service
+        self._readiness = readiness
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(_PASS_THROUGH):
+            return handler
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, metadata, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, metadata, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _enter(self, metadata: dict[str, Any]) -> None:
+        request_id_var.set(str(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex))
+        user_id_var.set(str(metadata.get(USER_ID_HEADER) or ""))
+        if not self._readiness.ready:
+            raise Unavailable("the service is starting; retry in a moment", retry_after=1)
+
+    def _wrap_unary(self, method: str, metadata: dict[str, Any], inner: Callable[..., Any]) -> Callable[..., Any]:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                self._enter(metadata)
+                return await inner(request, context)
+            except Exception as exc:
+                code = _status_of(exc, context)
+                await self._fail(exc, method, context)
+            finally:
+                self._observe(method, code, started)
+
+        return handle
+
+    def _wrap_stream(self, method: str, metadata: dict[str, Any], inner: Callable[..., Any]) -> Callable[..., Any]:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                self._enter(metadata)
+                async for item in inner(request, context):
+                    yield item
+            except Exception as exc:
+                code = _status_of(exc, context)
+                await self._fail(exc, method, context)
+            finally:
+                self._observe(method, code, started)
+
+        return handle
+
+    async def _fail(self, exc: Exception, method: str, context: grpc.aio.ServicerContext) -> None:
+        if isinstance(exc, grpc.aio.AbortError):
+            raise exc
+        if isinstance(exc, DomainError):
+            if isinstance(exc, Unavailable) and exc.retry_after is not None:
+                context.set_trailing_metadata((("retry-after", str(int(max(1, round(exc.retry_after))))),))
+            log.info("rpc failed", extra={"method": method, "code": exc.code.name, "error": exc.message})
+            await context.abort(exc.code, exc.message)
+        log.exception("rpc crashed", extra={"method": method})
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id_var.get()})")
+
+    def _observe(self, method: str, code: grpc.StatusCode, started: float) -> None:
+        short = method.rsplit("/", 1)[-1]
+        RPC_HANDLED.labels(self._service, short, code.name).inc()
+        RPC_LATENCY.labels(self._service, short).observe(time.perf_counter() - started)
+
+
+def _status_of(exc: Exception, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+    if isinstance(exc, DomainError):
+        return exc.code
+    if isinstance(exc, grpc.aio.AbortError):
+        code = context.code()
+        return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+    return grpc.StatusCode.INTERNAL

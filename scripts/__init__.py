@@ -1,0 +1,1 @@
+"""Development tooling: proto generation, the local stack, the demo."""

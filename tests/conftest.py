@@ -1,0 +1,83 @@
+"""Shared fixtures: one throwaway PostgreSQL cluster per test session, a fresh database per test (template pattern)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from following.dbroles import SERVICES, ensure_service_role, role_name
+from scripts.pgcluster import PgCluster, free_port
+
+TEMPLATE = "following_template"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    """A fresh database with every service's role and (empty) schema, dropped after the test."""
+
+    __test__ = False
+    cluster: PgCluster
+    name: str
+
+    @property
+    def admin_dsn(self) -> str:
+        return self.cluster.dsn(self.name)
+
+    def dsn_for(self, service: str) -> str:
+        """The DSN a service uses: its own role, which owns only its own schema."""
+        return self.cluster.dsn(self.name, role_name(service))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    # Not pytest's tmp_path: that is private to root, and the cluster may run as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="following-pg-"))
+    os.chmod(base, 0o755)
+    cluster = PgCluster(base / "data", free_port(), ephemeral=True)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def pg_template(pg_cluster: PgCluster) -> str:
+    conn = await asyncpg.connect(pg_cluster.dsn())
+    try:
+        await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(pg_cluster.dsn(TEMPLATE))
+    try:
+        await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        for service in SERVICES:
+            await ensure_service_role(conn, service)
+    finally:
+        await conn.close()
+    return TEMPLATE
+
+
+@pytest.fixture
+async def database(pg_cluster: PgCluster, pg_template: str) -> AsyncIterator[TestDatabase]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(pg_cluster.dsn())
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+    finally:
+        await conn.close()
+    yield TestDatabase(pg_cluster, name)
+    conn = await asyncpg.connect(pg_cluster.dsn())
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()

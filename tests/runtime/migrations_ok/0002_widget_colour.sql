@@ -1,0 +1,2 @@
+ALTER TABLE widgets ADD COLUMN colour text;
+SELECT pg_sleep(0.3);
