@@ -86,7 +86,7 @@ class UpstreamSettings:
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, default).strip() or default
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https", "socks5") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UpstreamSettingsError(f"{name} must be an absolute http(s) URL, got {value!r}")
     return value.rstrip("/")
 
