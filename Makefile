@@ -41,7 +41,7 @@ lint: setup ## Ruff (lint + import order) and mypy
 	$(MAKE) --no-print-directory typecheck
 
 typecheck: setup
-	.venv/bin/mypy following services scripts tests
+	.venv/bin/mypy $(wildcard following services scripts tests client bench deploy)
 
 test: setup models ## Lint, type check and every test (what CI runs)
 	$(MAKE) --no-print-directory lint

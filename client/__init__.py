@@ -1,0 +1,1 @@
+"""The command-line client for people: `python -m client --help` (or `bin/following`)."""

@@ -1,0 +1,81 @@
+"""A small synchronous REST client for the gateway. Errors become `ApiError` with a sentence a person can act on."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+HINTS = {
+    401: "the gateway refused the token (missing, expired or not signed with the configured secret)",
+    403: "you may not do this; for posts and history, search the creator first to unlock it",
+    404: "not found",
+    429: "too many requests; wait a moment and retry",
+    503: "a service is unavailable; retry shortly (make status shows what runs)",
+    504: "the request took too long; retry",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        hint = HINTS.get(status, "")
+        super().__init__(f"{message} (HTTP {status}{': ' + hint if hint and hint not in message else ''})")
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class GatewayClient:
+    base_url: str
+    token: str | None
+    timeout: float = 30.0
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None, **query: Any) -> Any:
+        params = {k: v for k, v in query.items() if v not in (None, "", 0)}
+        url = f"{self.base_url.rstrip('/')}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                return json.loads(reply.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                message = str(json.loads(raw).get("message") or raw.decode(errors="replace"))
+            except (ValueError, AttributeError):
+                message = raw.decode(errors="replace").strip() or exc.reason
+            raise ApiError(exc.code, message) from None
+        except urllib.error.URLError as exc:
+            raise ApiError(0, f"cannot reach the gateway at {self.base_url}: {exc.reason}; is the stack up?") from None
+        except TimeoutError:
+            raise ApiError(0, f"no answer from {self.base_url} within {self.timeout:.0f} s") from None
+
+    def search(self, username: str, refresh: bool = False, post_limit: int = 0) -> Any:
+        body: dict[str, Any] = {"refresh": refresh}
+        if post_limit:
+            body["post_limit"] = post_limit
+        return self._request("POST", f"/api/v1/creator/search/{urllib.parse.quote(username, safe='')}", body)
+
+    def unlocked(self, page_size: int = 0, page_token: str = "") -> Any:
+        return self._request("GET", "/api/v1/creator/unlocked", page_size=page_size, page_token=page_token)
+
+    def posts(self, username: str, page_size: int = 0, page_token: str = "") -> Any:
+        path = f"/api/v1/creator/{urllib.parse.quote(username, safe='')}/posts"
+        return self._request("GET", path, page_size=page_size, page_token=page_token)
+
+    def history(self, username: str) -> Any:
+        return self._request("GET", f"/api/v1/creator/{urllib.parse.quote(username, safe='')}/history")
+
+    def queue_status(self) -> Any:
+        return self._request("GET", "/api/v1/cdn/queue/status")
+
+    def health(self) -> Any:
+        return self._request("GET", "/api/health")
