@@ -1,9 +1,9 @@
-"""The local stack behind `make up`, `make down` and `make status`.
+"""The local stack behind `make up`, `make down` and `make status`; the end-to-end tests run the same stack.
 
-Everything lives under the git-ignored `.run/`: a PostgreSQL cluster (`.run/pg`), one log per process (`.run/logs`),
-pid files (`.run/pids`), mirrored images (`.run/cdn`) and the development settings (`.run/stack.env`, with a random
-JWT secret made on the first run). `up` is idempotent: what already runs is left alone. `down` stops exactly the
-processes whose pid files it wrote (checking that each pid still runs our command) and then PostgreSQL; data survives.
+Everything lives under one run folder, by default the git-ignored `.run/`: a PostgreSQL cluster (`pg/`), one log per
+process (`logs/`), pid files (`pids/`), mirrored images (`cdn/`) and the settings (`stack.env`, with a random JWT
+secret made on the first run). `up` is idempotent: what already runs is left alone. `down` stops exactly the
+processes whose pid files it wrote (checking that each pid still runs our command), then PostgreSQL; data survives.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from following.dbroles import bootstrap
@@ -28,9 +28,6 @@ from scripts.pgcluster import PgCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / ".run"
-LOGS = RUN / "logs"
-PIDS = RUN / "pids"
-ENV_FILE = RUN / "stack.env"
 
 DEFAULTS = {
     "STACK_PG_PORT": "55432",
@@ -39,49 +36,46 @@ DEFAULTS = {
     "CREATOR_ADDR": "127.0.0.1:50051",
     "INFERENCE_ADDR": "127.0.0.1:50052",
     "CDN_ADDR": "127.0.0.1:50053",
+    "CREATOR_METRICS_LISTEN": "127.0.0.1:9101",
+    "INFERENCE_METRICS_LISTEN": "127.0.0.1:9102",
+    "CDN_METRICS_LISTEN": "127.0.0.1:9103",
     "SAMPLE_UPSTREAM_LISTEN": "127.0.0.1:8090",
     "CDN_HTTP_LISTEN": "127.0.0.1:8091",
     "SUPABASE_JWT_ISSUER": "http://127.0.0.1:8080/auth/v1",
 }
+STOP_TIMEOUT_S = 30.0
 
 
-def load_env() -> dict[str, str]:
-    """The stack's settings: defaults, then `.run/stack.env` (made once, with a fresh JWT secret), then os.environ."""
-    RUN.mkdir(exist_ok=True)
-    if not ENV_FILE.exists():
-        ENV_FILE.write_text(
-            "# Local development settings, made by `make up`. Edit freely; delete to regenerate.\n"
-            f"SUPABASE_JWT_SECRET={secrets.token_urlsafe(32)}\n"
-        )
-        ENV_FILE.chmod(0o600)
-    values = dict(DEFAULTS)
-    for line in ENV_FILE.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not key.startswith("#"):
-            values[key.strip()] = value.strip()
-    values.update({k: v for k, v in os.environ.items() if k in values})
-    return values
+def _host(address: str) -> str:
+    return address.rpartition(":")[0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Component:
     name: str
     module: str
-    env: Callable[[dict[str, str], PgCluster], dict[str, str]]
-    ready: Callable[[dict[str, str]], None]
-    args: list[str] = field(default_factory=list)
+    #: The process's own environment, from the stack's settings.
+    env: Callable[[Stack], dict[str, str]]
+    #: Blocks until the component answers; raises TimeoutError.
+    ready: Callable[[Stack], None]
 
 
-def _grpc_ready(key: str) -> Callable[[dict[str, str]], None]:
-    def check(values: dict[str, str]) -> None:
-        asyncio.run(wait_serving(values[key], deadline_s=180))
+def _service_env(service: str) -> Callable[[Stack], dict[str, str]]:
+    upper = service.upper()
+    return lambda stack: {
+        "GRPC_LISTEN": stack.values[f"{upper}_ADDR"],
+        "METRICS_LISTEN": stack.values[f"{upper}_METRICS_LISTEN"],
+        "DATABASE_URL": stack.pg.dsn("following", f"{service}_svc"),
+    }
 
-    return check
+
+def _grpc_ready(key: str) -> Callable[[Stack], None]:
+    return lambda stack: asyncio.run(wait_serving(stack.values[key], deadline_s=180))
 
 
-def _http_ready(url_of: Callable[[dict[str, str]], str]) -> Callable[[dict[str, str]], None]:
-    def check(values: dict[str, str]) -> None:
-        url = url_of(values)
+def _http_ready(url_of: Callable[[Stack], str]) -> Callable[[Stack], None]:
+    def check(stack: Stack) -> None:
+        url = url_of(stack)
         end = time.monotonic() + 60
         while time.monotonic() < end:
             try:
@@ -99,76 +93,52 @@ def _http_ready(url_of: Callable[[dict[str, str]], str]) -> Callable[[dict[str, 
     return check
 
 
-def _service_env(
-    service: str, listen_key: str, metrics_port: int
-) -> Callable[[dict[str, str], PgCluster], dict[str, str]]:
-    def env(values: dict[str, str], pg: PgCluster) -> dict[str, str]:
-        return {
-            "GRPC_LISTEN": values[listen_key],
-            "METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
-            "DATABASE_URL": pg.dsn("following", f"{service}_svc"),
-        }
-
-    return env
-
-
-def _with(
-    base: Callable[[dict[str, str], PgCluster], dict[str, str]], extra: Callable[[dict[str, str]], dict[str, str]]
-) -> Callable[[dict[str, str], PgCluster], dict[str, str]]:
-    return lambda values, pg: {**base(values, pg), **extra(values)}
-
-
-COMPONENTS = [
+COMPONENTS = (
     Component(
         "sample-upstream",
         "services.sample_upstream.server",
-        lambda values, pg: {
-            "SAMPLE_UPSTREAM_LISTEN": values["SAMPLE_UPSTREAM_LISTEN"],
-            "SAMPLE_UPSTREAM_PUBLIC_URL": f"http://{values['SAMPLE_UPSTREAM_LISTEN']}",
+        lambda stack: {
+            "SAMPLE_UPSTREAM_LISTEN": stack.values["SAMPLE_UPSTREAM_LISTEN"],
+            "SAMPLE_UPSTREAM_PUBLIC_URL": f"http://{stack.values['SAMPLE_UPSTREAM_LISTEN']}",
         },
-        _http_ready(lambda values: f"http://{values['SAMPLE_UPSTREAM_LISTEN']}/__admin/stats"),
+        _http_ready(lambda stack: f"http://{stack.values['SAMPLE_UPSTREAM_LISTEN']}/__admin/stats"),
     ),
-    Component(
-        "inference",
-        "services.inference.server",
-        _service_env("inference", "INFERENCE_ADDR", 9102),
-        _grpc_ready("INFERENCE_ADDR"),
-    ),
+    Component("inference", "services.inference.server", _service_env("inference"), _grpc_ready("INFERENCE_ADDR")),
     Component(
         "cdn",
         "services.cdn.server",
-        _with(
-            _service_env("cdn", "CDN_ADDR", 9103),
-            lambda values: {
-                "CDN_STORAGE_URL": f"file://{RUN / 'cdn'}",
-                "CDN_HTTP_LISTEN": values["CDN_HTTP_LISTEN"],
-                "CDN_PUBLIC_BASE_URL": f"http://{values['CDN_HTTP_LISTEN']}",
-                "CDN_ALLOWED_HOSTS": values["SAMPLE_UPSTREAM_LISTEN"].rpartition(":")[0],
+        lambda stack: (
+            _service_env("cdn")(stack)
+            | {
+                "CDN_STORAGE_URL": f"file://{stack.run / 'cdn'}",
+                "CDN_HTTP_LISTEN": stack.values["CDN_HTTP_LISTEN"],
+                "CDN_PUBLIC_BASE_URL": f"http://{stack.values['CDN_HTTP_LISTEN']}",
+                "CDN_ALLOWED_HOSTS": _host(stack.values["SAMPLE_UPSTREAM_LISTEN"]),
                 "CDN_ALLOW_PRIVATE_NETWORKS": "true",
-            },
+            }
         ),
         _grpc_ready("CDN_ADDR"),
     ),
     Component(
         "creator",
         "services.creator.server",
-        _with(
-            _service_env("creator", "CREATOR_ADDR", 9101),
-            lambda values: {
+        lambda stack: (
+            _service_env("creator")(stack)
+            | {
                 "INSTAGRAM_SOURCE": "sample",
-                "INSTAGRAM_BASE_URL": f"http://{values['SAMPLE_UPSTREAM_LISTEN']}",
-                "INFERENCE_ADDR": values["INFERENCE_ADDR"],
-                "CDN_ADDR": values["CDN_ADDR"],
-            },
+                "INSTAGRAM_BASE_URL": f"http://{stack.values['SAMPLE_UPSTREAM_LISTEN']}",
+                "INFERENCE_ADDR": stack.values["INFERENCE_ADDR"],
+                "CDN_ADDR": stack.values["CDN_ADDR"],
+            }
         ),
         _grpc_ready("CREATOR_ADDR"),
     ),
     Component(
         "gateway",
         "services.gateway.run",
-        lambda values, pg: (
+        lambda stack: (
             {
-                key: values[key]
+                key: stack.values[key]
                 for key in (
                     "GATEWAY_LISTEN",
                     "GATEWAY_ADMIN_LISTEN",
@@ -178,142 +148,181 @@ COMPONENTS = [
                     "SUPABASE_JWT_ISSUER",
                 )
             }
-            | {"GATEWAY_ACCESS_LOG": str(LOGS / "gateway-access.log")}
+            | {"GATEWAY_ACCESS_LOG": str(stack.logs / "gateway-access.log")}
         ),
-        _http_ready(lambda values: f"http://{values['GATEWAY_LISTEN']}/api/health"),
+        _http_ready(lambda stack: f"http://{stack.values['GATEWAY_LISTEN']}/api/health"),
     ),
-]
+)
 
 
-def _pid_file(name: str) -> Path:
-    return PIDS / f"{name}.pid"
+class Stack:
+    """One local stack rooted at a run folder."""
 
+    def __init__(self, run: Path = RUN, overrides: dict[str, str] | None = None) -> None:
+        self.run = run
+        self.logs = run / "logs"
+        self.pids = run / "pids"
+        self.values = self._load_values(overrides)
+        self.pg = PgCluster(run / "pg" / "data", int(self.values["STACK_PG_PORT"]))
 
-def _running_pid(component: Component) -> int | None:
-    """The pid from our pid file, if that process still runs our module."""
-    path = _pid_file(component.name)
-    if not path.exists():
-        return None
-    pid = int(path.read_text().strip() or 0)
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        path.unlink(missing_ok=True)
-        return None
-    if component.module not in cmdline and not (component.name == "gateway" and "envoy" in cmdline):
-        path.unlink(missing_ok=True)
-        return None
-    return pid
+    def _load_values(self, overrides: dict[str, str] | None) -> dict[str, str]:
+        """Defaults, then `stack.env` (made once, with a fresh JWT secret and any overrides), then os.environ."""
+        self.run.mkdir(parents=True, exist_ok=True)
+        env_file = self.run / "stack.env"
+        if not env_file.exists():
+            lines = [
+                "# Local development settings, made by `make up`. Edit freely; delete to regenerate.",
+                f"SUPABASE_JWT_SECRET={secrets.token_urlsafe(32)}",
+                *(f"{key}={value}" for key, value in (overrides or {}).items()),
+            ]
+            env_file.write_text("\n".join(lines) + "\n")
+            env_file.chmod(0o600)
+        values = dict(DEFAULTS)
+        for line in env_file.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and not key.startswith("#"):
+                values[key.strip()] = value.strip()
+        if overrides is None:
+            values.update({key: value for key, value in os.environ.items() if key in values})
+        return values
 
+    def component(self, name: str) -> Component:
+        return next(c for c in COMPONENTS if c.name == name)
 
-def cluster(values: dict[str, str]) -> PgCluster:
-    return PgCluster(RUN / "pg" / "data", int(values["STACK_PG_PORT"]))
-
-
-def up() -> None:
-    values = load_env()
-    for folder in (LOGS, PIDS):
-        folder.mkdir(parents=True, exist_ok=True)
-    pg = cluster(values)
-    print(f"postgres     starting on 127.0.0.1:{pg.port} (data: .run/pg)")
-    pg.start()
-    _ensure_database(pg)
-    asyncio.run(bootstrap(pg.dsn("following")))
-    for component in COMPONENTS:
-        pid = _running_pid(component)
-        if pid is not None:
-            print(f"{component.name:<12} already running (pid {pid})")
-            continue
-        log = (LOGS / f"{component.name}.log").open("ab")
-        env = {**os.environ, **component.env(values, pg)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", component.module, *component.args],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        _pid_file(component.name).write_text(str(proc.pid))
-        print(f"{component.name:<12} starting (pid {proc.pid}, log .run/logs/{component.name}.log)", flush=True)
+    def pid(self, name: str) -> int | None:
+        """The pid from our pid file, if that process still runs our command."""
+        component = self.component(name)
+        path = self.pids / f"{name}.pid"
+        if not path.exists():
+            return None
+        pid = int(path.read_text().strip() or 0)
         try:
-            component.ready(values)
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            path.unlink(missing_ok=True)
+            return None
+        ours = component.module in cmdline or (name == "gateway" and "envoy" in cmdline)
+        if not ours or _is_zombie(pid):
+            path.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def up(self, extra_env: dict[str, dict[str, str]] | None = None) -> None:
+        """Starts what is not running yet, in dependency order, waiting for each to answer."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.pids.mkdir(parents=True, exist_ok=True)
+        print(f"{'postgres':<16} starting on 127.0.0.1:{self.pg.port}", flush=True)
+        self.pg.start()
+        self._ensure_database()
+        asyncio.run(bootstrap(self.pg.dsn("following")))
+        for component in COMPONENTS:
+            self.start(component.name, (extra_env or {}).get(component.name))
+
+    def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        component = self.component(name)
+        running = self.pid(name)
+        if running is not None:
+            print(f"{name:<16} already running (pid {running})", flush=True)
+            return
+        log_path = self.logs / f"{name}.log"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", component.module],
+                cwd=ROOT,
+                env={**os.environ, **component.env(self), **(extra_env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (self.pids / f"{name}.pid").write_text(str(proc.pid))
+        print(f"{name:<16} starting (pid {proc.pid}, log {log_path})", flush=True)
+        try:
+            component.ready(self)
         except TimeoutError as exc:
-            tail = "\n".join((LOGS / f"{component.name}.log").read_text(errors="replace").splitlines()[-20:])
-            sys.exit(f"{component.name} did not become ready: {exc}\n--- last log lines ---\n{tail}")
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+            raise RuntimeError(f"{name} did not become ready: {exc}\n--- last log lines ---\n{tail}") from exc
         if proc.poll() is not None:
-            sys.exit(f"{component.name} exited with code {proc.returncode}; see .run/logs/{component.name}.log")
-    print_urls(values)
+            raise RuntimeError(f"{name} exited with code {proc.returncode}; see {log_path}")
 
-
-def _ensure_database(pg: PgCluster) -> None:
-    probe = subprocess.run(
-        [str(pg.bindir / "psql"), pg.dsn(), "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'following'"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    if probe.stdout.strip() != "1":
-        subprocess.run([str(pg.bindir / "psql"), pg.dsn(), "-qc", "CREATE DATABASE following"], check=True)
-
-
-def print_urls(values: dict[str, str]) -> None:
-    gateway = f"http://{values['GATEWAY_LISTEN']}"
-    print(
-        f"\nThe stack is up.\n"
-        f"  REST gateway     {gateway}   (health: {gateway}/api/health, API: {gateway}/api/openapi.json)\n"
-        f"  gRPC services    creator {values['CREATOR_ADDR']}, inference {values['INFERENCE_ADDR']},"
-        f" cdn {values['CDN_ADDR']}\n"
-        f"  mirrored images  http://{values['CDN_HTTP_LISTEN']}/\n"
-        f"  fake Instagram   http://{values['SAMPLE_UPSTREAM_LISTEN']}/\n"
-        f"  PostgreSQL       postgresql://postgres@127.0.0.1:{values['STACK_PG_PORT']}/following\n"
-        f"  logs             .run/logs/ (make logs)    stop: make down\n"
-    )
-
-
-def down() -> None:
-    values = load_env()
-    for component in reversed(COMPONENTS):
-        pid = _running_pid(component)
+    def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        pid = self.pid(name)
         if pid is None:
-            continue
-        print(f"{component.name:<12} stopping (pid {pid})", flush=True)
-        os.kill(pid, signal.SIGTERM)
-        end = time.monotonic() + 30
-        while time.monotonic() < end and Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
-            time.sleep(0.1)
-        if Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
-            print(f"{component.name:<12} did not stop in 30 s: killing", flush=True)
+            return
+        print(f"{name:<16} stopping (pid {pid})", flush=True)
+        os.kill(pid, sig)
+        end = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < end and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            print(f"{name:<16} did not stop in {STOP_TIMEOUT_S:.0f} s: killing", flush=True)
             os.kill(pid, signal.SIGKILL)
-        _pid_file(component.name).unlink(missing_ok=True)
-    pg = cluster(values)
-    if pg.initialised() and pg.running():
-        print("postgres     stopping")
-        pg.stop()
-    print("stopped; data kept in .run/")
+        (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
+    def down(self) -> None:
+        for component in reversed(COMPONENTS):
+            self.stop(component.name)
+        if self.pg.initialised() and self.pg.running():
+            print(f"{'postgres':<16} stopping", flush=True)
+            self.pg.stop()
+
+    def _ensure_database(self) -> None:
+        psql = str(self.pg.bindir / "psql")
+        probe = subprocess.run(
+            [psql, self.pg.dsn(), "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'following'"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        if probe.stdout.strip() != "1":
+            subprocess.run([psql, self.pg.dsn(), "-qc", "CREATE DATABASE following"], check=True)
+
+    def describe(self) -> str:
+        v = self.values
+        gateway = f"http://{v['GATEWAY_LISTEN']}"
+        return (
+            "\nThe stack is up.\n"
+            f"  REST gateway     {gateway}  (health: {gateway}/api/health, contract: {gateway}/api/openapi.json)\n"
+            f"  gRPC services    creator {v['CREATOR_ADDR']}, inference {v['INFERENCE_ADDR']}, cdn {v['CDN_ADDR']}\n"
+            f"  metrics          creator {v['CREATOR_METRICS_LISTEN']}, inference {v['INFERENCE_METRICS_LISTEN']},"
+            f" cdn {v['CDN_METRICS_LISTEN']}, envoy {v['GATEWAY_ADMIN_LISTEN']}/stats/prometheus\n"
+            f"  mirrored images  http://{v['CDN_HTTP_LISTEN']}/\n"
+            f"  fake Instagram   http://{v['SAMPLE_UPSTREAM_LISTEN']}/\n"
+            f"  PostgreSQL       {self.pg.dsn('following')}\n"
+            f"  logs             {self.logs} (make logs)    client: bin/following --help    stop: make down\n"
+        )
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists() and not _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
     except OSError:
         return False
-
-
-def status() -> None:
-    values = load_env()
-    pg = cluster(values)
-    print(f"{'postgres':<12} {'running' if pg.initialised() and pg.running() else 'stopped'}")
-    for component in COMPONENTS:
-        pid = _running_pid(component)
-        print(f"{component.name:<12} {f'running (pid {pid})' if pid else 'stopped'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("up", "down", "status"))
     command = parser.parse_args().command
-    {"up": up, "down": down, "status": status}[command]()
+    stack = Stack()
+    if command == "up":
+        try:
+            stack.up()
+        except RuntimeError as exc:
+            sys.exit(str(exc))
+        print(stack.describe())
+    elif command == "down":
+        stack.down()
+        print("stopped; data kept in .run/")
+    else:
+        running = stack.pg.initialised() and stack.pg.running()
+        print(f"{'postgres':<16} {'running' if running else 'stopped'}")
+        for component in COMPONENTS:
+            pid = stack.pid(component.name)
+            print(f"{component.name:<16} {f'running (pid {pid})' if pid else 'stopped'}")
 
 
 if __name__ == "__main__":
