@@ -158,6 +158,12 @@ COMPONENTS = (
 class Stack:
     """One local stack rooted at a run folder."""
 
+    run: Path
+    logs: Path
+    pids: Path
+    values: dict[str, str]
+    pg: PgCluster
+
     def __init__(self, run: Path = RUN, overrides: dict[str, str] | None = None) -> None:
         self.run = run
         self.logs = run / "logs"
