@@ -1,0 +1,47 @@
+"""The analysis use case: checks a request, answers letterless texts without a model, sends the others to the
+batcher of each model that serves a requested task (all models at once), and assembles one result per text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+
+from services.inference import analysis
+from services.inference.analysis import Limits, TextAnalysis
+from services.inference.batcher import Batcher
+from services.inference.manifest import TaskName
+from services.inference.runners import Probabilities
+
+ALL_TASKS = (TaskName.SENTIMENT, TaskName.LANGUAGE, TaskName.CATEGORY)
+
+
+class Analyzer:
+    def __init__(self, batchers: Sequence[Batcher], limits: Limits) -> None:
+        self.batchers = list(batchers)
+        self.limits = limits
+        self.labels: dict[TaskName, tuple[str, ...]] = {
+            head.task: head.labels for batcher in self.batchers for head in batcher.runner.spec.heads
+        }
+
+    async def analyze(self, texts: Sequence[str], tasks: Sequence[TaskName]) -> list[TextAnalysis]:
+        analysis.check_request(texts, self.limits)
+        wanted = tuple(dict.fromkeys(tasks or ALL_TASKS))
+        with_text = [i for i, text in enumerate(texts) if analysis.has_text(text)]
+        jobs = []
+        for batcher in self.batchers:
+            if with_text and set(batcher.runner.tasks) & set(wanted):
+                prepare = (
+                    analysis.language_text if batcher.runner.tasks == (TaskName.LANGUAGE,) else analysis.model_text
+                )
+                jobs.append(batcher.submit([prepare(texts[i]) for i in with_text]))
+        merged: Probabilities = {}
+        for result in await asyncio.gather(*jobs):
+            merged.update(result)
+        results = [analysis.no_text_analysis(wanted) for _ in texts]
+        for row, index in enumerate(with_text):
+            rows: dict[TaskName, np.ndarray] = {task: merged[task][row] for task in wanted}
+            results[index] = analysis.analysed(wanted, self.labels, rows)
+        return results

@@ -1,0 +1,118 @@
+"""`make eval`: per-task accuracy and macro-F1 of the models in MODELS_DIR on the evaluation set in tests/data.
+
+Scores are printed for every caption and for the English ones; the default sentiment and category models are
+English-only, so their scores on other languages say little. The same scoring backs the quality tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.inference.analysis import Limits, TextAnalysis
+from services.inference.analyzer import Analyzer
+from services.inference.batcher import Batcher, BatchPolicy
+from services.inference.manifest import load_manifest
+from services.inference.modelcache import resolve_models_dir
+from services.inference.runners import load_runners
+
+EVAL_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "captions.jsonl"
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    sentiment: str
+    category: str
+    language: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Score:
+    count: int
+    accuracy: float
+    macro_f1: float
+
+
+def load_examples(path: Path = EVAL_SET) -> list[Example]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        Example(row["text"], row["sentiment"], row["category"], row["language"], tuple(row.get("tags", ())))
+        for row in rows
+    ]
+
+
+def score(expected: Sequence[str], predicted: Sequence[str]) -> Score:
+    """Accuracy and macro-F1 over the labels that occur in `expected`."""
+    pairs = list(zip(expected, predicted, strict=True))
+    if not pairs:
+        return Score(0, 0.0, 0.0)
+    f1s = []
+    for label in sorted(set(expected)):
+        tp = sum(1 for e, p in pairs if e == label and p == label)
+        fp = sum(1 for e, p in pairs if e != label and p == label)
+        fn = sum(1 for e, p in pairs if e == label and p != label)
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    accuracy = sum(1 for e, p in pairs if e == p) / len(pairs)
+    return Score(len(pairs), accuracy, sum(f1s) / len(f1s))
+
+
+def task_scores(examples: Sequence[Example], results: Sequence[TextAnalysis]) -> dict[str, Score]:
+    """Scores per task: language on every caption, sentiment and category on English captions with text."""
+    english = [(e, r) for e, r in zip(examples, results, strict=True) if e.language == "en"]
+    return {
+        "language (all)": score(
+            [e.language for e in examples], [r.language.code if r.language else "" for r in results]
+        ),
+        "sentiment (en)": score(
+            [e.sentiment for e, _ in english], [r.sentiment.label if r.sentiment else "" for _, r in english]
+        ),
+        "category (en)": score(
+            [e.category for e, _ in english], [r.category.label if r.category else "" for _, r in english]
+        ),
+        "sentiment (non-en)": score(
+            [e.sentiment for e, r in zip(examples, results, strict=True) if e.language not in ("en", "und")],
+            [
+                r.sentiment.label if r.sentiment else ""
+                for e, r in zip(examples, results, strict=True)
+                if e.language not in ("en", "und")
+            ],
+        ),
+    }
+
+
+async def _analyse(examples: Sequence[Example]) -> list[TextAnalysis]:
+    manifest = load_manifest(resolve_models_dir(os.environ.get("MODELS_DIR")))
+    runners = load_runners(manifest, os.cpu_count() or 1)
+    batchers = [Batcher(runner, BatchPolicy(32, 0.002, 10_000)) for runner in runners]
+    for batcher in batchers:
+        batcher.start()
+    try:
+        analyzer = Analyzer(batchers, Limits(max_texts=len(examples), max_chars=100_000))
+        return await analyzer.analyze([e.text for e in examples], [])
+    finally:
+        for batcher in batchers:
+            await batcher.stop()
+
+
+def main() -> None:
+    examples = load_examples()
+    results = asyncio.run(_analyse(examples))
+    print(f"evaluation set: {len(examples)} captions ({EVAL_SET.name})")
+    print(f"{'task':<22}{'n':>5}{'accuracy':>10}{'macro-F1':>10}")
+    for name, result in task_scores(examples, results).items():
+        print(f"{name:<22}{result.count:>5}{result.accuracy:>10.3f}{result.macro_f1:>10.3f}")
+    if os.environ.get("EVAL_SHOW_MISSES"):
+        for example, result in zip(examples, results, strict=True):
+            got = (result.sentiment.label if result.sentiment else "", result.category.label if result.category else "")
+            if example.language == "en" and got != (example.sentiment, example.category):
+                print(f"  miss: {example.text[:70]!r} want {example.sentiment}/{example.category} got {got}")
+
+
+if __name__ == "__main__":
+    main()

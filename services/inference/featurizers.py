@@ -1,0 +1,85 @@
+"""Text to model inputs: the Hugging Face tokenizer of a model folder, and the byte n-gram featurizer of the language
+identifier (the DFA of py3langid, stored as arrays next to its ONNX graph). Both pad to the longest text of a batch.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from array import array
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+Inputs = dict[str, np.ndarray]
+
+
+class TokenizerFeaturizer:
+    """`tokenizer.json` of a model folder, truncating to max_length and padding to the longest text in the batch."""
+
+    def __init__(self, folder: Path, max_length: int, input_names: Sequence[str]) -> None:
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        padding = self._tokenizer.padding or {}
+        self._tokenizer.enable_padding(
+            pad_id=int(padding.get("pad_id", 0)), pad_token=str(padding.get("pad_token", "[PAD]"))
+        )
+        self._max_length = max_length
+        self._input_names = tuple(input_names)
+
+    def __call__(self, texts: Sequence[str]) -> Inputs:
+        self._tokenizer.enable_truncation(self._max_length)
+        return self._arrays(self._tokenizer.encode_batch(list(texts)))
+
+    def pairs(self, firsts: Sequence[str], seconds: Sequence[str]) -> Inputs:
+        """Sentence pairs (caption, hypothesis); only the caption is truncated."""
+        self._tokenizer.enable_truncation(self._max_length, strategy="only_first")
+        return self._arrays(self._tokenizer.encode_batch(list(zip(firsts, seconds, strict=True))))
+
+    def _arrays(self, encodings: list) -> Inputs:  # type: ignore[type-arg]
+        columns = {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        }
+        return {name: np.asarray(columns[name], dtype=np.int64) for name in self._input_names}
+
+
+class ByteNgramFeaturizer:
+    """Byte n-gram counts of py3langid's naive Bayes identifier, as (feature ids, log1p counts, 1/sqrt(bytes)).
+
+    The DFA walk is the same as py3langid's: it visits every byte, and each state may emit one feature id.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        with np.load(folder / "featurizer.npz") as data:
+            self._nextmove = array("I", data["nextmove"].astype(np.uint32).tobytes())
+            self._rowbase = [int(row) << 8 for row in data["nextmove_row"]]
+            self._emits = data["out_feat"].astype(np.int64).tolist()
+
+    def features(self, text: str) -> Counter[int]:
+        if text.isupper():
+            text = text.lower()
+        encoded = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
+        nextmove, rowbase, emits = self._nextmove, self._rowbase, self._emits
+        state, found = 0, []
+        for byte in encoded:
+            state = nextmove[rowbase[state] + byte]
+            feature = emits[state]
+            if feature >= 0:
+                found.append(feature)
+        return Counter(found)
+
+    def __call__(self, texts: Sequence[str]) -> Inputs:
+        counted = [self.features(text) for text in texts]
+        width = max(1, *(len(c) for c in counted)) if counted else 1
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        weights = np.zeros((len(texts), width), dtype=np.float32)
+        inv_temperature = np.ones((len(texts), 1), dtype=np.float32)
+        for row, (text, counts) in enumerate(zip(texts, counted, strict=True)):
+            ids[row, : len(counts)] = list(counts.keys())
+            weights[row, : len(counts)] = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+            inv_temperature[row, 0] = 1.0 / math.sqrt(max(1, len(text.encode("utf8", errors="surrogatepass"))))
+        return {"feature_ids": ids, "feature_weights": weights, "inv_temperature": inv_temperature}
