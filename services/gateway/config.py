@@ -1,0 +1,264 @@
+"""Renders the gateway's Envoy configuration from `envoy.yaml.j2`, the settings and the API contract.
+
+What the gateway promises lives here as data: which routes exist (from the protos), which are public, how long each may
+take, which may be retried, which HTTP status maps to which error code, and the hints for known client mistakes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from services.gateway.contract import GATEWAY_SERVICES, Method, gateway_methods, load_descriptor_set
+from services.gateway.settings import GatewaySettings, JwksUrl, SettingsError
+
+TEMPLATE = Path(__file__).with_name("envoy.yaml.j2")
+
+# Envoy reads the local JWKS (which holds the HS256 secret) from this variable, so the rendered file has no secret.
+JWKS_ENV = "GATEWAY_LOCAL_JWKS"
+
+# Headers only the gateway may set; a client's copies are removed before any filter runs.
+STRIPPED_HEADERS = ("x-user-id", "x-jwt-payload", "x-envoy-original-path", "x-envoy-original-method")
+
+# HTTP status of an Envoy-generated error -> the gRPC code in its JSON body, matching what the transcoder writes for
+# errors from the services (the HTTP status of a gRPC code, per google.rpc.Code).
+STATUS_CODES: tuple[tuple[int, int], ...] = (
+    (400, 3),  # INVALID_ARGUMENT: unknown query parameter, body/path collision, malformed JSON
+    (401, 16),  # UNAUTHENTICATED
+    (403, 7),  # PERMISSION_DENIED: JWT audience
+    (404, 5),  # NOT_FOUND: no such route
+    (405, 12),
+    (408, 4),
+    (413, 8),  # RESOURCE_EXHAUSTED: body over the limit
+    (429, 8),  # RESOURCE_EXHAUSTED: rate limit
+    (431, 8),
+    (500, 13),
+    (501, 12),
+    (502, 14),
+    (503, 14),  # UNAVAILABLE: upstream down, circuit open
+    (504, 4),  # DEADLINE_EXCEEDED: route timeout
+)
+
+ACCESS_LOG_FORMAT: dict[str, str] = {
+    "ts": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
+    "level": "info",
+    "service": "gateway",
+    "logger": "access",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "user_id": "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:jwt_payload:sub)%",
+    "method": "%REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)%",
+    "path": "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "route": "%ROUTE_NAME%",
+    "status": "%RESPONSE_CODE%",
+    "details": "%RESPONSE_CODE_DETAILS%",
+    "flags": "%RESPONSE_FLAGS%",
+    "duration_ms": "%DURATION%",
+    "upstream_ms": "%RESPONSE_DURATION%",
+    "upstream": "%UPSTREAM_CLUSTER%",
+    "bytes_in": "%BYTES_RECEIVED%",
+    "bytes_out": "%BYTES_SENT%",
+    "protocol": "%PROTOCOL%",
+    "origin": "%REQ(ORIGIN)%",
+    "user_agent": "%REQ(USER-AGENT)%",
+}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A known client mistake: when an error with one of `statuses` matches `headers`, answer `message` instead."""
+
+    name: str
+    statuses: tuple[int, ...]
+    headers: tuple[dict[str, Any], ...]
+    status: int
+    code: int
+    message: str
+    response_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def filter(self) -> dict[str, Any]:
+        """The local-reply AccessLogFilter: any of the statuses and every header matcher."""
+        statuses = [
+            {"status_code_filter": {"comparison": {"op": "EQ", "value": {"default_value": s, "runtime_key": "hint"}}}}
+            for s in self.statuses
+        ]
+        status = statuses[0] if len(statuses) == 1 else {"or_filter": {"filters": statuses}}
+        return {"and_filter": {"filters": [status, *({"header_filter": {"header": h}} for h in self.headers)]}}
+
+
+def _path_regex(regex: str) -> dict[str, Any]:
+    return {"name": ":path", "string_match": {"safe_regex": {"regex": regex}}}
+
+
+_JWT_SHAPE = r"Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"
+
+# Path hints fire only on the transcoder's "no such route" 404, so a real route (a creator named "media") never does.
+HINTS: tuple[Hint, ...] = (
+    Hint(
+        name="plural-creators",
+        statuses=(404,),
+        headers=(_path_regex(r"/api/v1/creators([/?].*)?"),),
+        status=404,
+        code=5,
+        message="There is no /api/v1/creators route: the path is singular, /api/v1/creator/... "
+        "(every route is listed at GET /api/openapi.json).",
+    ),
+    Hint(
+        name="media-route",
+        statuses=(404,),
+        headers=(_path_regex(r"/api/(.*/)?media([/?].*)?"),),
+        status=404,
+        code=5,
+        message="There is no /media route: the avatar and every post image (image, carousel) come inside the report "
+        "of POST /api/v1/creator/search/{username} and in GET /api/v1/creator/{username}/posts.",
+    ),
+    Hint(
+        name="get-search",
+        statuses=(404,),
+        headers=(
+            {"name": ":method", "string_match": {"exact": "GET"}},
+            _path_regex(r"/api/v1/creator/search/[^/?]+/?(\?.*)?"),
+        ),
+        status=405,
+        code=12,
+        message='Search is POST /api/v1/creator/search/{username} with a JSON body ({} or {"refresh": true}); '
+        "to list the creators you unlocked, GET /api/v1/creator/unlocked.",
+        response_headers=(("allow", "POST"),),
+    ),
+    Hint(
+        name="jwt-missing",
+        statuses=(401,),
+        headers=({"name": "authorization", "present_match": True, "invert_match": True},),
+        status=401,
+        code=16,
+        message="Jwt is missing: send the Supabase session's access token as 'Authorization: Bearer <jwt>' "
+        "(tokens in the query string are not read).",
+    ),
+    Hint(
+        name="jwt-scheme",
+        statuses=(401,),
+        headers=({"name": "authorization", "string_match": {"prefix": "Bearer "}, "invert_match": True},),
+        status=401,
+        code=16,
+        message="The Authorization header must read 'Bearer <jwt>' ('Bearer', capital B, then one space).",
+    ),
+    Hint(
+        name="jwt-not-a-jwt",
+        statuses=(401,),
+        headers=(
+            {"name": "authorization", "string_match": {"safe_regex": {"regex": _JWT_SHAPE}}, "invert_match": True},
+        ),
+        status=401,
+        code=16,
+        message="The bearer token is not a JWT: send the access_token of the user's Supabase session "
+        "(three base64url parts separated by dots), not a placeholder such as 'test'.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    remote: JwksUrl | None = None
+
+
+@dataclass(frozen=True)
+class MethodRoute:
+    name: str
+    path: str
+    cluster: str
+    timeout: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The YAML to give Envoy and the environment variables it must run with."""
+
+    yaml: str
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.3f}s"
+
+
+def local_jwks(settings: GatewaySettings) -> dict[str, Any] | None:
+    """The HS256 secret as an `oct` key (its raw UTF-8 bytes, as Supabase uses it) plus the keys of the JWKS file."""
+    keys: list[dict[str, Any]] = []
+    if settings.jwt_secret:
+        secret = base64.urlsafe_b64encode(settings.jwt_secret.encode()).rstrip(b"=").decode()
+        keys.append({"kty": "oct", "alg": "HS256", "k": secret})
+    if settings.jwks_file:
+        try:
+            document = json.loads(settings.jwks_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"SUPABASE_JWKS_FILE: cannot read a JWKS from {settings.jwks_file}: {exc}") from None
+        file_keys = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(file_keys, list) or not file_keys:
+            raise SettingsError(f"SUPABASE_JWKS_FILE: {settings.jwks_file} has no 'keys' list")
+        keys.extend(file_keys)
+    return {"keys": keys} if keys else None
+
+
+def method_routes(settings: GatewaySettings, methods: list[Method]) -> list[MethodRoute]:
+    routes = []
+    for method in methods:
+        timeout = settings.read_timeout_s if method.idempotent else settings.write_timeout_s
+        routes.append(
+            MethodRoute(
+                name=method.full_name,
+                path=method.grpc_path,
+                cluster=method.cluster,
+                timeout=_duration(timeout),
+                retries=settings.read_retries if method.idempotent else 0,
+            )
+        )
+    return routes
+
+
+def public_paths(methods: list[Method]) -> list[str]:
+    paths: list[str] = []
+    for method in methods:
+        if method.public:
+            paths.append(method.grpc_path)
+            if method.binding is not None:
+                paths.append(method.binding.path)
+    return paths
+
+
+def render(settings: GatewaySettings) -> Rendered:
+    methods = gateway_methods(load_descriptor_set(settings.descriptor))
+    jwks = local_jwks(settings)
+    providers = [Provider("supabase")] if jwks else []
+    if settings.jwks_url:
+        providers.append(Provider("supabase_remote", remote=settings.jwks_url))
+    environment = {JWKS_ENV: json.dumps(jwks)} if jwks else {}
+    environment_ = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment_.filters["tojson"] = json.dumps
+    template = environment_.from_string(TEMPLATE.read_text())
+    yaml = template.render(
+        s=settings,
+        jwks_env=JWKS_ENV,
+        jwks_url=settings.jwks_url,
+        stripped_headers=STRIPPED_HEADERS,
+        access_log_format=ACCESS_LOG_FORMAT,
+        hints=HINTS,
+        status_codes=STATUS_CODES,
+        method_routes=method_routes(settings, methods),
+        read_timeout=_duration(settings.read_timeout_s),
+        connect_timeout=_duration(settings.connect_timeout_s),
+        providers=providers,
+        public_paths=public_paths(methods),
+        services=list(GATEWAY_SERVICES),
+        clusters=[
+            {"name": "creator", "address": settings.creator_addr},
+            {"name": "cdn", "address": settings.cdn_addr},
+        ],
+    )
+    return Rendered(yaml=yaml, environment=environment)

@@ -1,0 +1,145 @@
+"""The gateway's view of the API contract: which RPCs it exposes, their HTTP bindings and their doc comments.
+
+Everything is read from the descriptor set that `make protos` writes (`gen/api_descriptor.pb`), so the Envoy routes,
+the JWT rules and the OpenAPI document all follow the protos and cannot drift from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor_pb2
+
+# Services the gateway routes, and the upstream cluster that serves each. Every other service in the descriptor
+# (inference.v1.InferenceService, cdn.v1.CdnService) is internal and unreachable through the gateway.
+GATEWAY_SERVICES: dict[str, str] = {
+    "creator.v1.CreatorService": "creator",
+    "creator.v1.SystemService": "creator",
+    "cdn.v1.CdnStatusService": "cdn",
+}
+
+# RPCs callable without a JWT (besides CORS preflights).
+PUBLIC_METHODS: frozenset[str] = frozenset(
+    {"creator.v1.SystemService.GetHealth", "creator.v1.SystemService.GetOpenApi"}
+)
+
+_SERVICE_FIELD = 6  # FileDescriptorProto.service
+_METHOD_FIELD = 2  # ServiceDescriptorProto.method
+
+
+@dataclass(frozen=True)
+class HttpBinding:
+    """One `google.api.http` rule: verb (lower case), path template and body selector."""
+
+    verb: str
+    path: str
+    body: str
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        """Field names bound by `{name}` or `{name=...}` segments of the template, in order."""
+        params: list[str] = []
+        for segment in self.path.split("/"):
+            if segment.startswith("{") and segment.endswith("}"):
+                params.append(segment[1:-1].split("=", 1)[0])
+        return tuple(params)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One RPC of a gateway-facing service."""
+
+    service: str
+    name: str
+    input_type: str
+    output_type: str
+    binding: HttpBinding | None
+    comment: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service}.{self.name}"
+
+    @property
+    def grpc_path(self) -> str:
+        return f"/{self.service}/{self.name}"
+
+    @property
+    def cluster(self) -> str:
+        return GATEWAY_SERVICES[self.service]
+
+    @property
+    def public(self) -> bool:
+        return self.full_name in PUBLIC_METHODS
+
+    @property
+    def idempotent(self) -> bool:
+        """Reads (GET bindings) may be retried; anything else may have effects and is never retried."""
+        return self.binding is not None and self.binding.verb == "get"
+
+
+def default_descriptor_path() -> Path:
+    """`gen/api_descriptor.pb`, found next to the generated packages wherever gen/ is on the path."""
+    import creator  # generated package; its parent folder is gen/
+
+    return Path(creator.__file__).resolve().parent.parent / "api_descriptor.pb"
+
+
+def load_descriptor_set(path: Path | None = None) -> descriptor_pb2.FileDescriptorSet:
+    source = path or default_descriptor_path()
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"descriptor set {source} is missing: run `make protos`") from None
+    return descriptor_pb2.FileDescriptorSet.FromString(data)
+
+
+def comments(file: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], str]:
+    """Leading comments by source path (e.g. (4, 2, 2, 0) = first field of the third message), stripped."""
+    found: dict[tuple[int, ...], str] = {}
+    for location in file.source_code_info.location:
+        text = location.leading_comments.strip()
+        if text:
+            lines = [line.strip() for line in text.splitlines()]
+            found[tuple(location.path)] = "\n".join(lines).strip()
+    return found
+
+
+def _binding(method: descriptor_pb2.MethodDescriptorProto) -> HttpBinding | None:
+    if not method.options.HasExtension(annotations_pb2.http):
+        return None
+    rule: http_pb2.HttpRule = method.options.Extensions[annotations_pb2.http]
+    verb = rule.WhichOneof("pattern")
+    if verb is None or verb == "custom":
+        return None
+    return HttpBinding(verb=verb, path=getattr(rule, verb), body=rule.body)
+
+
+def gateway_methods(files: descriptor_pb2.FileDescriptorSet) -> list[Method]:
+    """Every RPC of the services in GATEWAY_SERVICES, in declaration order; fails if one is missing."""
+    methods: list[Method] = []
+    seen: set[str] = set()
+    for file in files.file:
+        notes = comments(file)
+        for si, service in enumerate(file.service):
+            full = f"{file.package}.{service.name}" if file.package else service.name
+            if full not in GATEWAY_SERVICES:
+                continue
+            seen.add(full)
+            for mi, method in enumerate(service.method):
+                methods.append(
+                    Method(
+                        service=full,
+                        name=method.name,
+                        input_type=method.input_type.lstrip("."),
+                        output_type=method.output_type.lstrip("."),
+                        binding=_binding(method),
+                        comment=notes.get((_SERVICE_FIELD, si, _METHOD_FIELD, mi), ""),
+                    )
+                )
+    missing = sorted(set(GATEWAY_SERVICES) - seen)
+    if missing:
+        raise ValueError(f"descriptor set lacks gateway services {missing}: run `make protos`")
+    return methods

@@ -1,0 +1,213 @@
+"""Test backends for the gateway: grpc.aio servers built from the generated stubs, not the real services.
+
+One server implements every service of the protos, the internal ones included (so a test can prove the gateway does
+not route them even though a backend would answer), and records the method and metadata of each call it receives.
+Run it alone for the benchmark: `python -m tests.gateway.backends --listen 127.0.0.1:0 --port-file F`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from cdn.v1 import cdn_pb2, cdn_pb2_grpc
+from creator.v1 import creator_pb2, creator_pb2_grpc
+from google.api import httpbody_pb2
+from inference.v1 import inference_pb2, inference_pb2_grpc
+
+from services.gateway.openapi import load_document
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    metadata: dict[str, str]
+
+
+@dataclass
+class Recorder:
+    """What reached the backend, in order."""
+
+    calls: list[Call] = field(default_factory=list)
+
+    def record(self, method: str, context: grpc.aio.ServicerContext) -> dict[str, str]:
+        metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        self.calls.append(Call(method, metadata))
+        return metadata
+
+    def methods(self) -> list[str]:
+        return [call.method for call in self.calls]
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
+    """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    async def SearchCreator(
+        self, request: creator_pb2.SearchCreatorRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.CreatorReport:
+        metadata = self._recorder.record("SearchCreator", context)
+        if request.username == "missing":
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no Instagram account 'missing'")
+        if request.username == "unavailable":
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "instagram throttled: retry after 60 s")
+        report = creator_pb2.CreatorReport(analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE)
+        report.profile.username = request.username
+        report.profile.full_name = metadata.get("x-user-id", "")
+        report.profile.followers_count = 12345678901
+        report.freshness.from_cache = request.refresh is False
+        report.recent_posts.add(shortcode="abc", likes_count=request.post_limit)
+        return report
+
+    async def ListUnlocked(
+        self, request: creator_pb2.ListUnlockedRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.ListUnlockedResponse:
+        self._recorder.record("ListUnlocked", context)
+        response = creator_pb2.ListUnlockedResponse(next_page_token=f"after-{request.page_size}")
+        response.creators.add(username="alice", followers_count=7)
+        return response
+
+    async def ListPosts(
+        self, request: creator_pb2.ListPostsRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.ListPostsResponse:
+        self._recorder.record("ListPosts", context)
+        response = creator_pb2.ListPostsResponse(next_page_token=request.page_token)
+        response.posts.add(shortcode=f"{request.username}-1")
+        return response
+
+    async def GetHistory(
+        self, request: creator_pb2.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.GetHistoryResponse:
+        self._recorder.record("GetHistory", context)
+        response = creator_pb2.GetHistoryResponse(username=request.username)
+        for count in range(request.limit or 2):
+            response.snapshots.add(followers_count=count)
+        return response
+
+
+class SystemTestBackend(creator_pb2_grpc.SystemServiceServicer):
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    async def GetHealth(
+        self, request: creator_pb2.GetHealthRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.GetHealthResponse:
+        self._recorder.record("GetHealth", context)
+        response = creator_pb2.GetHealthResponse(status=creator_pb2.HEALTH_STATUS_SERVING)
+        response.components.add(name="database", status=creator_pb2.HEALTH_STATUS_SERVING)
+        return response
+
+    async def GetOpenApi(
+        self, request: creator_pb2.GetOpenApiRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        self._recorder.record("GetOpenApi", context)
+        return httpbody_pb2.HttpBody(content_type="application/json", data=load_document())
+
+
+class CdnStatusTestBackend(cdn_pb2_grpc.CdnStatusServiceServicer):
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    async def GetHealth(
+        self, request: cdn_pb2.GetCdnHealthRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.CdnHealth:
+        self._recorder.record("CdnGetHealth", context)
+        return cdn_pb2.CdnHealth(status=cdn_pb2.COMPONENT_STATUS_OK)
+
+    async def GetMetrics(
+        self, request: cdn_pb2.GetCdnMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.CdnMetrics:
+        self._recorder.record("CdnGetMetrics", context)
+        return cdn_pb2.CdnMetrics(jobs_done=3, uptime_seconds=1.5)
+
+    async def GetQueueStatus(
+        self, request: cdn_pb2.GetQueueStatusRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.QueueStatus:
+        self._recorder.record("CdnGetQueueStatus", context)
+        status = cdn_pb2.QueueStatus(active_workers=2)
+        status.counts.add(state=cdn_pb2.JOB_STATE_QUEUED, priority=cdn_pb2.PRIORITY_HIGH, count=4)
+        return status
+
+    async def GetStatistics(
+        self, request: cdn_pb2.GetStatisticsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.Statistics:
+        self._recorder.record("CdnGetStatistics", context)
+        statistics = cdn_pb2.Statistics()
+        for day in range(request.days or 7):
+            statistics.days.add(date=f"2026-01-{day + 1:02d}")
+        return statistics
+
+
+class InternalCdnTestBackend(cdn_pb2_grpc.CdnServiceServicer):
+    """Internal: must never be reached through the gateway."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    async def ListDeadJobs(
+        self, request: cdn_pb2.ListDeadJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.ListDeadJobsResponse:
+        self._recorder.record("CdnListDeadJobs", context)
+        return cdn_pb2.ListDeadJobsResponse()
+
+
+class InferenceTestBackend(inference_pb2_grpc.InferenceServiceServicer):
+    """Internal: must never be reached through the gateway."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    async def ListModels(
+        self, request: inference_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.ListModelsResponse:
+        self._recorder.record("ListModels", context)
+        return inference_pb2.ListModelsResponse()
+
+
+@dataclass
+class RunningTestBackend:
+    server: grpc.aio.Server
+    port: int
+    recorder: Recorder
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+async def start_test_backend(listen: str = "127.0.0.1:0") -> RunningTestBackend:
+    """A grpc.aio server with every service above on an ephemeral loopback port."""
+    recorder = Recorder()
+    server = grpc.aio.server()
+    creator_pb2_grpc.add_CreatorServiceServicer_to_server(CreatorTestBackend(recorder), server)
+    creator_pb2_grpc.add_SystemServiceServicer_to_server(SystemTestBackend(recorder), server)
+    cdn_pb2_grpc.add_CdnStatusServiceServicer_to_server(CdnStatusTestBackend(recorder), server)
+    cdn_pb2_grpc.add_CdnServiceServicer_to_server(InternalCdnTestBackend(recorder), server)
+    inference_pb2_grpc.add_InferenceServiceServicer_to_server(InferenceTestBackend(recorder), server)
+    port = server.add_insecure_port(listen)
+    await server.start()
+    return RunningTestBackend(server, port, recorder)
+
+
+async def _serve(listen: str, port_file: Path | None) -> None:
+    backend = await start_test_backend(listen)
+    backend.recorder.record = lambda method, context: {}  # type: ignore[method-assign]  # no growth under load
+    if port_file:
+        await asyncio.to_thread(port_file.write_text, str(backend.port))
+    await backend.server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="gateway test backend")
+    parser.add_argument("--listen", default="127.0.0.1:0")
+    parser.add_argument("--port-file", type=Path)
+    arguments = parser.parse_args()
+    asyncio.run(_serve(arguments.listen, arguments.port_file))
