@@ -1,7 +1,7 @@
 """Typed settings of the upstream source, read once from INSTAGRAM_* environment variables.
 
-`INSTAGRAM_SOURCE=sample` (the default) points the web adapter at the local sample upstream
-(`SAMPLE_UPSTREAM_URL`); `INSTAGRAM_SOURCE=web` points it at `INSTAGRAM_BASE_URL` (Instagram itself by default).
+`INSTAGRAM_SOURCE=sample` (the default) points the web adapter at the local sample upstream, `INSTAGRAM_SOURCE=web`
+at Instagram; `INSTAGRAM_BASE_URL` overrides either (defaults: http://127.0.0.1:8090 and https://www.instagram.com).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 SourceName = Literal["sample", "web"]
 
 MAX_POST_LIMIT = 50
+INSTAGRAM_BASE_URL = "https://www.instagram.com"
+SAMPLE_BASE_URL = "http://127.0.0.1:8090"
 DEFAULT_APP_ID = "936619743392459"
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -56,10 +58,8 @@ class UpstreamSettings:
         source = env.get("INSTAGRAM_SOURCE", "sample").strip().lower()
         if source not in ("sample", "web"):
             raise UpstreamSettingsError(f"INSTAGRAM_SOURCE must be 'sample' or 'web', got {source!r}")
-        if source == "sample":
-            base_url = _url(env, "SAMPLE_UPSTREAM_URL", "http://127.0.0.1:8090")
-        else:
-            base_url = _url(env, "INSTAGRAM_BASE_URL", "https://www.instagram.com")
+        default_base = SAMPLE_BASE_URL if source == "sample" else INSTAGRAM_BASE_URL
+        base_url = _url(env, "INSTAGRAM_BASE_URL", default_base)
         proxy = env.get("INSTAGRAM_PROXY_URL", "").strip() or None
         if proxy is not None:
             proxy = _url({"INSTAGRAM_PROXY_URL": proxy}, "INSTAGRAM_PROXY_URL", "")

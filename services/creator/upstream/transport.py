@@ -46,6 +46,14 @@ class _RetryableFailure(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
+class _Checkpoint(Exception):
+    """Instagram wants a checkpoint, challenge or feedback step: stop using this egress for a cool-down."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(slots=True)
 class RequestCounter:
     """Upstream HTTP requests actually sent (retries included) for one fetch."""
@@ -129,9 +137,12 @@ class UpstreamTransport:
         except UserNotFound:
             self._breaker.record_success()
             raise
-        except UpstreamUnavailable as failure:
-            self._breaker.trip(failure.reason, failure.retry_after_seconds)
+        except _Checkpoint as failure:
+            self._breaker.trip(failure.reason)
             log.warning("upstream demands a pause", extra={"path": path, "reason": failure.reason})
+            raise UpstreamUnavailable(failure.reason, retry_after_seconds=self._settings.breaker_cooldown_s) from None
+        except UpstreamProtocolError as failure:
+            self._breaker.record_failure(str(failure))
             raise
         except BaseException:
             self._breaker.release_trial()
@@ -187,10 +198,10 @@ class UpstreamTransport:
         if status in (401, 403):
             raise _RetryableFailure("throttled", f"instagram answered {status}: {message or 'login required'}")
         if status == 400 and any(marker in message for marker in _CHECKPOINTS):
-            raise UpstreamUnavailable(f"instagram demands {message}: this egress must rest")
+            raise _Checkpoint(f"instagram demands {message}: this egress must rest")
         if status >= 500:
             raise _RetryableFailure("unavailable", f"instagram answered {status}")
-        raise UpstreamUnavailable(f"instagram answered {status}: {message or 'no message'}")
+        raise UpstreamProtocolError(f"instagram refused the request with {status}: {message or 'no message'}")
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
