@@ -30,6 +30,8 @@ def envoy_path() -> str:
 
 def envoy_command(config: Path, settings: GatewaySettings, *, validate: bool = False) -> list[str]:
     command = [envoy_path(), "-c", str(config), "--disable-hot-restart", "--log-format", LOG_FORMAT]
+    # Access log lines reach the file (or stdout) within 200 ms instead of Envoy's default 10 s.
+    command += ["--file-flush-interval-msec", "200"]
     if validate:
         return [*command, "--mode", "validate", "--log-level", "error"]
     return [*command, "--concurrency", str(settings.concurrency), "--log-level", settings.log_level]

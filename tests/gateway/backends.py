@@ -21,6 +21,9 @@ from inference.v1 import inference_pb2, inference_pb2_grpc
 from services.gateway.openapi import load_document
 
 
+SLOW_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class Call:
     method: str
@@ -46,7 +49,8 @@ class Recorder:
 
 
 class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
-    """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE."""
+    """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE, 'slow' answers
+    after SLOW_SECONDS (to trip the gateway's route timeout)."""
 
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
@@ -59,6 +63,8 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, "no Instagram account 'missing'")
         if request.username == "unavailable":
             await context.abort(grpc.StatusCode.UNAVAILABLE, "instagram throttled: retry after 60 s")
+        if request.username == "slow":
+            await asyncio.sleep(SLOW_SECONDS)
         report = creator_pb2.CreatorReport(analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE)
         report.profile.username = request.username
         report.profile.full_name = metadata.get("x-user-id", "")
@@ -79,6 +85,8 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
         self, request: creator_pb2.ListPostsRequest, context: grpc.aio.ServicerContext
     ) -> creator_pb2.ListPostsResponse:
         self._recorder.record("ListPosts", context)
+        if request.username == "unavailable":
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "database restarting")
         response = creator_pb2.ListPostsResponse(next_page_token=request.page_token)
         response.posts.add(shortcode=f"{request.username}-1")
         return response
