@@ -257,9 +257,9 @@ class Stack:
         print(f"{name:<16} stopping (pid {pid})", flush=True)
         os.kill(pid, sig)
         end = time.monotonic() + STOP_TIMEOUT_S
-        while time.monotonic() < end and _alive(pid):
+        while time.monotonic() < end and process_alive(pid):
             time.sleep(0.05)
-        if _alive(pid):
+        if process_alive(pid):
             print(f"{name:<16} did not stop in {STOP_TIMEOUT_S:.0f} s: killing", flush=True)
             os.kill(pid, signal.SIGKILL)
         (self.pids / f"{name}.pid").unlink(missing_ok=True)
@@ -298,7 +298,7 @@ class Stack:
         )
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and not _is_zombie(pid)
 
 

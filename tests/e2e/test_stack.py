@@ -13,7 +13,7 @@ import pytest
 
 from following.healthcheck import check
 from scripts.pgcluster import free_port
-from scripts.stack import COMPONENTS, Stack
+from scripts.stack import COMPONENTS, Stack, process_alive
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_up_serves_everything_twice_harmlessly_and_down_leaves_nothing_running()
         assert {c.name: stack.pid(c.name) for c in COMPONENTS} == pids, "a second up starts nothing new"
         stack.down()
         for name, pid in pids.items():
-            assert pid is not None and not Path(f"/proc/{pid}").exists(), f"{name} (pid {pid}) still runs"
+            assert pid is not None and not process_alive(pid), f"{name} (pid {pid}) still runs"
         assert not stack.pg.running()
         assert (run / "pg" / "data" / "PG_VERSION").exists(), "data survives down"
     finally:
