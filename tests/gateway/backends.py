@@ -20,7 +20,6 @@ from inference.v1 import inference_pb2, inference_pb2_grpc
 
 from services.gateway.openapi import load_document
 
-
 SLOW_SECONDS = 5.0
 
 

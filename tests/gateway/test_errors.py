@@ -82,10 +82,12 @@ async def test_errors_are_json_with_a_grpc_code_and_cors_headers(
     fragment: str,
 ) -> None:
     headers = auth(keys) if token else {"Origin": ORIGIN}
-    kwargs = {"data": body, "headers": {**headers, "content-type": "application/json"}} if isinstance(body, str) else {}
-    async with http.request(
-        verb, gateway.base_url + path, json=None if isinstance(body, str) else body, **({"headers": headers} | kwargs)
-    ) as response:
+    url = gateway.base_url + path
+    if isinstance(body, str):
+        request = http.request(verb, url, data=body, headers={**headers, "content-type": "application/json"})
+    else:
+        request = http.request(verb, url, json=body, headers=headers)
+    async with request as response:
         assert response.headers["content-type"].startswith("application/json")
         answer = await response.json()
         assert (response.status, answer["code"]) == (status, code), answer
