@@ -1,0 +1,234 @@
+"""The gRPC handlers, thin: validate, call the store or the live state, map rows to protobuf messages."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from cdn.v1 import cdn_pb2, cdn_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from following.errors import InvalidArgument
+from services.cdn.breaker import Breakers, State
+from services.cdn.jobs import MAX_BATCH, STATE_TO_PROTO, check_source_url, parse_specs
+from services.cdn.storage import Storage
+from services.cdn.store import JobStore
+from services.cdn.telemetry import LiveCounters
+
+BREAKER_STATES = {
+    State.CLOSED: cdn_pb2.BREAKER_STATE_CLOSED,
+    State.OPEN: cdn_pb2.BREAKER_STATE_OPEN,
+    State.HALF_OPEN: cdn_pb2.BREAKER_STATE_HALF_OPEN,
+}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OK, DEGRADED, DOWN = cdn_pb2.COMPONENT_STATUS_OK, cdn_pb2.COMPONENT_STATUS_DEGRADED, cdn_pb2.COMPONENT_STATUS_DOWN
+
+
+class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
+    def __init__(self, store: JobStore, storage: Storage, max_attempts: int, on_enqueue: Callable[[], None]) -> None:
+        self.store = store
+        self.storage = storage
+        self.max_attempts = max_attempts
+        self.on_enqueue = on_enqueue
+
+    async def EnqueueJobs(
+        self, request: cdn_pb2.EnqueueJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.EnqueueJobsResponse:
+        jobs = parse_specs(list(request.jobs))
+        results = await self.store.enqueue(jobs, self.max_attempts)
+        self.on_enqueue()
+        response = cdn_pb2.EnqueueJobsResponse()
+        seen: set[tuple[str, int]] = set()
+        for job in jobs:
+            key = (job.source_url, job.kind)
+            r = results[key]
+            response.jobs.add(
+                job_id=str(r.id),
+                source_url=r.source_url,
+                kind=int(r.kind),
+                created=r.created and key not in seen,
+                state=STATE_TO_PROTO[r.state],
+            )
+            seen.add(key)
+        return response
+
+    async def GetAssets(
+        self, request: cdn_pb2.GetAssetsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.GetAssetsResponse:
+        urls = list(request.source_urls)
+        if not 1 <= len(urls) <= MAX_BATCH:
+            raise InvalidArgument(f"source_urls: 1-{MAX_BATCH} URLs required; got {len(urls)}")
+        for index, url in enumerate(urls):
+            check_source_url(url, f"source_urls[{index}]")
+        by_url: dict[str, cdn_pb2.Asset] = {}
+        for row in await self.store.assets(urls, int(request.kind)):
+            if row["source_url"] in by_url:
+                continue
+            asset = cdn_pb2.Asset(
+                source_url=row["source_url"],
+                kind=row["kind"],
+                state=STATE_TO_PROTO[row["state"]],
+                last_error=row["last_error"] if row["state"] in ("retrying", "dead") else "",
+            )
+            for width, height, fmt, key, size in zip(
+                row["widths"], row["heights"], row["formats"], row["keys"], row["sizes"], strict=True
+            ):
+                asset.renditions.add(width=width, height=height, format=fmt, url=self.storage.url(key), bytes=size)
+            by_url[row["source_url"]] = asset
+        response = cdn_pb2.GetAssetsResponse()
+        for url in urls:
+            response.assets.append(by_url.get(url) or cdn_pb2.Asset(source_url=url, kind=request.kind))
+        return response
+
+    async def ListDeadJobs(
+        self, request: cdn_pb2.ListDeadJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.ListDeadJobsResponse:
+        size = request.page_size or 100
+        if size > MAX_BATCH:
+            raise InvalidArgument(f"page_size: at most {MAX_BATCH}; got {size}")
+        after = _decode_token(request.page_token) if request.page_token else None
+        rows = await self.store.dead(size + 1, after)
+        response = cdn_pb2.ListDeadJobsResponse()
+        for row in rows[:size]:
+            failed_at = Timestamp()
+            failed_at.FromDatetime(row["failed_at"])
+            response.jobs.add(
+                job_id=str(row["id"]),
+                source_url=row["source_url"],
+                kind=row["kind"],
+                priority=row["priority"],
+                attempts=row["attempts"],
+                last_error=row["last_error"],
+                failed_at=failed_at,
+            )
+        if len(rows) > size:
+            last = rows[size - 1]
+            response.next_page_token = _encode_token(last["failed_at"], last["id"])
+        return response
+
+    async def RetryJobs(
+        self, request: cdn_pb2.RetryJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.RetryJobsResponse:
+        if not request.all and not request.job_ids:
+            raise InvalidArgument("job_ids: give job ids or set all")
+        if len(request.job_ids) > MAX_BATCH:
+            raise InvalidArgument(f"job_ids: at most {MAX_BATCH}")
+        ids = []
+        for job_id in request.job_ids:
+            if not job_id.isdigit():
+                raise InvalidArgument(f"job_ids: {job_id[:40]!r} is not a job id")
+            ids.append(int(job_id))
+        retried = await self.store.retry_dead(ids, request.all)
+        if retried:
+            self.on_enqueue()
+        return cdn_pb2.RetryJobsResponse(retried=retried)
+
+
+class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
+    def __init__(
+        self, store: JobStore, storage: Storage, breakers: Breakers, counters: LiveCounters, capacity: int
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.breakers = breakers
+        self.counters = counters
+        self.capacity = capacity
+
+    async def GetHealth(
+        self, request: cdn_pb2.GetCdnHealthRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.CdnHealth:
+        health = cdn_pb2.CdnHealth(database=OK, storage=OK)
+        problems = []
+        try:
+            await self.store.ping()
+        except Exception as exc:
+            health.database = DOWN
+            problems.append(f"database: {type(exc).__name__}: {exc}")
+        try:
+            await self.storage.check()
+        except Exception as exc:
+            health.storage = DOWN
+            problems.append(f"storage: {type(exc).__name__}: {exc}")
+        now = time.time()
+        for view in self.breakers.views():
+            breaker = health.breakers.add(
+                host=view.host, state=BREAKER_STATES[view.state], consecutive_failures=view.consecutive_failures
+            )
+            if view.state is State.OPEN:
+                breaker.retry_at.FromSeconds(int(now + view.retry_in))
+                problems.append(f"breaker open for {view.host}")
+        if health.database == DOWN:
+            health.status = DOWN
+        elif problems:
+            health.status = DEGRADED
+        else:
+            health.status = OK
+        health.detail = "; ".join(problems)
+        return health
+
+    async def GetMetrics(
+        self, request: cdn_pb2.GetCdnMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.CdnMetrics:
+        c = self.counters
+        return cdn_pb2.CdnMetrics(
+            uptime_seconds=time.monotonic() - c.started,
+            jobs_claimed=c.claimed,
+            jobs_done=c.done,
+            jobs_failed=c.failed,
+            jobs_dead=c.dead,
+            jobs_rescued=c.rescued,
+            bytes_downloaded=c.bytes_downloaded,
+            bytes_stored=c.bytes_stored,
+            active_workers=c.active,
+            worker_capacity=self.capacity,
+            downloads_rejected=c.rejected,
+        )
+
+    async def GetQueueStatus(
+        self, request: cdn_pb2.GetQueueStatusRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.QueueStatus:
+        status = cdn_pb2.QueueStatus(oldest_queued_age_seconds=await self.store.oldest_queued_age())
+        running = 0
+        for row in await self.store.queue_counts():
+            status.counts.add(state=STATE_TO_PROTO[row["state"]], priority=row["priority"], count=row["n"])
+            if row["state"] == "running":
+                running += row["n"]
+        status.active_workers = running
+        return status
+
+    async def GetStatistics(
+        self, request: cdn_pb2.GetStatisticsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.Statistics:
+        days = request.days or 7
+        if days > 90:
+            raise InvalidArgument(f"days: 1-90; got {days}")
+        out = cdn_pb2.Statistics()
+        for row in await self.store.statistics(days):
+            total = row["processed"] + row["failed"]
+            out.days.add(
+                date=row["date"],
+                processed=row["processed"],
+                failed=row["failed"],
+                success_rate=row["processed"] / total if total else 0.0,
+                p50_ms=row["p50_ms"],
+                p95_ms=row["p95_ms"],
+                bytes_in=row["bytes_in"],
+                bytes_out=row["bytes_out"],
+            )
+        return out
+
+
+def _encode_token(failed_at: datetime, job_id: int) -> str:
+    micros = (failed_at - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}:{job_id}".encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[datetime, int]:
+    try:
+        micros, job_id = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        return EPOCH + timedelta(microseconds=int(micros)), int(job_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidArgument("page_token: not a token this service issued") from exc

@@ -1,0 +1,295 @@
+"""The Postgres adapter of the job queue: every SQL statement the CDN service runs, as named constants.
+
+Claiming uses `FOR UPDATE SKIP LOCKED` over the partial index `jobs_claim_idx`, so any number of workers and replicas
+share the queue without blocking each other. Every write by a worker is fenced by the job's lease token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.cdn.jobs import ClaimedJob, Kind, NewJob, Outcome, Priority
+
+ENQUEUE = """
+INSERT INTO cdn.jobs (source_url, kind, priority, owner, max_attempts)
+SELECT u.source_url, u.kind, u.priority, u.owner, $5
+FROM unnest($1::text[], $2::smallint[], $3::smallint[], $4::text[]) AS u(source_url, kind, priority, owner)
+ON CONFLICT (source_url, kind) DO UPDATE
+    SET priority = GREATEST(cdn.jobs.priority, EXCLUDED.priority),
+        updated_at = CASE WHEN EXCLUDED.priority > cdn.jobs.priority THEN now() ELSE cdn.jobs.updated_at END
+RETURNING id, source_url, kind, state, (xmax = 0) AS created
+"""
+
+CLAIM = """
+WITH picked AS (
+    SELECT id FROM cdn.jobs
+    WHERE state = 'queued'
+    ORDER BY priority DESC, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE cdn.jobs AS j
+SET state = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
+    lease_until = now() + make_interval(secs => $2), worker_id = $3, updated_at = now()
+FROM picked WHERE j.id = picked.id
+RETURNING j.id, j.source_url, j.kind, j.priority, j.attempts, j.max_attempts, j.lease_token
+"""
+
+HEARTBEAT = """
+UPDATE cdn.jobs SET lease_until = now() + make_interval(secs => $2)
+WHERE lease_token = ANY($1::uuid[]) AND state = 'running'
+"""
+
+COMPLETE = """
+UPDATE cdn.jobs
+SET state = 'done', finished_at = now(), updated_at = now(), last_error = '',
+    lease_token = NULL, lease_until = NULL, worker_id = NULL
+WHERE id = $1 AND lease_token = $2 AND state = 'running'
+"""
+
+SAVE_RENDITIONS = """
+INSERT INTO cdn.renditions (job_id, width, height, format, object_key, bytes)
+SELECT $1, r.width, r.height, r.format, r.object_key, r.bytes
+FROM unnest($2::integer[], $3::integer[], $4::text[], $5::text[], $6::bigint[])
+    AS r(width, height, format, object_key, bytes)
+ON CONFLICT (job_id, width, format) DO UPDATE
+    SET height = EXCLUDED.height, object_key = EXCLUDED.object_key, bytes = EXCLUDED.bytes
+"""
+
+RECORD_ATTEMPT = """
+INSERT INTO cdn.attempts (job_id, outcome, processing_ms, bytes_in, bytes_out, error)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+FAIL = """
+UPDATE cdn.jobs
+SET state = CASE WHEN $3::boolean THEN 'dead' ELSE 'retrying' END,
+    run_at = now() + make_interval(secs => $4),
+    failed_at = CASE WHEN $3::boolean THEN now() ELSE failed_at END,
+    last_error = $5, updated_at = now(), lease_token = NULL, lease_until = NULL, worker_id = NULL
+WHERE id = $1 AND lease_token = $2 AND state = 'running'
+"""
+
+# Defer and release give the attempt back: the job did not really run.
+DEFER = """
+UPDATE cdn.jobs
+SET state = 'retrying', run_at = $3, attempts = attempts - 1, last_error = $4, updated_at = now(),
+    lease_token = NULL, lease_until = NULL, worker_id = NULL
+WHERE id = $1 AND lease_token = $2 AND state = 'running'
+"""
+
+RELEASE = """
+UPDATE cdn.jobs
+SET state = 'queued', attempts = attempts - 1, updated_at = now(),
+    lease_token = NULL, lease_until = NULL, worker_id = NULL
+WHERE lease_token = ANY($1::uuid[]) AND state = 'running'
+"""
+
+PROMOTE = """
+UPDATE cdn.jobs SET state = 'queued', updated_at = now()
+WHERE id IN (
+    SELECT id FROM cdn.jobs WHERE state = 'retrying' AND run_at <= now() ORDER BY run_at LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+# A crashed worker's attempt counts: an image that kills workers must end DEAD, not loop forever.
+RESCUE = """
+UPDATE cdn.jobs
+SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+    failed_at = CASE WHEN attempts >= max_attempts THEN now() ELSE failed_at END,
+    last_error = 'lease expired: worker ' || coalesce(worker_id, '?') || ' stopped heartbeating',
+    updated_at = now(), lease_token = NULL, lease_until = NULL, worker_id = NULL
+WHERE id IN (
+    SELECT id FROM cdn.jobs WHERE state = 'running' AND lease_until < now() LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+ASSETS = """
+SELECT j.id, j.source_url, j.kind, j.state, j.last_error,
+       coalesce(array_agg(r.width ORDER BY r.width, r.format) FILTER (WHERE r.job_id IS NOT NULL), '{}') AS widths,
+       coalesce(array_agg(r.height ORDER BY r.width, r.format) FILTER (WHERE r.job_id IS NOT NULL), '{}') AS heights,
+       coalesce(array_agg(r.format ORDER BY r.width, r.format) FILTER (WHERE r.job_id IS NOT NULL), '{}') AS formats,
+       coalesce(array_agg(r.object_key ORDER BY r.width, r.format) FILTER (WHERE r.job_id IS NOT NULL), '{}') AS keys,
+       coalesce(array_agg(r.bytes ORDER BY r.width, r.format) FILTER (WHERE r.job_id IS NOT NULL), '{}') AS sizes
+FROM cdn.jobs j LEFT JOIN cdn.renditions r ON r.job_id = j.id AND j.state = 'done'
+WHERE j.source_url = ANY($1::text[]) AND ($2::smallint = 0 OR j.kind = $2)
+GROUP BY j.id
+ORDER BY j.kind
+"""
+
+LIST_DEAD = """
+SELECT id, source_url, kind, priority, attempts, last_error, failed_at
+FROM cdn.jobs
+WHERE state = 'dead' AND ($2::timestamptz IS NULL OR (failed_at, id) < ($2, $3))
+ORDER BY failed_at DESC, id DESC
+LIMIT $1
+"""
+
+RETRY_DEAD = """
+UPDATE cdn.jobs SET state = 'queued', attempts = 0, run_at = now(), updated_at = now()
+WHERE state = 'dead' AND ($2::boolean OR id = ANY($1::bigint[]))
+"""
+
+QUEUE_COUNTS = "SELECT state, priority, count(*) AS n FROM cdn.jobs GROUP BY state, priority ORDER BY state, priority"
+
+OLDEST_QUEUED_AGE = """
+SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 FROM cdn.jobs WHERE state = 'queued'
+"""
+
+STATISTICS = """
+WITH days AS (
+    SELECT generate_series(
+        date_trunc('day', now() AT TIME ZONE 'UTC') - make_interval(days => $1 - 1),
+        date_trunc('day', now() AT TIME ZONE 'UTC'),
+        interval '1 day') AS day
+)
+SELECT to_char(d.day, 'YYYY-MM-DD') AS date,
+       count(a.id) FILTER (WHERE a.outcome = 'done') AS processed,
+       count(a.id) FILTER (WHERE a.outcome <> 'done') AS failed,
+       coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY a.processing_ms) FILTER (WHERE a.outcome = 'done'), 0)
+           AS p50_ms,
+       coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY a.processing_ms) FILTER (WHERE a.outcome = 'done'), 0)
+           AS p95_ms,
+       coalesce(sum(a.bytes_in), 0)::bigint AS bytes_in,
+       coalesce(sum(a.bytes_out), 0)::bigint AS bytes_out
+FROM days d
+LEFT JOIN cdn.attempts a
+    ON a.finished_at >= d.day AT TIME ZONE 'UTC' AND a.finished_at < (d.day + interval '1 day') AT TIME ZONE 'UTC'
+GROUP BY d.day
+ORDER BY d.day
+"""
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    id: int
+    source_url: str
+    kind: Kind
+    state: str
+    created: bool
+
+
+class JobStore:
+    """Queue operations over an asyncpg pool (connected as the `cdn_svc` role)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def enqueue(self, jobs: list[NewJob], max_attempts: int) -> dict[tuple[str, Kind], EnqueueResult]:
+        unique: dict[tuple[str, Kind], NewJob] = {}
+        for job in jobs:
+            seen = unique.get((job.source_url, job.kind))
+            if seen is None or job.priority > seen.priority:
+                unique[(job.source_url, job.kind)] = job
+        rows = list(unique.values())
+        records = await self.pool.fetch(
+            ENQUEUE,
+            [j.source_url for j in rows],
+            [int(j.kind) for j in rows],
+            [int(j.priority) for j in rows],
+            [j.owner for j in rows],
+            max_attempts,
+        )
+        return {
+            (r["source_url"], Kind(r["kind"])): EnqueueResult(
+                r["id"], r["source_url"], Kind(r["kind"]), r["state"], r["created"]
+            )
+            for r in records
+        }
+
+    async def claim(self, limit: int, lease_seconds: float, worker_id: str) -> list[ClaimedJob]:
+        records = await self.pool.fetch(CLAIM, limit, lease_seconds, worker_id)
+        jobs = [
+            ClaimedJob(
+                r["id"],
+                r["source_url"],
+                Kind(r["kind"]),
+                Priority(r["priority"]),
+                r["attempts"],
+                r["max_attempts"],
+                str(r["lease_token"]),
+            )
+            for r in records
+        ]
+        return sorted(jobs, key=lambda j: (-j.priority, j.id))
+
+    async def heartbeat(self, tokens: list[str], lease_seconds: float) -> int:
+        return _count(await self.pool.execute(HEARTBEAT, _uuids(tokens), lease_seconds))
+
+    async def complete(self, job: ClaimedJob, outcome: Outcome, processing_ms: float) -> bool:
+        rs = outcome.renditions
+        async with self.pool.acquire() as conn, conn.transaction():
+            if _count(await conn.execute(COMPLETE, job.id, uuid.UUID(job.lease_token))) == 0:
+                return False
+            if rs:
+                await conn.execute(
+                    SAVE_RENDITIONS,
+                    job.id,
+                    [r.width for r in rs],
+                    [r.height for r in rs],
+                    [r.format for r in rs],
+                    [r.key for r in rs],
+                    [r.bytes for r in rs],
+                )
+            await conn.execute(RECORD_ATTEMPT, job.id, "done", processing_ms, outcome.bytes_in, outcome.bytes_out, "")
+        return True
+
+    async def fail(
+        self, job: ClaimedJob, error: str, *, dead: bool, retry_in: float, processing_ms: float, bytes_in: int
+    ) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            moved = await conn.execute(FAIL, job.id, uuid.UUID(job.lease_token), dead, retry_in, error[:2000])
+            if _count(moved) == 0:
+                return False
+            outcome = "dead" if dead else "retry"
+            await conn.execute(RECORD_ATTEMPT, job.id, outcome, processing_ms, bytes_in, 0, error[:2000])
+        return True
+
+    async def defer(self, job: ClaimedJob, run_at: datetime, reason: str) -> bool:
+        return _count(await self.pool.execute(DEFER, job.id, uuid.UUID(job.lease_token), run_at, reason)) > 0
+
+    async def release(self, tokens: list[str]) -> int:
+        return _count(await self.pool.execute(RELEASE, _uuids(tokens)))
+
+    async def promote(self, limit: int = 1000) -> int:
+        return _count(await self.pool.execute(PROMOTE, limit))
+
+    async def rescue(self, limit: int = 1000) -> int:
+        return _count(await self.pool.execute(RESCUE, limit))
+
+    async def assets(self, urls: list[str], kind: int) -> list[asyncpg.Record]:
+        return list(await self.pool.fetch(ASSETS, urls, kind))
+
+    async def dead(self, limit: int, after: tuple[datetime, int] | None) -> list[asyncpg.Record]:
+        at, job_id = after if after else (None, 0)
+        return list(await self.pool.fetch(LIST_DEAD, limit, at, job_id))
+
+    async def retry_dead(self, ids: list[int], every: bool) -> int:
+        return _count(await self.pool.execute(RETRY_DEAD, ids, every))
+
+    async def queue_counts(self) -> list[asyncpg.Record]:
+        return list(await self.pool.fetch(QUEUE_COUNTS))
+
+    async def oldest_queued_age(self) -> float:
+        return float(await self.pool.fetchval(OLDEST_QUEUED_AGE))
+
+    async def statistics(self, days: int) -> list[asyncpg.Record]:
+        return list(await self.pool.fetch(STATISTICS, days))
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1", timeout=2.0)
+
+
+def _count(status: str) -> int:
+    """The row count of an asyncpg command status such as 'UPDATE 3'."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _uuids(tokens: list[str]) -> list[uuid.UUID]:
+    return [uuid.UUID(t) for t in tokens]
