@@ -1,0 +1,128 @@
+"""The OpenAPI document: valid 3.1, generated from the current protos, and true to what the gateway answers."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jsonschema
+import pytest
+from google.api import annotations_pb2
+from grpc_tools import protoc
+from openapi_spec_validator import validate
+
+from services.gateway.contract import gateway_methods, load_descriptor_set
+from services.gateway.openapi import load_document, render_document
+from services.gateway.process import EnvoyProcess
+from tests.gateway.test_routes import REST_CASES
+from tests.gateway.tokens import Keys
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(load_document())
+    return loaded
+
+
+def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+
+
+def test_document_matches_a_fresh_compile_of_the_protos(tmp_path: Path) -> None:
+    """Fails when gen/ (and so the served document and Envoy's descriptor) is stale against protos/."""
+    protos = REPO / "protos"
+    googleapis = Path(annotations_pb2.__file__).resolve().parents[2]
+    well_known = importlib.resources.files("grpc_tools") / "_proto"
+    out = tmp_path / "api_descriptor.pb"
+    files = sorted(str(p.relative_to(protos)) for p in protos.rglob("*.proto"))
+    status = protoc.main(
+        [
+            "protoc",
+            f"-I{protos}",
+            f"-I{googleapis}",
+            f"-I{well_known}",
+            "--include_imports",
+            "--include_source_info",
+            f"--descriptor_set_out={out}",
+            *files,
+        ]
+    )
+    assert status == 0
+    assert render_document(load_descriptor_set(out)) == load_document(), "run `make protos`"
+
+
+def test_every_annotated_rpc_is_documented_once_with_its_verb(document: dict[str, Any]) -> None:
+    documented = {
+        (verb, path, operation["x-grpc-method"])
+        for path, operations in document["paths"].items()
+        for verb, operation in operations.items()
+    }
+    annotated = {
+        (m.binding.verb, m.binding.path, m.grpc_path) for m in gateway_methods(load_descriptor_set()) if m.binding
+    }
+    assert documented == annotated
+
+
+def test_only_health_and_openapi_are_public(document: dict[str, Any]) -> None:
+    public = {path for path, ops in document["paths"].items() for op in ops.values() if op.get("security") == []}
+    assert public == {"/api/health", "/api/openapi.json"}
+    assert document["security"] == [{"bearerAuth": []}]
+
+
+def test_parameters_and_bodies_follow_the_http_rules(document: dict[str, Any]) -> None:
+    search = document["paths"]["/api/v1/creator/search/{username}"]["post"]
+    assert [(p["name"], p["in"]) for p in search["parameters"]] == [("username", "path")]
+    body = search["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert set(body) == {"refresh", "post_limit"}  # the path field is not repeated in the body
+    unlocked = document["paths"]["/api/v1/creator/unlocked"]["get"]
+    assert {(p["name"], p["in"]) for p in unlocked["parameters"]} == {("page_size", "query"), ("page_token", "query")}
+    assert "requestBody" not in unlocked
+
+
+def test_descriptions_come_from_the_proto_comments(document: dict[str, Any]) -> None:
+    profile = document["components"]["schemas"]["Profile"]["properties"]
+    assert profile["followers_count"]["type"] == "string"  # int64 as a JSON string
+    assert "Lower-case username" in profile["username"]["description"]
+    assert (
+        "Searching unlocks the creator" in document["paths"]["/api/v1/creator/search/{username}"]["post"]["description"]
+    )
+
+
+@pytest.mark.parametrize(("verb", "path", "body"), [c[:3] for c in REST_CASES], ids=[c[1] for c in REST_CASES])
+async def test_gateway_responses_match_the_documented_schemas(
+    gateway: EnvoyProcess,
+    http: aiohttp.ClientSession,
+    keys: Keys,
+    document: dict[str, Any],
+    verb: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    template = next(
+        t for t, ops in document["paths"].items() if verb.lower() in ops and _matches(t, path.split("?")[0])
+    )
+    schema = document["paths"][template][verb.lower()]["responses"]["200"]["content"]["application/json"]["schema"]
+    headers = {"Authorization": f"Bearer {keys.hs256()}"}
+    async with http.request(verb, gateway.base_url + path, json=body, headers=headers) as response:
+        answer = await response.json()
+    jsonschema.Draft202012Validator({**schema, "components": document["components"]}).validate(answer)
+
+
+async def test_error_bodies_match_the_documented_error_schema(
+    gateway: EnvoyProcess, http: aiohttp.ClientSession, document: dict[str, Any]
+) -> None:
+    error_schema = {"$ref": "#/components/schemas/Error", "components": document["components"]}
+    for url in ("/api/v1/creator/unlocked", "/api/v1/creators/x"):
+        async with http.get(gateway.base_url + url) as response:
+            jsonschema.Draft202012Validator(error_schema).validate(await response.json())
+
+
+def _matches(template: str, path: str) -> bool:
+    parts, actual = template.split("/"), path.split("/")
+    return len(parts) == len(actual) and all(p == a or p.startswith("{") for p, a in zip(parts, actual, strict=True))
