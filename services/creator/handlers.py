@@ -1,0 +1,123 @@
+"""CreatorService handlers: read the caller and the request, call the domain, return its messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+from creator.v1 import creator_pb2, creator_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from following.errors import InvalidArgument, Unavailable
+from following.interceptors import caller_user_id
+from services.creator import pagination, reports, store, unlocks
+from services.creator.dbguard import DatabaseGuard
+from services.creator.search import SearchService
+from services.creator.upstream import MAX_POST_LIMIT
+from services.creator.usernames import normalise_username
+
+
+def _timestamp(value: object) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)  # type: ignore[arg-type]
+    return stamp
+
+
+class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
+    def __init__(
+        self, parts: Callable[[], tuple[DatabaseGuard, SearchService] | None], default_post_limit: int
+    ) -> None:
+        self._parts = parts
+        self._default_post_limit = default_post_limit
+
+    def _ready(self) -> tuple[DatabaseGuard, SearchService]:
+        parts = self._parts()
+        if parts is None:
+            raise Unavailable("the service is starting; retry in a moment", retry_after=1)
+        return parts
+
+    async def SearchCreator(
+        self, request: creator_pb2.SearchCreatorRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.CreatorReport:
+        user_id = caller_user_id()
+        username = normalise_username(request.username)
+        if request.post_limit > MAX_POST_LIMIT:
+            raise InvalidArgument(f"post_limit: must be between 1 and {MAX_POST_LIMIT}, got {request.post_limit}")
+        post_limit = request.post_limit or self._default_post_limit
+        _, search = self._ready()
+        return await search.search(user_id, username, request.refresh, post_limit)
+
+    async def ListUnlocked(
+        self, request: creator_pb2.ListUnlockedRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.ListUnlockedResponse:
+        user_id = caller_user_id()
+        size = pagination.page_size(request.page_size, 20, 100)
+        after = pagination.decode(request.page_token, "unlocked")
+        if after is not None and not isinstance(after[1], int):
+            raise InvalidArgument("page_token: not a token returned by this method; start again without one")
+        guard, _ = self._ready()
+        async with guard.connection() as conn:
+            rows = await unlocks.list_unlocked(conn, user_id, size + 1, after)  # type: ignore[arg-type]
+        page, more = rows[:size], len(rows) > size
+        return creator_pb2.ListUnlockedResponse(
+            creators=[
+                creator_pb2.UnlockedCreator(
+                    username=row.username,
+                    full_name=row.full_name,
+                    avatar_url=row.avatar_url,
+                    is_verified=row.is_verified,
+                    followers_count=row.followers,
+                    dominant_category=row.dominant_category,
+                    mean_engagement_rate=row.mean_engagement_rate,
+                    unlocked_at=_timestamp(row.unlocked_at),
+                    fetched_at=_timestamp(row.fetched_at),
+                )
+                for row in page
+            ],
+            next_page_token=pagination.encode("unlocked", page[-1].unlocked_at, page[-1].creator_id) if more else "",
+        )
+
+    async def ListPosts(
+        self, request: creator_pb2.ListPostsRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.ListPostsResponse:
+        user_id = caller_user_id()
+        username = normalise_username(request.username)
+        size = pagination.page_size(request.page_size, 12, 100)
+        after = pagination.decode(request.page_token, "posts")
+        if after is not None and not isinstance(after[1], str):
+            raise InvalidArgument("page_token: not a token returned by this method; start again without one")
+        guard, _ = self._ready()
+        async with guard.connection() as conn:
+            creator_id, followers = await unlocks.require_unlock(conn, user_id, username)
+            posts = await unlocks.page_of_posts(conn, creator_id, followers, size + 1, after)  # type: ignore[arg-type]
+            page, more = posts[:size], len(posts) > size
+            urls = [url for post in page for url in (post.image_url, *post.carousel_urls) if url]
+            known = await store.load_media(conn, urls)
+        last = page[-1] if page else None
+        return creator_pb2.ListPostsResponse(
+            posts=[reports.post_message(post, known) for post in page],
+            next_page_token=pagination.encode("posts", last.taken_at, last.instagram_id) if more and last else "",
+        )
+
+    async def GetHistory(
+        self, request: creator_pb2.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.GetHistoryResponse:
+        user_id = caller_user_id()
+        username = normalise_username(request.username)
+        limit = pagination.page_size(request.limit, 90, 1000, field="limit")
+        guard, _ = self._ready()
+        async with guard.connection() as conn:
+            creator_id, _followers = await unlocks.require_unlock(conn, user_id, username)
+            rows = await unlocks.snapshots(conn, creator_id, limit)
+        return creator_pb2.GetHistoryResponse(
+            username=username,
+            snapshots=[
+                creator_pb2.ProfileSnapshot(
+                    captured_at=_timestamp(row.captured_at),
+                    followers_count=row.followers,
+                    following_count=row.following,
+                    posts_count=row.posts_count,
+                )
+                for row in rows
+            ],
+        )

@@ -1,0 +1,155 @@
+"""Turns stored records into API messages: posts with their media and AI results, and the whole creator report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from creator.v1 import creator_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.creator import analytics
+from services.creator.analytics import CaptionAnalysis, PostFacts
+from services.creator.records import MediaInfo, StoredPost, StoredProfile
+
+_POST_TYPES = {
+    "image": creator_pb2.POST_TYPE_IMAGE,
+    "video": creator_pb2.POST_TYPE_VIDEO,
+    "carousel": creator_pb2.POST_TYPE_CAROUSEL,
+    "reel": creator_pb2.POST_TYPE_REEL,
+}
+_SENTIMENTS = {
+    "negative": creator_pb2.SENTIMENT_NEGATIVE,
+    "neutral": creator_pb2.SENTIMENT_NEUTRAL,
+    "positive": creator_pb2.SENTIMENT_POSITIVE,
+}
+
+
+def media(url: str, known: Mapping[str, MediaInfo]) -> creator_pb2.Media:
+    """The mirrored copy when the CDN has it, else the original URL."""
+    if not url:
+        return creator_pb2.Media(state=creator_pb2.MEDIA_STATE_PENDING)
+    info = known.get(url)
+    if info is None:
+        return creator_pb2.Media(url=url, original_url=url, state=creator_pb2.MEDIA_STATE_PENDING)
+    renditions = [
+        creator_pb2.MediaRendition(width=r.width, height=r.height, format=r.format, url=r.url) for r in info.renditions
+    ]
+    if info.state == creator_pb2.MEDIA_STATE_MIRRORED and renditions:
+        return creator_pb2.Media(
+            url=renditions[-1].url, original_url=url, state=creator_pb2.MEDIA_STATE_MIRRORED, renditions=renditions
+        )
+    failed = info.state == creator_pb2.MEDIA_STATE_FAILED
+    state = creator_pb2.MEDIA_STATE_FAILED if failed else creator_pb2.MEDIA_STATE_PENDING
+    return creator_pb2.Media(url=url, original_url=url, state=state)
+
+
+def media_settled(url: str, known: Mapping[str, MediaInfo]) -> bool:
+    """The CDN is done with this image, one way or the other."""
+    info = known.get(url)
+    return info is not None and info.state in (creator_pb2.MEDIA_STATE_MIRRORED, creator_pb2.MEDIA_STATE_FAILED)
+
+
+def analysis_message(analysis: CaptionAnalysis | None) -> creator_pb2.PostAnalysis:
+    if analysis is None:
+        return creator_pb2.PostAnalysis()
+    return creator_pb2.PostAnalysis(
+        analyzed=True,
+        sentiment=_SENTIMENTS.get(analysis.sentiment, creator_pb2.SENTIMENT_UNSPECIFIED),
+        sentiment_score=analysis.sentiment_score,
+        language=analysis.language,
+        language_confidence=analysis.language_confidence,
+        category=analysis.category,
+        category_score=analysis.category_score,
+        top_categories=[creator_pb2.LabelScore(label=label, score=score) for label, score in analysis.top_categories],
+    )
+
+
+def post_message(post: StoredPost, known: Mapping[str, MediaInfo]) -> creator_pb2.Post:
+    taken = Timestamp()
+    taken.FromDatetime(post.taken_at)
+    return creator_pb2.Post(
+        instagram_id=post.instagram_id,
+        shortcode=post.shortcode,
+        permalink=f"https://www.instagram.com/p/{post.shortcode}/",
+        type=_POST_TYPES.get(post.type, creator_pb2.POST_TYPE_UNSPECIFIED),
+        taken_at=taken,
+        caption=post.caption or "",
+        likes_count=post.likes or 0,
+        likes_hidden=post.likes is None,
+        comments_count=post.comments,
+        video_views=post.views or 0,
+        is_pinned=post.is_pinned,
+        is_sponsored=post.is_sponsored,
+        hashtags=post.hashtags,
+        mentions=post.mentions,
+        tagged_users=post.tagged_users,
+        location_name=post.location_name,
+        image=media(post.image_url, known),
+        carousel=[media(url, known) for url in post.carousel_urls],
+        engagement_rate=analytics.engagement_rate(post.likes, post.comments, post.followers),
+        analysis=analysis_message(post.analysis),
+    )
+
+
+def facts(post: StoredPost) -> PostFacts:
+    return PostFacts(
+        shortcode=post.shortcode,
+        taken_at=post.taken_at,
+        likes=post.likes,
+        comments=post.comments,
+        views=post.views,
+        is_video=post.type in ("video", "reel"),
+        is_pinned=post.is_pinned,
+        is_sponsored=post.is_sponsored,
+        has_caption=bool(post.caption and post.caption.strip()),
+        hashtags=post.hashtags,
+        mentions=post.mentions,
+        analysis=post.analysis,
+    )
+
+
+def profile_message(profile: StoredProfile, known: Mapping[str, MediaInfo]) -> creator_pb2.Profile:
+    return creator_pb2.Profile(
+        instagram_id=profile.instagram_id,
+        username=profile.username,
+        full_name=profile.full_name,
+        biography=profile.biography,
+        external_url=profile.external_url,
+        bio_links=profile.bio_links,
+        is_private=profile.is_private,
+        is_verified=profile.is_verified,
+        is_business=profile.is_business,
+        category=profile.category,
+        followers_count=profile.followers,
+        following_count=profile.following,
+        posts_count=profile.posts_count,
+        avatar=media(profile.avatar_url, known),
+    )
+
+
+def build_report(
+    profile: StoredProfile, posts: Sequence[StoredPost], known: Mapping[str, MediaInfo]
+) -> tuple[creator_pb2.CreatorReport, analytics.AnalyticsResult]:
+    """The report without its per-response parts (freshness, unlock time). Posts newest first."""
+    ordered = sorted(posts, key=lambda p: (p.taken_at, p.instagram_id), reverse=True)
+    result = analytics.compute([facts(post) for post in ordered], profile.followers)
+    fetched = Timestamp()
+    fetched.FromDatetime(profile.fetched_at)
+    report = creator_pb2.CreatorReport(
+        profile=profile_message(profile, known),
+        analytics=result.analytics,
+        recent_posts=[post_message(post, known) for post in ordered],
+        freshness=creator_pb2.ReportFreshness(fetched_at=fetched),
+        analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE if result.complete else creator_pb2.ANALYSIS_STATE_PENDING,
+    )
+    return report, result
+
+
+def media_urls(profile: StoredProfile, posts: Sequence[StoredPost]) -> list[str]:
+    """Every image URL of a report, avatar first."""
+    urls = [profile.avatar_url] if profile.avatar_url else []
+    for post in posts:
+        if post.image_url:
+            urls.append(post.image_url)
+        urls.extend(post.carousel_urls)
+    return list(dict.fromkeys(urls))

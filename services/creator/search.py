@@ -1,0 +1,233 @@
+"""The search flow: answer from the store while fresh, otherwise fetch once (across replicas), store, analyse, mirror.
+
+Cached path: one statement (`creator.open_report`) unlocks the creator for the caller and returns the rendered report.
+Fetch path: one fetch per username at a time in this process (a shared future) and across replicas (a session
+advisory lock, with a re-check of the store once it is held). After the fetch is stored, the captions go to the
+inference service in one batched call and the images to the CDN; whatever fails there stays in the backlog for the
+background components (workers.py). When the upstream fails, the stored report is served marked stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from creator.v1 import creator_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter
+
+from following.errors import NotFound, Unavailable
+from services.creator import backlog, store
+from services.creator.dbguard import DatabaseGuard
+from services.creator.inference import InferenceClient, InferenceUnavailable
+from services.creator.media import CdnClient, CdnUnavailable, plan_jobs
+from services.creator.settings import CreatorSettings
+from services.creator.upstream import ProfileSource, UpstreamError, UserNotFound
+
+log = logging.getLogger(__name__)
+
+SEARCHES = Counter("creator_searches_total", "Searches by how they were answered", ["outcome"])
+
+# Session advisory lock namespace of creator fetches ('crtr'); the second key is hashtext(username).
+LOCK_NAMESPACE = 0x63727472
+TRY_LOCK = "SELECT pg_try_advisory_lock($1::int, hashtext($2))"
+UNLOCK = "SELECT pg_advisory_unlock($1::int, hashtext($2))"
+LOCK_POLL_S = 0.05
+DEFAULT_RETRY_AFTER_S = 30.0
+MAX_TRACKED_CREATORS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    # The report was not fetched by this search (another one did, or the upstream failed and the store answered).
+    from_cache: bool
+    stale_reason: str = ""
+
+
+class SearchService:
+    def __init__(
+        self,
+        guard: DatabaseGuard,
+        source: ProfileSource,
+        inference: InferenceClient,
+        cdn: CdnClient,
+        settings: CreatorSettings,
+    ) -> None:
+        self._guard = guard
+        self._source = source
+        self._inference = inference
+        self._cdn = cdn
+        self._settings = settings
+        self._flights: dict[tuple[str, int], asyncio.Future[FetchOutcome]] = {}
+        self._assets_checked: dict[int, float] = {}
+
+    async def search(self, user_id: str, username: str, refresh: bool, post_limit: int) -> creator_pb2.CreatorReport:
+        started = datetime.now(UTC)
+        async with self._guard.connection() as conn:
+            opened = await store.open_report(conn, user_id, username)
+        if opened is not None and not refresh and self._fresh(opened, post_limit):
+            SEARCHES.labels("cache").inc()
+            return await self._answer(opened, post_limit, FetchOutcome(from_cache=True))
+        outcome = await self._shared_fetch(username, post_limit, refresh, started)
+        async with self._guard.connection() as conn:
+            opened = await store.open_report(conn, user_id, username)
+        if opened is None:
+            raise Unavailable(f"the report of {username!r} is not ready yet; retry", retry_after=1)
+        SEARCHES.labels("stale" if outcome.stale_reason else "cache" if outcome.from_cache else "fetch").inc()
+        return await self._answer(opened, post_limit, outcome)
+
+    def _fresh(self, opened: store.OpenedReport | store.Freshness, post_limit: int) -> bool:
+        age = (datetime.now(UTC) - opened.fetched_at).total_seconds()
+        return age < self._settings.cache_ttl_seconds and store.covers(
+            opened.post_limit, opened.recent_posts, opened.posts_count, post_limit
+        )
+
+    async def _shared_fetch(self, username: str, post_limit: int, refresh: bool, started: datetime) -> FetchOutcome:
+        key = (username, post_limit)
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._fetch_exclusively(username, post_limit, refresh, started))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        return await asyncio.shield(flight)
+
+    async def _fetch_exclusively(
+        self, username: str, post_limit: int, refresh: bool, started: datetime
+    ) -> FetchOutcome:
+        async with self._guard.connection() as conn:
+            waited = await self._lock(conn, username, started)
+            if waited is not None:
+                return waited
+            try:
+                return await self._fetch_and_store(conn, username, post_limit, refresh, started)
+            finally:
+                await conn.execute(UNLOCK, LOCK_NAMESPACE, username)
+
+    async def _lock(self, conn: asyncpg.Connection, username: str, started: datetime) -> FetchOutcome | None:
+        """Takes the fetch lock of `username` (None), or returns when another replica stored a fetch meanwhile."""
+        deadline = time.monotonic() + self._settings.fetch_wait_s
+        while not await conn.fetchval(TRY_LOCK, LOCK_NAMESPACE, username):
+            current = await store.freshness(conn, username)
+            if current is not None and current.ready and current.fetched_at >= started:
+                return FetchOutcome(from_cache=True)
+            if time.monotonic() >= deadline:
+                raise Unavailable(f"another search is still fetching {username!r}; retry shortly", retry_after=5)
+            await asyncio.sleep(LOCK_POLL_S)
+        return None
+
+    async def _fetch_and_store(
+        self, conn: asyncpg.Connection, username: str, post_limit: int, refresh: bool, started: datetime
+    ) -> FetchOutcome:
+        current = await store.freshness(conn, username)
+        if current is not None and current.ready:
+            if current.fetched_at >= started or (not refresh and self._fresh(current, post_limit)):
+                return FetchOutcome(from_cache=True)
+        try:
+            fetch = await self._source.fetch_profile(username, post_limit)
+        except UserNotFound:
+            SEARCHES.labels("not_found").inc()
+            raise NotFound(f"instagram has no account named {username!r}") from None
+        except UpstreamError as exc:
+            if current is not None and current.ready:
+                log.warning("upstream failed; serving the stored report", extra={"reason": str(exc)})
+                return FetchOutcome(from_cache=True, stale_reason=str(exc))
+            retry = exc.retry_after_seconds if exc.retry_after_seconds is not None else DEFAULT_RETRY_AFTER_S
+            SEARCHES.labels("unavailable").inc()
+            raise Unavailable(
+                f"instagram is unavailable ({exc}); retry after {retry:.0f} s", retry_after=retry
+            ) from exc
+        lease = self._settings.inference_deadline_s + 10
+        saved = await store.save_fetch(conn, fetch, post_limit, plan_jobs(fetch), lease)
+        await asyncio.gather(self._analyse(saved), self._mirror(saved.creator_id))
+        await store.render_report(conn, saved.creator_id)
+        return FetchOutcome(from_cache=False)
+
+    async def _analyse(self, saved: store.SavedFetch) -> None:
+        """One batched inference call; on failure the rows stay pending for the analysis completer."""
+        if not saved.pending:
+            return
+        try:
+            results = await self._inference.analyze([caption for _, caption in saved.pending])
+        except InferenceUnavailable as exc:
+            log.warning("inference unavailable; analysis left pending", extra={"reason": str(exc)})
+            return
+        async with self._guard.connection() as conn:
+            await backlog.complete_analyses(
+                conn,
+                [(post_id, caption, result) for (post_id, caption), result in zip(saved.pending, results, strict=True)],
+            )
+
+    async def _mirror(self, creator_id: int) -> None:
+        """Hands this creator's outbox rows to the CDN; on failure they stay for the outbox relay."""
+        async with self._guard.connection() as conn:
+            claimed = await backlog.claim_outbox(conn, 500, self._settings.cdn_enqueue_deadline_s + 10, creator_id)
+        if not claimed:
+            return
+        try:
+            await self._cdn.enqueue([item.job for item in claimed])
+        except CdnUnavailable as exc:
+            log.warning("cdn unavailable; media jobs left in the outbox", extra={"reason": str(exc)})
+            async with self._guard.connection() as conn:
+                await backlog.postpone_outbox(
+                    conn, [item.id for item in claimed], str(exc), self._settings.retry_backoff_max_s
+                )
+            return
+        async with self._guard.connection() as conn:
+            await backlog.delete_outbox(conn, [item.id for item in claimed])
+        await self._check_assets(creator_id, [item.job.source_url for item in claimed])
+
+    async def _check_assets(self, creator_id: int, urls: list[str]) -> bool:
+        """Asks the CDN which images are mirrored and records it; True when something changed."""
+        if len(self._assets_checked) >= MAX_TRACKED_CREATORS:
+            self._assets_checked.clear()
+        self._assets_checked[creator_id] = time.monotonic()
+        try:
+            infos = await self._cdn.assets(urls)
+        except CdnUnavailable as exc:
+            log.info("cdn assets unavailable; original URLs served", extra={"reason": str(exc)})
+            return False
+        settled = [info for info in infos if info.state != creator_pb2.MEDIA_STATE_PENDING]
+        if not settled:
+            return False
+        async with self._guard.connection() as conn:
+            await store.save_media(conn, settled)
+        return True
+
+    async def _answer(
+        self, opened: store.OpenedReport, post_limit: int, outcome: FetchOutcome
+    ) -> creator_pb2.CreatorReport:
+        report = creator_pb2.CreatorReport.FromString(opened.report)
+        if opened.media_pending and self._assets_due(opened.creator_id):
+            pending = _pending_media(report)
+            if pending and await self._check_assets(opened.creator_id, pending):
+                async with self._guard.connection() as conn:
+                    report = await store.render_report(conn, opened.creator_id)
+        if post_limit < len(report.recent_posts):
+            async with self._guard.connection() as conn:
+                report = await store.render_report(conn, opened.creator_id, limit=post_limit)
+        now = datetime.now(UTC)
+        report.freshness.age_seconds = max((now - opened.fetched_at).total_seconds(), 0.0)
+        report.freshness.from_cache = outcome.from_cache
+        report.freshness.stale = bool(outcome.stale_reason)
+        report.freshness.stale_reason = outcome.stale_reason
+        unlocked = Timestamp()
+        unlocked.FromDatetime(opened.unlocked_at)
+        report.unlocked_at.CopyFrom(unlocked)
+        return report
+
+    def _assets_due(self, creator_id: int) -> bool:
+        last = self._assets_checked.get(creator_id)
+        return last is None or time.monotonic() - last >= self._settings.cdn_assets_recheck_s
+
+
+def _pending_media(report: creator_pb2.CreatorReport) -> list[str]:
+    media = [report.profile.avatar]
+    for post in report.recent_posts:
+        media.append(post.image)
+        media.extend(post.carousel)
+    urls = [m.original_url for m in media if m.state == creator_pb2.MEDIA_STATE_PENDING and m.original_url]
+    return list(dict.fromkeys(urls))

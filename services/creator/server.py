@@ -1,0 +1,123 @@
+"""Composition root of the creator service: `python -m services.creator.server`.
+
+Wires the database guard, the upstream source (with its PostgreSQL request budget), the inference and CDN clients,
+the search flow, the gRPC handlers and the background components (analysis completer, outbox relay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from creator.v1 import creator_pb2, creator_pb2_grpc
+
+from following.server import RuntimeContext, run
+from following.settings import EnvReader, RuntimeSettings
+from services.creator.budget import PgRequestBudget
+from services.creator.dbguard import DatabaseGuard
+from services.creator.handlers import CreatorServicer
+from services.creator.health import SystemServicer
+from services.creator.inference import InferenceClient
+from services.creator.media import CdnClient
+from services.creator.search import SearchService
+from services.creator.settings import CreatorSettings
+from services.creator.upstream import ProfileSource, UpstreamSettings, UpstreamSettingsError, create_source
+from services.creator.workers import AnalysisCompleter, OutboxRelay
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class CreatorApp:
+    name = "creator"
+    migrations_dir: Path | None = MIGRATIONS
+
+    def __init__(self, settings: CreatorSettings, upstream: UpstreamSettings) -> None:
+        self.settings = settings
+        self.upstream = upstream
+        self.guard: DatabaseGuard | None = None
+        self.search: SearchService | None = None
+        self.completer: AnalysisCompleter | None = None
+        self.relay: OutboxRelay | None = None
+        self._source: ProfileSource | None = None
+        self._inference: InferenceClient | None = None
+        self._cdn: CdnClient | None = None
+
+    def register(self, server: grpc.aio.Server) -> Sequence[str]:
+        creator_pb2_grpc.add_CreatorServiceServicer_to_server(
+            CreatorServicer(self._parts, self.settings.default_post_limit), server
+        )
+        creator_pb2_grpc.add_SystemServiceServicer_to_server(
+            SystemServicer(
+                lambda: self.guard, self.settings.inference_addr, self.settings.cdn_addr, self.settings.health_timeout_s
+            ),
+            server,
+        )
+        services = creator_pb2.DESCRIPTOR.services_by_name
+        return [services["CreatorService"].full_name, services["SystemService"].full_name]
+
+    def _parts(self) -> tuple[DatabaseGuard, SearchService] | None:
+        if self.guard is None or self.search is None:
+            return None
+        return self.guard, self.search
+
+    async def start(self, ctx: RuntimeContext) -> None:
+        if ctx.pool is None:
+            raise RuntimeError("DATABASE_URL: the creator service needs its database")
+        s = self.settings
+        guard = DatabaseGuard(
+            ctx.pool,
+            acquire_timeout_s=s.db_acquire_timeout_s,
+            threshold=s.db_breaker_threshold,
+            cooldown_s=s.db_breaker_cooldown_s,
+        )
+        budget = PgRequestBudget(guard, self.upstream.source, s.budget_capacity, s.budget_refill_per_minute)
+        await budget.ensure()
+        self._source = create_source(self.upstream, budget)
+        self._inference = InferenceClient(s.inference_addr, s.inference_deadline_s)
+        self._cdn = CdnClient(s.cdn_addr, s.cdn_enqueue_deadline_s, s.cdn_assets_deadline_s)
+        self.search = SearchService(guard, self._source, self._inference, self._cdn, s)
+        self.completer = AnalysisCompleter(
+            guard,
+            self._inference,
+            batch=s.worker_batch,
+            lease_s=s.inference_deadline_s + 10,
+            max_backoff_s=s.retry_backoff_max_s,
+            poll_s=s.worker_poll_s,
+        )
+        self.relay = OutboxRelay(
+            guard,
+            self._cdn,
+            batch=500,
+            lease_s=s.cdn_enqueue_deadline_s + 10,
+            max_backoff_s=s.retry_backoff_max_s,
+            poll_s=s.worker_poll_s,
+        )
+        self.guard = guard
+        self.completer.start()
+        self.relay.start()
+
+    async def stop(self, grace: float) -> None:
+        for component in (self.completer, self.relay):
+            if component is not None:
+                await component.stop(grace)
+        if self._source is not None:
+            await self._source.aclose()
+        for client in (self._inference, self._cdn):
+            if client is not None:
+                await client.close()
+
+
+def build(env: EnvReader) -> tuple[CreatorApp, RuntimeSettings]:
+    runtime = RuntimeSettings.read("creator", env, default_grpc_port=50051)
+    settings = CreatorSettings.read(env)
+    try:
+        upstream = UpstreamSettings.from_env()
+    except UpstreamSettingsError as exc:
+        env.fail("INSTAGRAM_*", str(exc))
+        upstream = UpstreamSettings()
+    return CreatorApp(settings, upstream), runtime
+
+
+if __name__ == "__main__":
+    run(build)

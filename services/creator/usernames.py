@@ -1,0 +1,50 @@
+"""Instagram username rules: what a user may type (a name, '@name' or a profile URL) and the canonical form we store."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from following.errors import InvalidArgument
+
+MAX_LENGTH = 30
+_ALLOWED = re.compile(r"^[a-z0-9._]+$")
+_PROFILE_HOSTS = ("instagram.com", "www.instagram.com", "m.instagram.com", "instagr.am", "www.instagr.am")
+
+
+def normalise_username(raw: str) -> str:
+    """The lower-case username; raises InvalidArgument saying which rule the input breaks."""
+    text = raw.strip()
+    if not text:
+        raise InvalidArgument("username: must not be empty")
+    if "/" in text or text.lower().startswith(("http:", "https:", "instagram.com", "www.")):
+        text = _from_profile_url(text)
+    elif text.startswith("@"):
+        text = text[1:]
+    name = text.lower()
+    if not name:
+        raise InvalidArgument("username: must not be empty")
+    if len(name) > MAX_LENGTH:
+        raise InvalidArgument(f"username: must be at most {MAX_LENGTH} characters, got {len(name)}")
+    if not _ALLOWED.match(name):
+        bad = sorted({ch for ch in name if not re.match(r"[a-z0-9._]", ch)})
+        shown = " ".join(repr(ch) for ch in bad[:5])
+        raise InvalidArgument(
+            f"username: only letters, digits, '.' and '_' are allowed; found {shown}",
+        )
+    if name.startswith(".") or name.endswith("."):
+        raise InvalidArgument("username: must not start or end with '.'")
+    if ".." in name:
+        raise InvalidArgument("username: must not contain two '.' in a row")
+    return name
+
+
+def _from_profile_url(text: str) -> str:
+    url = text if "://" in text else f"https://{text}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.hostname not in _PROFILE_HOSTS:
+        raise InvalidArgument("username: a URL must be an Instagram profile URL like https://www.instagram.com/<name>/")
+    segments = [segment for segment in parts.path.split("/") if segment]
+    if len(segments) != 1:
+        raise InvalidArgument("username: a profile URL must have exactly one path segment, the username")
+    return segments[0].lstrip("@")

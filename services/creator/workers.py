@@ -1,0 +1,150 @@
+"""The background components, one named class each, that finish what a search could not:
+
+- `AnalysisCompleter`: claims pending caption analyses (any creator, any replica's), runs them through the inference
+  service in batches, stores the results and re-renders the creators' reports. Failures back off per row.
+- `OutboxRelay`: hands CDN jobs left in `creator.media_outbox` (the CDN was down at search time) to the CDN.
+
+Both work in passes: a pass that did something is followed at once by another (bounded), an idle or failed pass by a
+wait of `poll_s` (cut short by `wake()` or `stop()`). State lives in PostgreSQL only, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from prometheus_client import Counter
+
+from services.creator import backlog, store
+from services.creator.dbguard import DatabaseGuard
+from services.creator.inference import InferenceClient, InferenceUnavailable
+from services.creator.media import CdnClient, CdnUnavailable
+
+log = logging.getLogger(__name__)
+
+WORKER_ITEMS = Counter("creator_worker_items_total", "Items handled by background components", ["worker", "result"])
+BUSY_PASSES_IN_A_ROW = 100
+
+
+class BackgroundComponent:
+    name = "component"
+
+    def __init__(self, poll_s: float) -> None:
+        self._poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self, grace: float) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=max(grace, 0.1))
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    async def run_once(self) -> int:
+        """One pass; returns how many items it handled."""
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        busy = 0
+        while not self._stopping.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception as exc:
+                log.warning("background pass failed", extra={"worker": self.name, "error": str(exc)})
+                handled = 0
+            if handled and busy < BUSY_PASSES_IN_A_ROW:
+                busy += 1
+                continue
+            busy = 0
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+
+
+class AnalysisCompleter(BackgroundComponent):
+    name = "analysis-completer"
+
+    def __init__(
+        self,
+        guard: DatabaseGuard,
+        inference: InferenceClient,
+        *,
+        batch: int,
+        lease_s: float,
+        max_backoff_s: float,
+        poll_s: float,
+    ) -> None:
+        super().__init__(poll_s)
+        self._guard = guard
+        self._inference = inference
+        self._batch = batch
+        self._lease_s = lease_s
+        self._max_backoff_s = max_backoff_s
+
+    async def run_once(self) -> int:
+        async with self._guard.connection() as conn:
+            due = await backlog.claim_analyses(conn, self._batch, self._lease_s)
+        if not due:
+            return 0
+        try:
+            results = await self._inference.analyze([item.caption for item in due])
+        except InferenceUnavailable as exc:
+            async with self._guard.connection() as conn:
+                await backlog.postpone_analyses(conn, [item.post_id for item in due], str(exc), self._max_backoff_s)
+            WORKER_ITEMS.labels(self.name, "postponed").inc(len(due))
+            return 0
+        async with self._guard.connection() as conn:
+            await backlog.complete_analyses(
+                conn, [(item.post_id, item.caption, result) for item, result in zip(due, results, strict=True)]
+            )
+            for creator_id in sorted({item.creator_id for item in due}):
+                await store.render_report(conn, creator_id)
+        WORKER_ITEMS.labels(self.name, "done").inc(len(due))
+        log.info("pending analyses completed", extra={"posts": len(due)})
+        return len(due)
+
+
+class OutboxRelay(BackgroundComponent):
+    name = "outbox-relay"
+
+    def __init__(
+        self, guard: DatabaseGuard, cdn: CdnClient, *, batch: int, lease_s: float, max_backoff_s: float, poll_s: float
+    ) -> None:
+        super().__init__(poll_s)
+        self._guard = guard
+        self._cdn = cdn
+        self._batch = batch
+        self._lease_s = lease_s
+        self._max_backoff_s = max_backoff_s
+
+    async def run_once(self) -> int:
+        async with self._guard.connection() as conn:
+            claimed = await backlog.claim_outbox(conn, self._batch, self._lease_s)
+        if not claimed:
+            return 0
+        ids = [item.id for item in claimed]
+        try:
+            await self._cdn.enqueue([item.job for item in claimed])
+        except CdnUnavailable as exc:
+            async with self._guard.connection() as conn:
+                await backlog.postpone_outbox(conn, ids, str(exc), self._max_backoff_s)
+            WORKER_ITEMS.labels(self.name, "postponed").inc(len(ids))
+            return 0
+        async with self._guard.connection() as conn:
+            await backlog.delete_outbox(conn, ids)
+        WORKER_ITEMS.labels(self.name, "done").inc(len(ids))
+        log.info("outbox relayed to the cdn", extra={"jobs": len(ids)})
+        return len(ids)
