@@ -83,12 +83,13 @@ async def _misbehave(request: web.Request, handler: Handler) -> web.StreamRespon
         rule = parse_compact(per_request) if per_request else app[FAULTS].pick(endpoint, request.path_qs)
     except FaultSpecError as exc:
         return _fail(400, f"bad X-Sample-Fault: {exc}")
+    record = app[STATS].arrived(arrived, endpoint, request.path_qs, rule.mode if rule else None)
     try:
         response = await _answer(request, handler, rule)
     except web.HTTPException as exc:
-        app[STATS].record(arrived, endpoint, request.path_qs, exc.status, rule.mode if rule else None)
+        app[STATS].answered(record, exc.status)
         raise
-    app[STATS].record(arrived, endpoint, request.path_qs, response.status, rule.mode if rule else None)
+    app[STATS].answered(record, response.status)
     return response
 
 

@@ -144,18 +144,19 @@ class FaultRegistry:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestRecord:
     # Unix time the request arrived.
     time: float
     endpoint: str
     path: str
-    status: int
     fault: str | None
+    # None until answered (and for good when the client gave up first).
+    status: int | None = None
 
 
 class RequestStats:
-    """Every non-admin request: totals by endpoint and status, and the most recent ones with their times."""
+    """Every non-admin request, counted when it arrives: totals by endpoint and status, and the most recent ones."""
 
     def __init__(self, keep: int = 1000) -> None:
         self._keep = keep
@@ -168,12 +169,17 @@ class RequestStats:
         self.by_status: Counter[int] = Counter()
         self.recent: deque[RequestRecord] = deque(maxlen=self._keep)
 
-    def record(self, arrived: float, endpoint: str, path: str, status: int, fault: str | None) -> None:
+    def arrived(self, arrived: float, endpoint: str, path: str, fault: str | None) -> RequestRecord:
+        record = RequestRecord(arrived, endpoint, path, fault)
         self.total += 1
         self.faults += fault is not None
         self.by_endpoint[endpoint] += 1
+        self.recent.append(record)
+        return record
+
+    def answered(self, record: RequestRecord, status: int) -> None:
+        record.status = status
         self.by_status[status] += 1
-        self.recent.append(RequestRecord(arrived, endpoint, path, status, fault))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -38,9 +38,12 @@ class SampleUpstream:
         host, port = sock.getsockname()[:2]
         self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
         app = create_app(self._settings, public_url=self._settings.public_url or self.url)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # handler_cancellation: a client that gives up (timeout tests) also ends a slow answer on this side.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, handler_cancellation=True, shutdown_timeout=5.0
+        )
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=5.0).start()
+        await web.SockSite(self._runner, sock).start()
         return self.url
 
     async def stop(self) -> None:

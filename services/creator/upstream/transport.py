@@ -4,7 +4,9 @@ exponential backoff and jitter (tenacity), Retry-After, and the mapping of Insta
 How answers are read: 200 with JSON -> the payload; 404 -> UserNotFound; 429, 401/403 ("Please wait a few minutes",
 login required) and redirects to /accounts/login -> throttling; 400 checkpoint/challenge/feedback_required -> the
 breaker opens at once; 5xx, timeouts, connection errors and truncated JSON -> retried, then UpstreamUnavailable or
-UpstreamProtocolError. Every failed request counts against the breaker; a 404 or a 200 counts as a success.
+UpstreamProtocolError; any other 4xx -> UpstreamProtocolError at once (our request no longer fits Instagram).
+Every failed request counts against the breaker; a 404 or a 200 counts as a success. A Retry-After up to
+`max_retry_after_s` is waited out before the next attempt; a longer one ends the fetch with Throttled at once.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class UpstreamTransport:
         self._budget = budget
         self._session: aiohttp.ClientSession | None = None
         self._backoff = wait_exponential_jitter(
-            initial=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_jitter_s
+            multiplier=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_jitter_s
         )
         self._headers = {
             "User-Agent": settings.user_agent,
