@@ -55,11 +55,11 @@ class CdnApp:
         )
         self.executor = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="cdn-pillow")
         self.processor = processor
-        self.store: JobStore | None = None
+        self.store = JobStore()
         self.pool: WorkerPool | None = None
         self.maintenance: Maintenance | None = None
-        self._cdn = _Late()
-        self._status = _Late()
+        self._cdn = CdnHandlers(self.store, self.storage, settings.max_attempts, self._wake_workers)
+        self._status = CdnStatusHandlers(self.store, self.storage, self.breakers, self.counters, settings.concurrency)
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         cdn_pb2_grpc.add_CdnServiceServicer_to_server(self._cdn, server)
@@ -70,11 +70,15 @@ class CdnApp:
     async def start(self, ctx: RuntimeContext) -> None:
         assert ctx.pool is not None, "the cdn service needs DATABASE_URL"
         s = self.settings
-        store = self.store = JobStore(ctx.pool)
+        store = self.store
+        store.attach(ctx.pool)
         await self.storage.start()
         if isinstance(self.storage, FileStorage) and s.http_listen is not None:
             self.file_server = FileServer(self.storage.root, s.http_listen.host, s.http_listen.port)
             await self.file_server.start()
+            if s.http_listen.port == 0 and self.storage.public_base_url == f"http://{s.http_listen}":
+                # Bound to an ephemeral port (tests): publish the real one.
+                self.storage.public_base_url = f"http://{s.http_listen.host}:{self.file_server.port}"
         await self.downloader.start()
         processor = self.processor or Mirror(
             self.downloader,
@@ -92,11 +96,13 @@ class CdnApp:
         )
         self.pool = WorkerPool(store, processor, self.counters, pool_settings)
         self.maintenance = Maintenance(store, self.counters, self.breakers, s.maintenance_interval, s.gauge_interval)
-        self._cdn.target = CdnHandlers(store, self.storage, s.max_attempts, self.pool.wake)
-        self._status.target = CdnStatusHandlers(store, self.storage, self.breakers, self.counters, s.concurrency)
         self.maintenance.start()
         if s.workers_enabled:
             self.pool.start()
+
+    def _wake_workers(self) -> None:
+        if self.pool is not None:
+            self.pool.wake()
 
     async def stop(self, grace: float) -> None:
         if self.pool is not None:
@@ -108,16 +114,6 @@ class CdnApp:
             await self.file_server.close()
         await self.storage.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
-
-
-class _Late:
-    """Forwards RPCs to handlers built in `start` (the runtime registers servicers before the pool exists; it answers
-    UNAVAILABLE until the app has started, so no call reaches an unset target)."""
-
-    target: object = None
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.target, name)
 
 
 def _storage(settings: CdnSettings) -> Storage:

@@ -178,8 +178,16 @@ class EnqueueResult:
 class JobStore:
     """Queue operations over an asyncpg pool (connected as the `cdn_svc` role)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self) -> None:
+        self._pool: asyncpg.Pool | None = None
+
+    def attach(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "JobStore used before the service started"
+        return self._pool
 
     async def enqueue(self, jobs: list[NewJob], max_attempts: int) -> dict[tuple[str, Kind], EnqueueResult]:
         unique: dict[tuple[str, Kind], NewJob] = {}
