@@ -3,6 +3,7 @@ client mistakes, limits, timeouts, retries, rate limiting, and an upstream that 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
@@ -200,3 +201,26 @@ async def test_rate_limit_answers_429_json_with_retry_after(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await creator_pb2_grpc.SystemServiceStub(channel).GetHealth(creator_pb2.GetHealthRequest())
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_circuit_breaker_sheds_requests_over_the_cluster_limit_with_503_json(
+    start_gateway: StartGateway, http: aiohttp.ClientSession, keys: Keys
+) -> None:
+    gateway = await start_gateway(
+        GATEWAY_MAX_REQUESTS="1", GATEWAY_MAX_PENDING_REQUESTS="1", GATEWAY_WRITE_TIMEOUT_S="1"
+    )
+
+    async def slow_search() -> tuple[int, dict[str, object]]:
+        url = gateway.base_url + "/api/v1/creator/search/slow"
+        async with http.post(url, json={}, headers=auth(keys)) as response:
+            return response.status, await response.json()
+
+    answers = await asyncio.gather(*(slow_search() for _ in range(4)))
+    statuses = sorted(status for status, _ in answers)
+    assert 504 in statuses  # the one admitted request hits the route timeout
+    shed = [body for status, body in answers if status == 503]
+    assert shed, statuses
+    assert all(body["code"] == 14 for body in shed)
+    stats = await asyncio.to_thread(gateway.admin, "/stats?filter=cluster.creator.upstream_rq_.*_overflow")
+    overflows = sum(int(line.split(":")[1]) for line in stats.splitlines() if line.strip())
+    assert overflows == len(shed), stats
