@@ -148,6 +148,7 @@ RETURNS TABLE (
     unlocked_at timestamptz
 )
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
     found_creator creator.creators%ROWTYPE;
     unlock_time timestamptz;

@@ -1,0 +1,138 @@
+"""Analytics on a hand-computed example: five posts (one pinned, one with hidden likes, one without caption), 1,000
+followers. Every expected number below is worked out by hand in the comments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.creator.analytics import CaptionAnalysis, PostFacts, compute, frequency
+
+FOLLOWERS = 1000
+DAY0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def analysis(sentiment: str, score: float, language: str, category: str) -> CaptionAnalysis:
+    return CaptionAnalysis("analyzed", sentiment, score, language, 0.9, category, 0.8, ((category, 0.8),))
+
+
+def post(name: str, day: int, likes: int | None, comments: int, **extra: object) -> PostFacts:
+    fields: dict[str, object] = {
+        "views": None,
+        "is_video": False,
+        "is_pinned": False,
+        "is_sponsored": False,
+        "has_caption": True,
+    }
+    fields.update(extra)
+    return PostFacts(shortcode=name, taken_at=DAY0 + timedelta(days=day), likes=likes, comments=comments, **fields)  # type: ignore[arg-type]
+
+
+FIT = "Fitness & Health"
+
+
+SPANISH_TRAVEL = analysis("negative", -0.6, "es", "Travel")
+
+
+def example(p3_analysis: CaptionAnalysis | None = SPANISH_TRAVEL) -> list[PostFacts]:
+    return [
+        # rate (50 + 10) / 1000 = 0.06
+        post("p1", 10, 50, 10, hashtags=("fit",), mentions=("a",), analysis=analysis("positive", 0.8, "en", FIT)),
+        # rate 0.03, sponsored, video with 500 views
+        post(
+            "p2",
+            8,
+            30,
+            0,
+            views=500,
+            is_video=True,
+            is_sponsored=True,
+            hashtags=("fit", "ad"),
+            analysis=analysis("neutral", 0.0, "en", FIT),
+        ),
+        # likes hidden: rate 0 and left out of the rate statistics; a reel with 1,500 plays
+        post("p3", 4, None, 5, views=1500, is_video=True, hashtags=("viaje",), analysis=p3_analysis),
+        # rate (20 + 20) / 1000 = 0.04; no caption, so no analysis is expected
+        post("p4", 1, 20, 20, has_caption=False),
+        # pinned: rate 1.0 but excluded from every statistic except the term counts
+        post("pin", 0, 1000, 0, is_pinned=True, hashtags=("fit",), analysis=analysis("positive", 0.9, "en", FIT)),
+    ]
+
+
+def test_engagement_uses_non_pinned_posts_with_visible_likes() -> None:
+    result = compute(example(), FOLLOWERS)
+    engagement = result.analytics.engagement
+    assert engagement.posts_considered == 3  # p1, p2, p4
+    assert engagement.mean_rate == pytest.approx((0.06 + 0.03 + 0.04) / 3)
+    assert engagement.median_rate == pytest.approx(0.04)
+    assert engagement.avg_likes == pytest.approx((50 + 30 + 20) / 3)
+    assert engagement.avg_comments == pytest.approx((10 + 0 + 5 + 20) / 4)
+    assert engagement.avg_video_views == pytest.approx((500 + 1500) / 2)
+    assert result.rates == pytest.approx({"p1": 0.06, "p2": 0.03, "p3": 0.0, "p4": 0.04, "pin": 1.0})
+
+
+def test_posting_frequency_counts_intervals_over_the_span() -> None:
+    freq = compute(example(), FOLLOWERS).analytics.frequency
+    # non-pinned days 1, 4, 8, 10: span 9 days, gaps 3, 4, 2; 3 intervals / (9 / 7) weeks
+    assert freq.span_days == pytest.approx(9)
+    assert freq.longest_gap_days == pytest.approx(4)
+    assert freq.posts_per_week == pytest.approx(3 / (9 / 7))
+
+
+def test_frequency_is_zero_with_fewer_than_two_posts() -> None:
+    assert frequency([DAY0]).posts_per_week == 0
+    assert frequency([]).span_days == 0
+
+
+def test_terms_sponsorship_and_top_posts() -> None:
+    analytics = compute(example(), FOLLOWERS).analytics
+    assert [(t.term, t.count) for t in analytics.top_hashtags] == [("fit", 3), ("ad", 1), ("viaje", 1)]
+    assert [(t.term, t.count) for t in analytics.top_mentions] == [("a", 1)]
+    sponsored = analytics.sponsored
+    assert (sponsored.sponsored_posts, sponsored.organic_posts) == (1, 3)
+    assert sponsored.sponsored_engagement_rate == pytest.approx(0.03)
+    assert sponsored.organic_engagement_rate == pytest.approx((0.06 + 0.04) / 2)  # p3 has hidden likes
+    assert [(t.shortcode, round(t.engagement_rate, 4)) for t in analytics.top_posts] == [
+        ("p1", 0.06),
+        ("p4", 0.04),
+        ("p2", 0.03),
+    ]
+
+
+def test_ai_figures_cover_analysed_non_pinned_captions() -> None:
+    result = compute(example(), FOLLOWERS)
+    analytics = result.analytics
+    assert result.complete
+    assert [(c.label, c.count, round(c.share, 4)) for c in analytics.categories] == [
+        (FIT, 2, round(2 / 3, 4)),
+        ("Travel", 1, round(1 / 3, 4)),
+    ]
+    assert analytics.dominant_category == FIT
+    assert analytics.sentiment.mean_score == pytest.approx((0.8 + 0.0 - 0.6) / 3)
+    assert (analytics.sentiment.positive, analytics.sentiment.neutral, analytics.sentiment.negative) == (1, 1, 1)
+    assert [(lang.label, lang.count) for lang in analytics.languages] == [("en", 2), ("es", 1)]
+
+
+def test_a_pending_caption_leaves_the_ai_figures_empty() -> None:
+    result = compute(example(p3_analysis=None), FOLLOWERS)
+    assert not result.complete
+    assert result.analytics.dominant_category == ""
+    assert len(result.analytics.categories) == 0
+    assert len(result.analytics.languages) == 0
+    assert result.analytics.sentiment.positive == 0
+    assert result.analytics.engagement.posts_considered == 3  # the rest is computed as usual
+
+
+def test_captions_with_no_text_count_as_analysed_but_not_in_ai_figures() -> None:
+    emoji_only = CaptionAnalysis("no_text", "neutral", 0.0, "und", 0.0, "", 0.0)
+    result = compute(example(p3_analysis=emoji_only), FOLLOWERS)
+    assert result.complete
+    assert [(lang.label, lang.count) for lang in result.analytics.languages] == [("en", 2)]
+    assert result.analytics.sentiment.mean_score == pytest.approx(0.4)
+
+
+def test_zero_followers_gives_zero_rates_instead_of_dividing_by_zero() -> None:
+    engagement = compute(example(), 0).analytics.engagement
+    assert engagement.posts_considered == 0
+    assert engagement.mean_rate == 0
