@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from services.creator.upstream import (
     CircuitOpen,
@@ -303,3 +305,31 @@ async def test_concurrent_fetches_share_one_source(make_source: SourceFactory, a
     assert all(len(fetch.posts) == 12 for fetch in fetches)
     kinds = {post.type for fetch in fetches for post in fetch.posts}
     assert kinds == {PostType.IMAGE, PostType.VIDEO, PostType.CAROUSEL, PostType.REEL}
+
+
+async def test_requests_go_through_the_configured_proxy(
+    make_source: SourceFactory, admin: SampleAdmin, sample_upstream: SampleUpstream
+) -> None:
+    seen: list[str] = []
+
+    async def forward(request: web.Request) -> web.Response:
+        # An HTTP forward proxy receives absolute-form targets ("GET http://host/path HTTP/1.1").
+        seen.append(f"{request.method} {request.url}")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "proxy-connection")}
+        async with aiohttp.ClientSession() as http, http.get(request.url, headers=headers) as answer:
+            body = await answer.read()
+            return web.Response(status=answer.status, body=body, content_type=answer.content_type)
+
+    runner = web.AppRunner(web.Application(), handle_signals=False)
+    runner.app.router.add_route("GET", "/{tail:.*}", forward)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        fetch = await make_source(proxy_url=f"http://{host}:{port}").fetch_profile("wander.lena")
+    finally:
+        await runner.cleanup()
+    assert len(fetch.posts) == 12
+    assert len(seen) == 2 and all(line.startswith(f"GET {sample_upstream.url}/api/v1/") for line in seen)
+    assert await admin.requests() == 2
