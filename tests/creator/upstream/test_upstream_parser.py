@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.creator.upstream import PostType, UpstreamProtocolError, UserNotFound
+from services.creator.upstream import Post, PostType, UpstreamProtocolError, UserNotFound
 from services.creator.upstream.parser import parse_feed_response, parse_post, parse_profile_response
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -18,6 +18,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def graphql_posts() -> tuple[Post, ...]:
+    page = parse_profile_response(load("graphql_profile.json"), "fit.bayann").first_page
+    assert page is not None
+    return page.posts
 
 
 def test_graphql_profile_maps_every_profile_field() -> None:
@@ -50,7 +56,7 @@ def test_graphql_profile_embeds_the_first_page_with_its_cursor() -> None:
 
 
 def test_graphql_pinned_image_with_location_tags_and_largest_rendition() -> None:
-    pinned = parse_profile_response(load("graphql_profile.json"), "fit.bayann").first_page.posts[0]  # type: ignore[union-attr]
+    pinned = graphql_posts()[0]
     assert pinned.is_pinned
     assert pinned.instagram_id == "3467059717812711808"
     assert pinned.permalink == "https://www.instagram.com/p/DAdeHGvSvGA/"
@@ -66,7 +72,7 @@ def test_graphql_pinned_image_with_location_tags_and_largest_rendition() -> None
 
 
 def test_graphql_reel_without_caption_reads_plays_sponsor_and_falls_back_to_display_url() -> None:
-    reel = parse_profile_response(load("graphql_profile.json"), "fit.bayann").first_page.posts[1]  # type: ignore[union-attr]
+    reel = graphql_posts()[1]
     assert reel.type is PostType.REEL
     assert reel.caption is None
     assert reel.views == 829783  # plays for Reels
@@ -77,7 +83,7 @@ def test_graphql_reel_without_caption_reads_plays_sponsor_and_falls_back_to_disp
 
 
 def test_graphql_hidden_likes_become_none_and_comments_fall_back_to_parent_edge() -> None:
-    video = parse_profile_response(load("graphql_profile.json"), "fit.bayann").first_page.posts[2]  # type: ignore[union-attr]
+    video = graphql_posts()[2]
     assert video.type is PostType.VIDEO
     assert video.likes is None
     assert video.comments == 77
@@ -87,7 +93,7 @@ def test_graphql_hidden_likes_become_none_and_comments_fall_back_to_parent_edge(
 
 
 def test_graphql_carousel_lists_items_in_order_and_reads_fallback_counts() -> None:
-    carousel = parse_profile_response(load("graphql_profile.json"), "fit.bayann").first_page.posts[3]  # type: ignore[union-attr]
+    carousel = graphql_posts()[3]
     assert carousel.type is PostType.CAROUSEL
     assert carousel.caption is None  # an empty caption is no caption
     assert carousel.likes == 4410  # edge_liked_by when the preview edge is missing
