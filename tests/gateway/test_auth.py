@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import aiohttp
 import grpc
@@ -11,7 +14,10 @@ import jwt
 import pytest
 from aiohttp import web
 from creator.v1 import creator_pb2, creator_pb2_grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from services.gateway.process import EnvoyProcess
 from tests.gateway.backends import RunningTestBackend
@@ -182,3 +188,65 @@ async def test_secret_and_remote_jwks_together_accept_both_and_reject_expired(
             results.append((response.status, (await response.json()).get("message")))
     assert [status for status, _ in results] == [200, 200, 401, 401]
     assert results[2][1] == results[3][1] == "Jwt is expired"
+
+
+def _self_signed(directory: Path, host: str) -> tuple[Path, Path]:
+    """A throwaway certificate for `host` (SAN DNS) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{host}.crt", directory / f"{host}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize(
+    "trusted",
+    # untrusted: Envoy holds its listener until the failing JWKS fetch times out (5 s), then rejects ES256 tokens
+    [pytest.param(True, id="trusted-ca"), pytest.param(False, id="untrusted-ca", marks=pytest.mark.slow)],
+)
+async def test_https_jwks_is_fetched_only_from_a_certificate_the_ca_file_trusts(
+    start_gateway: StartGateway, http: aiohttp.ClientSession, keys: Keys, tmp_path: Path, trusted: bool
+) -> None:
+    cert, key = _self_signed(tmp_path, "localhost")
+    other_cert, _ = _self_signed(tmp_path, "elsewhere.example")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def serve_jwks(request: web.Request) -> web.Response:
+        return web.json_response(keys.jwks())
+
+    app = web.Application()
+    app.router.add_get("/auth/v1/.well-known/jwks.json", serve_jwks)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        gateway = await start_gateway(
+            SUPABASE_JWT_SECRET=None,
+            SUPABASE_JWKS_URL=f"https://localhost:{port}/auth/v1/.well-known/jwks.json",
+            SUPABASE_JWKS_CA_FILE=str(cert if trusted else other_cert),
+        )
+        async with http.get(
+            gateway.base_url + PROTECTED, headers={"Authorization": f"Bearer {keys.es256()}"}
+        ) as response:
+            assert response.status == (200 if trusted else 401), await response.text()
+    finally:
+        await runner.cleanup()
