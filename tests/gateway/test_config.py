@@ -152,21 +152,22 @@ async def test_run_execs_envoy_which_then_serves_the_api(
         **gateway_env(backend, keys, tmp_path, GATEWAY_LISTEN=f"127.0.0.1:{listen}"),
         "GATEWAY_ADMIN_LISTEN": f"127.0.0.1:{admin}",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.gateway.run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.gateway.run", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 20
         status = None
         while time.monotonic() < deadline and status != 200:
-            assert process.poll() is None, "gateway exited"
+            assert process.returncode is None, "gateway exited"
             try:
                 async with http.get(f"http://127.0.0.1:{listen}/api/health") as response:
                     status = response.status
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.05)
         assert status == 200
-        assert Path(f"/proc/{process.pid}/exe").resolve() == Path(envoy_path()).resolve()  # exec'd: same PID
+        executable = await asyncio.to_thread(os.readlink, f"/proc/{process.pid}/exe")
+        assert os.path.samefile(executable, envoy_path())  # exec'd: the PID we started is Envoy's
     finally:
         process.terminate()
-        process.wait(10)
+        await asyncio.wait_for(process.wait(), 10)
