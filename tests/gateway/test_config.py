@@ -167,7 +167,7 @@ async def test_run_execs_envoy_which_then_serves_the_api(
                 await asyncio.sleep(0.05)
         assert status == 200
         executable = await asyncio.to_thread(os.readlink, f"/proc/{process.pid}/exe")
-        assert os.path.samefile(executable, envoy_path())  # exec'd: the PID we started is Envoy's
+        assert await asyncio.to_thread(os.path.samefile, executable, envoy_path())  # exec'd: same PID as Envoy
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 10)
