@@ -37,6 +37,7 @@ IMAGES = web.AppKey("images", ImageCache)
 PUBLIC_URL = web.AppKey("public_url", str)
 _MEDIA_NAME = re.compile(r"^(?P<key>[A-Za-z0-9-]+)_(?P<w>\d{1,4})x(?P<h>\d{1,4})\.jpg$")
 _WAIT_MESSAGE = "Please wait a few minutes before you try again."
+_LOGIN_PAGE = "<html><body><form action='/accounts/login/ajax/'>Log in</form></body></html>"
 
 
 def create_app(settings: SampleSettings, public_url: str) -> web.Application:
@@ -104,6 +105,8 @@ async def _answer(request: web.Request, handler: Handler, rule: FaultRule | None
     if rule.mode == "login-redirect":
         location = f"{request.app[PUBLIC_URL]}/accounts/login/?next={request.path}"
         return web.Response(status=302, headers={"Location": location})
+    if rule.mode == "login-page":
+        return await _login_page(request)
     if rule.mode == "5xx":
         return web.Response(
             status=rule.status, text="<html><body>Oops, an error occurred.</body></html>", content_type="text/html"

@@ -5,8 +5,9 @@ which requests (`scope`: "api" = profile and feed, "media", or "all"; `match`: a
 Rules come globally from `POST /__admin/faults` (JSON object or list) or for one request from the `X-Sample-Fault`
 header or the `__fault` query parameter in compact form: `429;retry_after=1`, `slow;delay_ms=300`, `5xx;status=502`.
 
-Modes: 429 (optional retry_after), 401-wait, login-redirect, 5xx (status, default 503), slow (delay_ms, then the
-normal answer), truncated (the normal JSON cut in half), checkpoint (400 checkpoint_required).
+Modes: 429 (optional retry_after), 401-wait, login-redirect (302 to /accounts/login/), login-page (200 with the login
+page's HTML instead of JSON), 5xx (status, default 503), slow (delay_ms, then the normal answer), truncated (the
+normal JSON cut in half), checkpoint (400 checkpoint_required).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast
 
-Mode = Literal["429", "401-wait", "login-redirect", "5xx", "slow", "truncated", "checkpoint"]
+Mode = Literal["429", "401-wait", "login-redirect", "login-page", "5xx", "slow", "truncated", "checkpoint"]
 Scope = Literal["api", "media", "all"]
-MODES: tuple[str, ...] = ("429", "401-wait", "login-redirect", "5xx", "slow", "truncated", "checkpoint")
+MODES: tuple[str, ...] = ("429", "401-wait", "login-redirect", "login-page", "5xx", "slow", "truncated", "checkpoint")
 SCOPES: tuple[str, ...] = ("api", "media", "all")
 
 

@@ -184,6 +184,13 @@ async def test_redirect_to_login_page_is_throttling_and_not_followed(
     assert (await admin.stats())["by_endpoint"] == {"profile": 2}  # the login page itself was never fetched
 
 
+async def test_login_wall_served_as_html_is_throttling(make_source: SourceFactory, admin: SampleAdmin) -> None:
+    await admin.add_fault("login-page")
+    with pytest.raises(Throttled, match="login page"):
+        await make_source(max_attempts=2).fetch_profile("chef.marco")
+    assert await admin.requests() == 2
+
+
 async def test_5xx_is_retried_then_unavailable(make_source: SourceFactory, admin: SampleAdmin) -> None:
     await admin.add_fault("5xx", status=502)
     with pytest.raises(UpstreamUnavailable, match="502"):
