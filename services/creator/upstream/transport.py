@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import aiohttp
+from multidict import CIMultiDict
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from services.creator.upstream.breaker import CircuitBreaker
@@ -152,7 +153,7 @@ class UpstreamTransport:
         self._breaker.record_success()
         return payload
 
-    async def _send(self, path: str, params: dict[str, str], referer: str) -> tuple[int, dict[str, str], bytes]:
+    async def _send(self, path: str, params: dict[str, str], referer: str) -> tuple[int, CIMultiDict[str], bytes]:
         session = self._open_session()
         url = self._settings.base_url + path
         try:
@@ -164,7 +165,7 @@ class UpstreamTransport:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return response.status, dict(response.headers), body
+                return response.status, CIMultiDict(response.headers), body
         except TimeoutError:
             raise _RetryableFailure(
                 "unavailable", f"instagram did not answer within {self._settings.request_timeout_s:g} s"
@@ -172,7 +173,7 @@ class UpstreamTransport:
         except aiohttp.ClientError as exc:
             raise _RetryableFailure("unavailable", f"cannot reach instagram: {exc.__class__.__name__}: {exc}") from None
 
-    def _read(self, status: int, headers: dict[str, str], body: bytes) -> object:
+    def _read(self, status: int, headers: CIMultiDict[str], body: bytes) -> object:
         message = _message(body)
         if status == 200:
             if "text/html" in headers.get("Content-Type", "") and b"/accounts/login" in body:
