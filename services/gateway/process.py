@@ -46,6 +46,14 @@ class EnvoyProcess:
             body: bytes = response.read()
         return body.decode()
 
+    def listener_port(self, name: str) -> int:
+        """The bound port of listener `name` ("api", "metrics"), from the admin API."""
+        for listener in json.loads(self.admin("/listeners?format=json")).get("listener_statuses", []):
+            if listener.get("name") == name:
+                port: int = listener["local_address"]["socket_address"]["port_value"]
+                return port
+        raise KeyError(f"no listener {name!r}")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -47,6 +47,7 @@ class JwksUrl:
 class GatewaySettings:
     listen: Address
     admin_listen: Address
+    metrics_listen: Address | None
     creator_addr: Address
     cdn_addr: Address
     jwt_secret: str | None
@@ -90,10 +91,15 @@ class GatewaySettings:
         admin = reader.address("GATEWAY_ADMIN_LISTEN", "127.0.0.1:9901")
         if not admin.loopback:
             raise SettingsError(f"GATEWAY_ADMIN_LISTEN: {admin} is not a loopback address (the admin API has no auth)")
+        metrics = reader.optional("GATEWAY_METRICS_LISTEN")
+        metrics_listen = reader.address("GATEWAY_METRICS_LISTEN", metrics) if metrics else None
+        if metrics_listen and admin.port == 0:
+            raise SettingsError("GATEWAY_METRICS_LISTEN needs a fixed port in GATEWAY_ADMIN_LISTEN (it proxies to it)")
         burst_default = str(2 * reader.integer("GATEWAY_RATE_LIMIT_RPS", "1000", minimum=1))
         return cls(
             listen=reader.address("GATEWAY_LISTEN", "127.0.0.1:8080"),
             admin_listen=admin,
+            metrics_listen=metrics_listen,
             creator_addr=reader.address("CREATOR_ADDR", "127.0.0.1:50051"),
             cdn_addr=reader.address("CDN_ADDR", "127.0.0.1:50053"),
             jwt_secret=secret,
@@ -116,7 +122,7 @@ class GatewaySettings:
             max_connections=reader.integer("GATEWAY_MAX_CONNECTIONS", "1024", minimum=1),
             max_pending_requests=reader.integer("GATEWAY_MAX_PENDING_REQUESTS", "1024", minimum=1),
             max_requests=reader.integer("GATEWAY_MAX_REQUESTS", "1024", minimum=1),
-            concurrency=reader.integer("GATEWAY_CONCURRENCY", "2", minimum=1),
+            concurrency=reader.integer("GATEWAY_CONCURRENCY", "1", minimum=1),
             access_log=reader.text("GATEWAY_ACCESS_LOG", "/dev/stdout"),
             log_level=reader.choice("GATEWAY_LOG_LEVEL", "warn", ("trace", "debug", "info", "warn", "error")),
         )

@@ -29,6 +29,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "jwks-file-only": {"SUPABASE_JWKS_FILE": "<jwks>"},
     "jwks-url-only": {"SUPABASE_JWKS_URL": "https://abcd.supabase.co/auth/v1/.well-known/jwks.json"},
     "hs256-and-jwks-file": {"SUPABASE_JWT_SECRET": SECRET, "SUPABASE_JWKS_FILE": "<jwks>"},
+    "hs256-with-metrics-listener": {"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_METRICS_LISTEN": "0.0.0.0:9902"},
     "hs256-and-jwks-url": {
         "SUPABASE_JWT_SECRET": SECRET,
         "SUPABASE_JWKS_URL": "http://127.0.0.1:54321/auth/v1/.well-known/jwks.json",
@@ -88,6 +89,7 @@ def test_a_broken_config_fails_validation(jwks_file: Path, tmp_path: Path) -> No
         ({"SUPABASE_JWT_SECRET": SECRET, "SUPABASE_JWT_ISSUER": ""}, "SUPABASE_JWT_ISSUER"),
         ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_ADMIN_LISTEN": "0.0.0.0:9901"}, "GATEWAY_ADMIN_LISTEN"),
         ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_LISTEN": "8080"}, "GATEWAY_LISTEN"),
+        ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_METRICS_LISTEN": "x"}, "GATEWAY_METRICS_LISTEN"),
         ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_RATE_LIMIT_RPS": "many"}, "GATEWAY_RATE_LIMIT_RPS"),
         ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_READ_TIMEOUT_S": "-1"}, "GATEWAY_READ_TIMEOUT_S"),
         ({"SUPABASE_JWT_SECRET": SECRET, "CORS_ORIGINS": "localhost:3000"}, "CORS_ORIGINS"),

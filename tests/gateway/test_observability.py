@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from typing import Any
 
 import aiohttp
 
 from services.gateway.process import EnvoyProcess
+from tests.gateway.conftest import StartGateway
 from tests.gateway.tokens import Keys
 
 
@@ -66,3 +68,19 @@ async def test_prometheus_stats_count_requests_per_cluster(
 
 def test_admin_listens_on_loopback_only(gateway: EnvoyProcess) -> None:
     assert gateway.admin_url.startswith("http://127.0.0.1:")
+
+
+async def test_metrics_listener_serves_only_the_prometheus_stats(
+    start_gateway: StartGateway, http: aiohttp.ClientSession
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        admin_port = probe.getsockname()[1]
+    gateway = await start_gateway(GATEWAY_ADMIN_LISTEN=f"127.0.0.1:{admin_port}", GATEWAY_METRICS_LISTEN="127.0.0.1:0")
+    port = await asyncio.to_thread(gateway.listener_port, "metrics")
+    async with http.get(f"http://127.0.0.1:{port}/stats/prometheus") as response:
+        assert response.status == 200
+        assert "envoy_http_downstream_rq_total" in await response.text()
+    for verb, path in (("GET", "/quitquitquit"), ("POST", "/stats/prometheus"), ("GET", "/config_dump")):
+        async with http.request(verb, f"http://127.0.0.1:{port}{path}") as response:
+            assert response.status == 404
