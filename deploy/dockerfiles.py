@@ -1,0 +1,168 @@
+"""Checks of the Dockerfiles against the repository: pinned base image, multi-stage, a non-root final USER, every
+COPY source present and not hidden by .dockerignore, the final stage carrying exactly the image's code, the ports it
+exposes, and an ENTRYPOINT that runs the same module as the local stack (`scripts/stack.py`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.images import IMAGES, ROOT, Image
+
+_PINNED = re.compile(r"^[\w./-]+:\d+\.\d+\.\d+[\w.-]*$|@sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    command: str
+    arguments: str
+    line: int
+
+
+def parse(path: Path) -> list[Instruction]:
+    """Instructions with continuation lines joined and comments dropped."""
+    instructions: list[Instruction] = []
+    buffer, start = "", 0
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        stripped = raw.strip()
+        if not buffer and (not stripped or stripped.startswith("#")):
+            continue
+        if buffer and stripped.startswith("#"):
+            continue
+        if not buffer:
+            start = number
+        if stripped.endswith("\\"):
+            buffer += stripped[:-1] + " "
+            continue
+        text = buffer + stripped
+        buffer = ""
+        command, _, arguments = text.partition(" ")
+        instructions.append(Instruction(command.upper(), arguments.strip(), start))
+    return instructions
+
+
+def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
+    """Instructions grouped per FROM (the global ARGs before the first FROM form no stage)."""
+    grouped: list[list[Instruction]] = []
+    for instruction in instructions:
+        if instruction.command == "FROM":
+            grouped.append([])
+        if grouped:
+            grouped[-1].append(instruction)
+    return grouped
+
+
+def _global_args(instructions: list[Instruction]) -> dict[str, str]:
+    args = {}
+    for instruction in instructions:
+        if instruction.command == "FROM":
+            break
+        if instruction.command == "ARG" and "=" in instruction.arguments:
+            key, _, value = instruction.arguments.partition("=")
+            args[key.strip()] = value.strip()
+    return args
+
+
+def dockerignored(relative: str, root: Path = ROOT) -> bool:
+    """Whether .dockerignore keeps a path out of the build context (last matching pattern wins, `!` re-includes)."""
+    ignore = root / ".dockerignore"
+    if not ignore.exists():
+        return False
+    parts = relative.strip("/").split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for line in ignore.read_text().splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        regex = _glob(pattern)
+        if any(regex.fullmatch(c) for c in candidates):
+            excluded = not negate
+    return excluded
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """Docker's path globs: `**` spans folders, `*` and `?` stay within one."""
+    out = []
+    for token in re.split(r"(\*\*/?|\*|\?)", pattern):
+        if token.startswith("**"):
+            out.append("(?:.*/)?" if token.endswith("/") else ".*")
+        elif token == "*":
+            out.append("[^/]*")
+        elif token == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(token))
+    return re.compile("".join(out))
+
+
+def _copy_sources(arguments: str) -> tuple[list[str], str, bool]:
+    words = shlex.split(arguments)
+    from_stage = any(w.startswith("--from=") for w in words)
+    paths = [w for w in words if not w.startswith("--")]
+    return paths[:-1], paths[-1], from_stage
+
+
+def check_image(image: Image, stack: Path = ROOT / "scripts" / "stack.py") -> list[str]:
+    where = str(image.dockerfile.relative_to(ROOT))
+    if not image.dockerfile.exists():
+        return [f"{where}: missing"]
+    instructions = parse(image.dockerfile)
+    grouped = stages(instructions)
+    args = _global_args(instructions)
+    problems = []
+    if len(grouped) < 2:
+        problems.append(f"{where}: not multi-stage (build tools must stay out of the final image)")
+    stage_names = {s[0].arguments.split()[-1] for s in grouped if " AS " in s[0].arguments.upper()}
+    for stage in grouped:
+        base = stage[0].arguments.split()[0]
+        resolved = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), base)
+        if resolved not in stage_names and not _PINNED.search(resolved):
+            problems.append(
+                f"{where}:{stage[0].line}: base image {resolved!r} is not pinned to a full version or digest"
+            )
+    for instruction in instructions:
+        if instruction.command in ("COPY", "ADD"):
+            sources, _, from_stage = _copy_sources(instruction.arguments)
+            for source in [] if from_stage else sources:
+                if not (ROOT / source).exists():
+                    problems.append(f"{where}:{instruction.line}: COPY source {source} does not exist")
+                elif dockerignored(source):
+                    problems.append(f"{where}:{instruction.line}: COPY source {source} is excluded by .dockerignore")
+    final = grouped[-1] if grouped else []
+    users = [i.arguments for i in final if i.command == "USER"]
+    if not users or not users[-1].split(":")[0].isdigit() or users[-1].split(":")[0] == "0":
+        problems.append(f"{where}: the final stage must end with a numeric non-root USER (runAsNonRoot checks uids)")
+    copied = {
+        source
+        for i in final
+        if i.command == "COPY"
+        for source in _copy_sources(i.arguments)[0]
+        if not _copy_sources(i.arguments)[2]
+    }
+    if copied != set(image.code):
+        problems.append(f"{where}: the final stage copies {sorted(copied)}, deploy/images.py says {list(image.code)}")
+    exposed = {int(p.split("/")[0]) for i in final if i.command == "EXPOSE" for p in i.arguments.split()}
+    if exposed != set(image.ports.values()):
+        problems.append(f"{where}: EXPOSE {sorted(exposed)} differs from the image's ports {image.ports}")
+    entrypoints = [i.arguments for i in final if i.command == "ENTRYPOINT"]
+    entrypoint = json.loads(entrypoints[-1]) if entrypoints else None
+    if entrypoint != image.entrypoint:
+        problems.append(f"{where}: ENTRYPOINT {entrypoint} differs from {image.entrypoint}")
+    module_file = ROOT / (image.module.replace(".", "/") + ".py")
+    if not module_file.exists():
+        problems.append(f"{where}: entry module {image.module} has no file {module_file.relative_to(ROOT)}")
+    elif '__name__ == "__main__"' not in module_file.read_text():
+        problems.append(f'{where}: {image.module} has no `if __name__ == "__main__"` entry point')
+    if not stack.exists() or f'"{image.module}"' not in stack.read_text():
+        problems.append(f"{where}: the local stack (scripts/stack.py) does not run {image.module}")
+    return problems
+
+
+def check_dockerfiles() -> list[str]:
+    return [problem for image in IMAGES.values() for problem in check_image(image)]
