@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -15,11 +15,8 @@ from services.gateway.config import render
 from services.gateway.process import EnvoyProcess, start_envoy
 from services.gateway.settings import GatewaySettings
 from tests.gateway.backends import RunningTestBackend, start_test_backend
-from tests.gateway.tokens import ISSUER, Keys
-
-ORIGIN = "http://localhost:3000"
-
-StartGateway = Callable[..., Awaitable[EnvoyProcess]]
+from tests.gateway.envoys import StartGateway, gateway_env
+from tests.gateway.tokens import Keys
 
 
 @pytest.fixture(scope="session")
@@ -39,24 +36,6 @@ async def backend() -> AsyncIterator[RunningTestBackend]:
     started = await start_test_backend()
     yield started
     await started.server.stop(grace=None)
-
-
-def gateway_env(backend: RunningTestBackend, keys: Keys, workdir: Path, **overrides: str | None) -> dict[str, str]:
-    """The environment of a test gateway: ephemeral loopback ports, both key kinds, access log in workdir."""
-    env: dict[str, str | None] = {
-        "GATEWAY_LISTEN": "127.0.0.1:0",
-        "GATEWAY_ADMIN_LISTEN": "127.0.0.1:0",
-        "CREATOR_ADDR": backend.address,
-        "CDN_ADDR": backend.address,
-        "SUPABASE_JWT_SECRET": keys.secret,
-        "SUPABASE_JWT_ISSUER": ISSUER,
-        "CORS_ORIGINS": ORIGIN,
-        "GATEWAY_ACCESS_LOG": str(workdir / "access.log"),
-        "GATEWAY_CONCURRENCY": "1",
-        "GATEWAY_READ_TIMEOUT_S": "2",
-    }
-    env.update(overrides)
-    return {key: value for key, value in env.items() if value is not None}
 
 
 @pytest.fixture

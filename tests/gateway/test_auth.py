@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from services.gateway.process import EnvoyProcess
 from tests.gateway.backends import RunningTestBackend
-from tests.gateway.conftest import StartGateway
+from tests.gateway.envoys import StartGateway
 from tests.gateway.tokens import Keys, claims, hs256_with_key_bytes, unsigned
 
 PROTECTED = "/api/v1/creator/unlocked"

@@ -19,7 +19,7 @@ from services.gateway.config import JWKS_ENV, render
 from services.gateway.run import envoy_path, validate
 from services.gateway.settings import GatewaySettings, SettingsError
 from tests.gateway.backends import RunningTestBackend
-from tests.gateway.conftest import gateway_env
+from tests.gateway.envoys import gateway_env
 from tests.gateway.tokens import ISSUER, Keys
 
 SECRET = "validate-only-secret-with-at-least-32-characters"

@@ -14,7 +14,7 @@ from creator.v1 import creator_pb2, creator_pb2_grpc
 
 from services.gateway.process import EnvoyProcess
 from tests.gateway.backends import RunningTestBackend
-from tests.gateway.conftest import ORIGIN, StartGateway
+from tests.gateway.envoys import ORIGIN, StartGateway
 from tests.gateway.tokens import Keys
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from services.gateway.process import EnvoyProcess
-from tests.gateway.conftest import StartGateway
+from tests.gateway.envoys import StartGateway
 from tests.gateway.tokens import Keys
 
 
