@@ -224,3 +224,9 @@ async def test_circuit_breaker_sheds_requests_over_the_cluster_limit_with_503_js
     stats = await asyncio.to_thread(gateway.admin, "/stats?filter=cluster.creator.upstream_rq_.*_overflow")
     overflows = sum(int(line.split(":")[1]) for line in stats.splitlines() if line.strip())
     assert overflows == len(shed), stats
+
+
+async def test_oversized_headers_are_rejected_with_431_json(gateway: EnvoyProcess, http: aiohttp.ClientSession) -> None:
+    async with http.get(gateway.base_url + "/api/health", headers={"x-padding": "x" * 40_000}) as response:
+        assert response.status == 431
+        assert (await response.json())["code"] == 8
