@@ -22,9 +22,11 @@ from prometheus_client import Counter
 
 from following.errors import NotFound, Unavailable
 from services.creator import backlog, store
+from services.creator.analytics import CaptionAnalysis
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
 from services.creator.media import CdnClient, CdnUnavailable, plan_jobs
+from services.creator.records import MediaInfo
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, UpstreamError, UserNotFound
 
@@ -142,46 +144,48 @@ class SearchService:
             ) from exc
         lease = self._settings.inference_deadline_s + 10
         saved = await store.save_fetch(conn, fetch, post_limit, plan_jobs(fetch), lease)
-        await asyncio.gather(self._analyse(saved), self._mirror(saved.creator_id))
+        claimed = await backlog.claim_outbox(conn, 500, self._settings.cdn_enqueue_deadline_s + 10, saved.creator_id)
+        # The two network calls run side by side; every database write stays on this search's one connection.
+        analysed, enqueued = await asyncio.gather(self._analyse(saved.pending), self._enqueue(claimed))
+        backoff = self._settings.retry_backoff_max_s
+        if isinstance(analysed, list):
+            await backlog.complete_analyses(
+                conn, [(post_id, caption, a) for (post_id, caption), a in zip(saved.pending, analysed, strict=True)]
+            )
+        elif analysed:
+            await backlog.postpone_analyses(conn, [post_id for post_id, _ in saved.pending], analysed, backoff)
+        if enqueued:
+            await backlog.postpone_outbox(conn, [item.id for item in claimed], enqueued, backoff)
+        elif claimed:
+            await backlog.delete_outbox(conn, [item.id for item in claimed])
+            settled = await self._settled_assets(saved.creator_id, [item.job.source_url for item in claimed])
+            await store.save_media(conn, settled)
         await store.render_report(conn, saved.creator_id)
         return FetchOutcome(from_cache=False)
 
-    async def _analyse(self, saved: store.SavedFetch) -> None:
-        """One batched inference call; on failure the rows stay pending for the analysis completer."""
-        if not saved.pending:
-            return
+    async def _analyse(self, pending: list[tuple[str, str]]) -> list[CaptionAnalysis] | str:
+        """One batched inference call: the results, or why there are none (the completer retries those rows)."""
+        if not pending:
+            return ""
         try:
-            results = await self._inference.analyze([caption for _, caption in saved.pending])
+            return await self._inference.analyze([caption for _, caption in pending])
         except InferenceUnavailable as exc:
             log.warning("inference unavailable; analysis left pending", extra={"reason": str(exc)})
-            return
-        async with self._guard.connection() as conn:
-            await backlog.complete_analyses(
-                conn,
-                [(post_id, caption, result) for (post_id, caption), result in zip(saved.pending, results, strict=True)],
-            )
+            return str(exc)
 
-    async def _mirror(self, creator_id: int) -> None:
-        """Hands this creator's outbox rows to the CDN; on failure they stay for the outbox relay."""
-        async with self._guard.connection() as conn:
-            claimed = await backlog.claim_outbox(conn, 500, self._settings.cdn_enqueue_deadline_s + 10, creator_id)
+    async def _enqueue(self, claimed: list[backlog.OutboxJob]) -> str:
+        """Hands outbox rows to the CDN: "" when done, else why not (the outbox relay retries them)."""
         if not claimed:
-            return
+            return ""
         try:
             await self._cdn.enqueue([item.job for item in claimed])
         except CdnUnavailable as exc:
             log.warning("cdn unavailable; media jobs left in the outbox", extra={"reason": str(exc)})
-            async with self._guard.connection() as conn:
-                await backlog.postpone_outbox(
-                    conn, [item.id for item in claimed], str(exc), self._settings.retry_backoff_max_s
-                )
-            return
-        async with self._guard.connection() as conn:
-            await backlog.delete_outbox(conn, [item.id for item in claimed])
-        await self._check_assets(creator_id, [item.job.source_url for item in claimed])
+            return str(exc)
+        return ""
 
-    async def _check_assets(self, creator_id: int, urls: list[str]) -> bool:
-        """Asks the CDN which images are mirrored and records it; True when something changed."""
+    async def _settled_assets(self, creator_id: int, urls: list[str]) -> list[MediaInfo]:
+        """The images the CDN is done with (mirrored or failed for good); none when it cannot say."""
         if len(self._assets_checked) >= MAX_TRACKED_CREATORS:
             self._assets_checked.clear()
         self._assets_checked[creator_id] = time.monotonic()
@@ -189,13 +193,8 @@ class SearchService:
             infos = await self._cdn.assets(urls)
         except CdnUnavailable as exc:
             log.info("cdn assets unavailable; original URLs served", extra={"reason": str(exc)})
-            return False
-        settled = [info for info in infos if info.state != creator_pb2.MEDIA_STATE_PENDING]
-        if not settled:
-            return False
-        async with self._guard.connection() as conn:
-            await store.save_media(conn, settled)
-        return True
+            return []
+        return [info for info in infos if info.state != creator_pb2.MEDIA_STATE_PENDING]
 
     async def _answer(
         self, opened: store.OpenedReport, post_limit: int, outcome: FetchOutcome
@@ -203,8 +202,10 @@ class SearchService:
         report = creator_pb2.CreatorReport.FromString(opened.report)
         if opened.media_pending and self._assets_due(opened.creator_id):
             pending = _pending_media(report)
-            if pending and await self._check_assets(opened.creator_id, pending):
+            settled = await self._settled_assets(opened.creator_id, pending) if pending else []
+            if settled:
                 async with self._guard.connection() as conn:
+                    await store.save_media(conn, settled)
                     report = await store.render_report(conn, opened.creator_id)
         if post_limit < len(report.recent_posts):
             async with self._guard.connection() as conn:
