@@ -230,3 +230,14 @@ async def test_oversized_headers_are_rejected_with_431_json(gateway: EnvoyProces
     async with http.get(gateway.base_url + "/api/health", headers={"x-padding": "x" * 40_000}) as response:
         assert response.status == 431
         assert (await response.json())["code"] == 8
+
+
+async def test_responses_over_one_mebibyte_are_transcoded_whole(
+    gateway: EnvoyProcess, http: aiohttp.ClientSession, keys: Keys
+) -> None:
+    url = gateway.base_url + "/api/v1/creator/alice/history?limit=40000"
+    async with http.get(url, headers=auth(keys)) as response:
+        body = await response.read()
+        assert response.status == 200, body[:200]
+    assert len(body) > 1 << 20
+    assert body.count(b'"followers_count"') == 40000
