@@ -1,0 +1,38 @@
+"""The creator service's settings: defaults that work locally, and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from following.settings import EnvReader, SettingsError
+from services.creator.settings import CreatorSettings
+
+
+def test_defaults_match_the_documented_ones() -> None:
+    settings = CreatorSettings.read(EnvReader({}))
+    assert settings.cache_ttl_seconds == 86_400
+    assert settings.default_post_limit == 12
+    assert settings.inference_addr == "127.0.0.1:50052"
+    assert settings.cdn_addr == "127.0.0.1:50053"
+    assert settings.inference_deadline_s == 2.0
+
+
+def test_bad_values_are_reported_with_their_variable_names() -> None:
+    env = EnvReader(
+        {
+            "CREATOR_CACHE_TTL_SECONDS": "a day",
+            "CREATOR_DEFAULT_POST_LIMIT": "51",
+            "INFERENCE_ADDR": "nowhere",
+            "CREATOR_INFERENCE_DEADLINE_S": "0",
+        }
+    )
+    CreatorSettings.read(env)
+    with pytest.raises(SettingsError) as info:
+        env.check()
+    for name in (
+        "CREATOR_CACHE_TTL_SECONDS",
+        "CREATOR_DEFAULT_POST_LIMIT",
+        "INFERENCE_ADDR",
+        "CREATOR_INFERENCE_DEADLINE_S",
+    ):
+        assert name in str(info.value)
