@@ -108,11 +108,13 @@ def _copy_sources(arguments: str) -> tuple[list[str], str, bool]:
     return paths[:-1], paths[-1], from_stage
 
 
-def check_image(image: Image, stack: Path = ROOT / "scripts" / "stack.py") -> list[str]:
-    where = str(image.dockerfile.relative_to(ROOT))
-    if not image.dockerfile.exists():
+def check_image(image: Image, dockerfile: Path | None = None, stack: Path = ROOT / "scripts" / "stack.py") -> list[str]:
+    """Problems of one image's Dockerfile (by default the one deploy/images.py names)."""
+    dockerfile = dockerfile or image.dockerfile
+    where = str(dockerfile.relative_to(ROOT)) if dockerfile.is_relative_to(ROOT) else dockerfile.name
+    if not dockerfile.exists():
         return [f"{where}: missing"]
-    instructions = parse(image.dockerfile)
+    instructions = parse(dockerfile)
     grouped = stages(instructions)
     args = _global_args(instructions)
     problems = []

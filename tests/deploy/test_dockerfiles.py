@@ -1,0 +1,86 @@
+"""The Dockerfiles copy what exists, run what the local stack runs, and install what their code imports."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from deploy.dockerfiles import check_dockerfiles, check_image, dockerignored
+from deploy.images import IMAGES, RequirementError, requirements
+from deploy.imports import check_image_imports, check_imports
+
+
+def test_every_dockerfile_passes() -> None:
+    assert check_dockerfiles() == []
+
+
+def test_every_image_installs_exactly_what_its_code_imports() -> None:
+    assert check_imports() == []
+
+
+def broken(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    source = IMAGES[name].dockerfile.read_text()
+    assert old in source
+    path = tmp_path / "Dockerfile"
+    path.write_text(source.replace(old, new))
+    return path
+
+
+def test_a_copy_source_that_does_not_exist_is_flagged(tmp_path: Path) -> None:
+    path = broken(tmp_path, "cdn", "COPY services/cdn services/cdn", "COPY services/cnd services/cdn")
+    problems = check_image(IMAGES["cdn"], path)
+    assert any("COPY source services/cnd does not exist" in p for p in problems)
+
+
+def test_an_unpinned_base_a_root_user_and_another_entry_point_are_flagged(tmp_path: Path) -> None:
+    path = broken(tmp_path, "creator", "python:3.11.14-slim-bookworm", "python:latest")
+    path.write_text(
+        path.read_text()
+        .replace("USER 10001:10001", "USER root")
+        .replace('"services.creator.server"', '"services.creator.app"')
+    )
+    problems = check_image(IMAGES["creator"], path)
+    assert any("base image 'python:latest' is not pinned" in p for p in problems)
+    assert any("numeric non-root USER" in p for p in problems)
+    assert any("ENTRYPOINT" in p and "services.creator.app" in p for p in problems)
+
+
+def test_an_entry_point_the_local_stack_does_not_run_is_flagged(tmp_path: Path) -> None:
+    stack = tmp_path / "stack.py"
+    stack.write_text('MODULES = ["services.creator.server"]\n')
+    assert check_image(IMAGES["creator"], stack=stack) == []
+    problems = check_image(IMAGES["cdn"], stack=stack)
+    assert problems == ["services/cdn/Dockerfile: the local stack (scripts/stack.py) does not run services.cdn.server"]
+
+
+def test_dockerignore_sends_only_the_copied_paths() -> None:
+    assert not dockerignored("following/server.py")
+    assert not dockerignored("deploy/images.py")
+    assert dockerignored(".venv")
+    assert dockerignored("gen/creator/v1/creator_pb2.py")
+    assert dockerignored("services/cdn/__pycache__/jobs.cpython-311.pyc")
+
+
+def test_an_import_the_image_does_not_install_is_flagged() -> None:
+    image = IMAGES["cdn"]
+    without_pillow = replace(image, distributions=tuple(d for d in image.distributions if d != "pillow"))
+    assert any("imports PIL" in p and "pillow" in p for p in check_image_imports(without_pillow))
+    with_extra = replace(image, distributions=(*image.distributions, "onnxruntime"))
+    assert check_image_imports(with_extra) == [
+        "cdn image: installs onnxruntime, which none of its code imports (keep images slim)"
+    ]
+
+
+@pytest.mark.parametrize("name", [*IMAGES, "protoc", "models"])
+def test_requirement_sets_are_exact_pins_from_pyproject(name: str) -> None:
+    lines = requirements(name)
+    assert lines and all("==" in line for line in lines)
+
+
+def test_a_distribution_missing_from_pyproject_is_an_error(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\ndependencies = ["grpcio>=1"]\n[project.optional-dependencies]\n')
+    with pytest.raises(RequirementError, match="not pinned"):
+        requirements("creator", pyproject)

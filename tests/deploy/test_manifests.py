@@ -1,0 +1,178 @@
+"""Every rendered object is schema-valid and passes our pod and wiring rules; each rule catches its breakage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from deploy import policies, wiring
+from deploy.render import TARGETS, Rendered
+from deploy.schemas import validate
+
+Mutable = Callable[[str], Rendered]
+
+
+def container(rendered: Rendered, name: str, kind: str = "Deployment") -> dict[str, Any]:
+    obj = rendered.named(kind, name)
+    assert obj is not None
+    first: dict[str, Any] = obj["spec"]["template"]["spec"]["containers"][0]
+    return first
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_every_object_of_every_target_is_valid_against_its_schema(rendered: dict[str, Rendered], target: str) -> None:
+    objects = rendered[target].objects
+    assert objects
+    assert [error for obj in objects for error in validate(obj)] == []
+
+
+def test_application_overlays_contain_every_kind_the_deployment_needs(rendered: dict[str, Rendered]) -> None:
+    for target in ("dev", "prod"):
+        kinds = {obj["kind"] for obj in rendered[target].objects}
+        assert {
+            "Namespace", "Deployment", "Service", "ConfigMap", "ServiceAccount", "PodDisruptionBudget",
+            "NetworkPolicy", "HorizontalPodAutoscaler", "ScaledObject", "TriggerAuthentication",
+            "PrometheusRule", "ServiceMonitor",
+        } <= kinds  # fmt: skip
+    assert {obj["kind"] for obj in rendered["prod-migrate"].objects} == {"Namespace", "Job"}
+
+
+def test_schema_validation_rejects_a_misspelled_field_and_a_bad_custom_resource(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    creator = container(prod, "creator")
+    creator["readinesProbe"] = creator.pop("readinessProbe")
+    scaled = prod.named("ScaledObject", "cdn")
+    assert scaled is not None
+    scaled["spec"]["maxReplicas"] = 4
+    rule = prod.named("PrometheusRule", "following")
+    assert rule is not None
+    rule["spec"]["groups"][0]["rules"][0]["for"] = "ten minutes"
+    errors = [e for obj in prod.objects for e in validate(obj)]
+    assert any("readinesProbe" in e for e in errors)
+    assert any("ScaledObject/cdn" in e and "maxReplicas" in e for e in errors)
+    assert any("PrometheusRule/following" in e and "ten minutes" in e for e in errors)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_every_target_passes_the_pod_and_wiring_rules(rendered: dict[str, Rendered], target: str) -> None:
+    for check in (*policies.CHECKS, *wiring.CHECKS):
+        assert check(rendered[target]) == [], check.__name__
+
+
+def test_security_rule_flags_root_writable_root_filesystem_and_kept_capabilities(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    c = container(prod, "cdn")
+    c["securityContext"] = {"runAsUser": 0, "readOnlyRootFilesystem": False, "allowPrivilegeEscalation": False}
+    problems = policies.check_security(prod)
+    assert any("cdn" in p and "uid/gid 0" in p for p in problems)
+    assert any("cdn" in p and "readOnlyRootFilesystem" in p for p in problems)
+    assert any("cdn" in p and "drop ALL" in p for p in problems)
+
+
+def test_resource_rule_flags_a_missing_limit_and_a_request_above_its_limit(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    del container(prod, "creator")["resources"]["limits"]["memory"]
+    container(prod, "inference")["resources"]["requests"]["cpu"] = "3"
+    problems = policies.check_resources(prod)
+    assert any("creator" in p and "memory request and limit" in p for p in problems)
+    assert any("inference" in p and "cpu request 3 exceeds" in p for p in problems)
+
+
+def test_image_rule_flags_latest_and_untagged_images(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    container(prod, "creator")["image"] = "registry.example.com/following/creator:latest"
+    container(prod, "cdn")["image"] = "registry.example.com/following/cdn"
+    problems = policies.check_images(prod)
+    assert any(":latest" in p for p in problems)
+    assert any("no tag or digest" in p for p in problems)
+
+
+def test_probe_rule_wants_native_grpc_probes_and_a_startup_probe_for_inference(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    container(prod, "creator")["readinessProbe"] = {"tcpSocket": {"port": 50051}}
+    del container(prod, "inference")["startupProbe"]
+    del container(prod, "gateway")["livenessProbe"]
+    problems = policies.check_probes(prod)
+    assert any("creator" in p and "readinessProbe must be a native gRPC probe" in p for p in problems)
+    assert any("inference needs a startupProbe" in p for p in problems)
+    assert any("gateway" in p and "no livenessProbe" in p for p in problems)
+
+
+def test_grace_rule_flags_a_period_shorter_than_the_service_shutdown(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    deployment = prod.named("Deployment", "cdn")
+    assert deployment is not None
+    deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 30
+    problems = policies.check_termination_grace(prod)
+    assert problems == [
+        "Deployment/cdn: terminationGracePeriodSeconds 30 < 50 needed by container cdn "
+        "(preStop 5 s, SHUTDOWN_GRACE_SECONDS 20)"
+    ]
+
+
+def test_inference_threads_must_fit_the_cpu_limit(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    config = next(o for o in prod.of_kind("ConfigMap") if o["metadata"]["name"].startswith("inference"))
+    config["data"]["INFERENCE_THREADS"] = "8"
+    assert policies.check_inference_threads(prod) == [
+        "Deployment/inference: INFERENCE_THREADS=8 exceeds the CPU limit 2"
+    ]
+
+
+def test_a_service_that_selects_no_deployment_is_flagged(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    service = prod.named("Service", "inference")
+    assert service is not None
+    service["spec"]["selector"] = {"app.kubernetes.io/name": "inferense"}
+    assert wiring.check_services(prod) == ["Service/inference: its selector matches no Deployment or StatefulSet"]
+
+
+def test_autoscaling_rule_flags_double_scaling_pinned_replicas_and_missing_stabilisation(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    hpa = prod.named("HorizontalPodAutoscaler", "creator")
+    assert hpa is not None
+    del hpa["spec"]["behavior"]["scaleDown"]
+    hpa["spec"]["scaleTargetRef"]["name"] = "cdn"
+    deployment = prod.named("Deployment", "gateway")
+    assert deployment is not None
+    deployment["spec"]["replicas"] = 3
+    problems = wiring.check_autoscaling(prod)
+    assert "ScaledObject/cdn: cdn is also scaled by HorizontalPodAutoscaler/creator" in problems
+    assert any("stabilizationWindowSeconds" in p for p in problems)
+    assert "Deployment/creator: not autoscaled" in problems
+    assert any("Deployment/gateway: drop spec.replicas" in p for p in problems)
+
+
+def test_the_cdn_scales_on_its_queue_with_keda_and_the_others_on_cpu(rendered: dict[str, Rendered]) -> None:
+    prod = rendered["prod"]
+    targets = {h["spec"]["scaleTargetRef"]["name"] for h in prod.of_kind("HorizontalPodAutoscaler")}
+    assert targets == {"gateway", "creator", "inference"}
+    scaled = prod.named("ScaledObject", "cdn")
+    assert scaled is not None
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "postgresql" and "cdn.jobs" in trigger["metadata"]["query"]
+    assert scaled["spec"]["minReplicaCount"] >= 1
+
+
+def test_references_to_missing_secrets_and_keys_are_flagged(mutable: Mutable, rendered: dict[str, Rendered]) -> None:
+    prod = mutable("prod")
+    env = container(prod, "creator")["env"]
+    env[0]["valueFrom"]["secretKeyRef"]["key"] = "DSN"
+    env.append({"name": "X", "valueFrom": {"secretKeyRef": {"name": "nowhere", "key": "X"}}})
+    problems = wiring.check_references(prod, rendered["secrets"])
+    assert "Deployment/creator: reads key DSN of Secret creator-database, which has no such key" in problems
+    assert "Deployment/creator: reads Secret nowhere, which is neither rendered nor templated" in problems
+    assert wiring.check_references(rendered["prod"], rendered["secrets"]) == []
+
+
+def test_migration_jobs_run_the_image_tags_being_rolled_out(mutable: Mutable, rendered: dict[str, Rendered]) -> None:
+    assert wiring.check_migration_images(rendered["prod"], rendered["prod-migrate"]) == []
+    migrate = mutable("prod-migrate")
+    container(migrate, "cdn-migrate", kind="Job")["image"] = "registry.example.com/following/cdn:0.0.9"
+    problems = wiring.check_migration_images(rendered["prod"], migrate)
+    assert problems == [
+        "Job/cdn-migrate: image registry.example.com/following/cdn:0.0.9 differs from the Deployment's "
+        "registry.example.com/following/cdn:0.1.0"
+    ]
