@@ -28,7 +28,7 @@ def normalise_username(raw: str) -> str:
         raise InvalidArgument(f"username: must be at most {MAX_LENGTH} characters, got {len(name)}")
     if not _ALLOWED.match(name):
         bad = sorted({ch for ch in name if not re.match(r"[a-z0-9._]", ch)})
-        shown = " ".join(repr(ch) for ch in bad[:5])
+        shown = " ".join(ascii(ch) for ch in bad[:5])  # ASCII-only: the message travels in HTTP/2 trailers
         raise InvalidArgument(
             f"username: only letters, digits, '.' and '_' are allowed; found {shown}",
         )

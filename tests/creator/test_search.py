@@ -128,6 +128,11 @@ async def test_bad_input_is_invalid_argument_and_a_missing_identity_unauthentica
         await creator.search("bad name!")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "only letters, digits" in (info.value.details() or "")
+    for hostile in ("../../etc/passwd", "\x00", "üníçödé", "'; DROP TABLE creators;--", "a" * 10_000):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await creator.search(hostile)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (refused.value.details() or "").startswith("username: ")
     with pytest.raises(grpc.aio.AioRpcError) as too_many:
         await creator.search("fit.bayann", post_limit=51)
     assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
