@@ -38,26 +38,26 @@ def test_inference_down_answers_pending_and_completes_after_restart(e2e: E2E) ->
     e2e.stack.stop("inference", signal.SIGKILL)
     try:
         started = time.monotonic()
-        report = client.search("wander.lena", refresh=True)
+        report = client.search("green.kai", refresh=True)
         assert time.monotonic() - started < 10, "the search does not hang on a dead inference service"
         assert report["analysis_state"] == "ANALYSIS_STATE_PENDING"
         assert report["analytics"]["dominant_category"] == ""
-        assert report["profile"]["username"] == "wander.lena"
+        assert report["profile"]["username"] == "green.kai"
     finally:
         e2e.stack.start("inference")
-    eventually(lambda: client.search("wander.lena"), complete, 90, "analysis completed after inference came back")
+    eventually(lambda: client.search("green.kai"), complete, 90, "analysis completed after inference came back")
 
 
 def test_killing_the_creator_service_with_analysis_pending_loses_nothing(e2e: E2E) -> None:
     client = e2e.client("heidi")
     e2e.stack.stop("inference", signal.SIGKILL)
     try:
-        assert client.search("chef.marco", refresh=True)["analysis_state"] == "ANALYSIS_STATE_PENDING"
+        assert client.search("ines.paints", refresh=True)["analysis_state"] == "ANALYSIS_STATE_PENDING"
         e2e.stack.stop("creator", signal.SIGKILL)
     finally:
         e2e.stack.start("inference")
         e2e.stack.start("creator")
-    eventually(lambda: client.search("chef.marco"), complete, 90, "pending analysis finished by the restarted creator")
+    eventually(lambda: client.search("ines.paints"), complete, 90, "pending analysis finished by the restarted creator")
 
 
 def test_killing_the_cdn_mid_run_still_mirrors_every_image(e2e: E2E) -> None:
@@ -89,7 +89,7 @@ def test_an_upstream_429_storm_costs_bounded_requests_and_clear_answers(e2e: E2E
     client = e2e.client("mallory", timeout=60)
     admin(e2e, "POST", "/__admin/faults", {"mode": "429", "retry_after": "1", "scope": "api"})
     before = admin(e2e, "GET", "/__admin/stats")["requests_total"]
-    names = ["fit.bayann", "chef.marco", "wander.lena", "techwithtariq"] * 5
+    names = ["fit.bayann", "ines.paints", "green.kai", "techwithtariq"] * 5
 
     def attempt(name: str) -> tuple[int, dict[str, Any] | str]:
         try:
