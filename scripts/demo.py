@@ -35,7 +35,8 @@ def main() -> None:
         except ApiError as exc:
             sys.exit(f"search @{username} failed: {exc}")
         elapsed_ms = (time.perf_counter() - started) * 1000
-        print(f"=== @{username}: answered in {elapsed_ms:.0f} ms ===")
+        how = "from our store" if data.get("freshness", {}).get("from_cache") else "fetched, analysed and stored now"
+        print(f"=== @{username}: answered in {elapsed_ms:.0f} ms ({how}) ===")
         deadline = time.monotonic() + MIRROR_WAIT_S
         done, total = mirrored_share(data)
         while done < total and time.monotonic() < deadline:
