@@ -1,6 +1,8 @@
 """The search flow: answer from the store while fresh, otherwise fetch once (across replicas), store, analyse, mirror.
 
-Cached path: one statement (`creator.open_report`) unlocks the creator for the caller and returns the rendered report.
+Cached path: one statement (`creator.open_report`) unlocks the creator for the caller and returns the rendered report;
+while images are still being copied, the CDN is asked about them in the background (at most every few seconds per
+creator), so the next answer carries the mirrored URLs.
 Fetch path: one fetch per username at a time in this process (a shared future) and across replicas (a session
 advisory lock, with a re-check of the store once it is held). After the fetch is stored, the captions go to the
 inference service in one batched call and the images to the CDN; whatever fails there stays in the backlog for the
@@ -41,6 +43,7 @@ UNLOCK = "SELECT pg_advisory_unlock($1::int, hashtext($2))"
 LOCK_POLL_S = 0.05
 DEFAULT_RETRY_AFTER_S = 30.0
 MAX_TRACKED_CREATORS = 10_000
+MAX_MEDIA_REFRESHES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class SearchService:
         self._settings = settings
         self._flights: dict[tuple[str, int], asyncio.Future[FetchOutcome]] = {}
         self._assets_checked: dict[int, float] = {}
+        self._media_refreshes: set[asyncio.Task[None]] = set()
 
     async def search(self, user_id: str, username: str, refresh: bool, post_limit: int) -> creator_pb2.CreatorReport:
         started = datetime.now(UTC)
@@ -186,9 +190,7 @@ class SearchService:
 
     async def _settled_assets(self, creator_id: int, urls: list[str]) -> list[MediaInfo]:
         """The images the CDN is done with (mirrored or failed for good); none when it cannot say."""
-        if len(self._assets_checked) >= MAX_TRACKED_CREATORS:
-            self._assets_checked.clear()
-        self._assets_checked[creator_id] = time.monotonic()
+        self._mark_assets_checked(creator_id)
         try:
             infos = await self._cdn.assets(urls)
         except CdnUnavailable as exc:
@@ -201,12 +203,7 @@ class SearchService:
     ) -> creator_pb2.CreatorReport:
         report = creator_pb2.CreatorReport.FromString(opened.report)
         if opened.media_pending and self._assets_due(opened.creator_id):
-            pending = _pending_media(report)
-            settled = await self._settled_assets(opened.creator_id, pending) if pending else []
-            if settled:
-                async with self._guard.connection() as conn:
-                    await store.save_media(conn, settled)
-                    report = await store.render_report(conn, opened.creator_id)
+            self._refresh_media_later(opened.creator_id, _pending_media(report))
         if post_limit < len(report.recent_posts):
             async with self._guard.connection() as conn:
                 report = await store.render_report(conn, opened.creator_id, limit=post_limit)
@@ -219,6 +216,35 @@ class SearchService:
         unlocked.FromDatetime(opened.unlocked_at)
         report.unlocked_at.CopyFrom(unlocked)
         return report
+
+    def _refresh_media_later(self, creator_id: int, urls: list[str]) -> None:
+        """Asks the CDN about images still being copied, off the request path; the next answer shows the result."""
+        self._mark_assets_checked(creator_id)
+        if urls and len(self._media_refreshes) < MAX_MEDIA_REFRESHES:
+            task = asyncio.create_task(self._refresh_media(creator_id, urls))
+            self._media_refreshes.add(task)
+            task.add_done_callback(self._media_refreshes.discard)
+
+    async def _refresh_media(self, creator_id: int, urls: list[str]) -> None:
+        try:
+            settled = await self._settled_assets(creator_id, urls)
+            if settled:
+                async with self._guard.connection() as conn:
+                    await store.save_media(conn, settled)
+                    await store.render_report(conn, creator_id)
+        except Exception as exc:  # a background refresh must never take the service down; the next search retries
+            log.warning("media refresh failed", extra={"creator_id": creator_id, "error": str(exc)})
+
+    async def close(self) -> None:
+        """Cancels background media refreshes (they are only a cache of the CDN's state)."""
+        for task in list(self._media_refreshes):
+            task.cancel()
+        await asyncio.gather(*self._media_refreshes, return_exceptions=True)
+
+    def _mark_assets_checked(self, creator_id: int) -> None:
+        if len(self._assets_checked) >= MAX_TRACKED_CREATORS:
+            self._assets_checked.clear()
+        self._assets_checked[creator_id] = time.monotonic()
 
     def _assets_due(self, creator_id: int) -> bool:
         last = self._assets_checked.get(creator_id)

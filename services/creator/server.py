@@ -98,6 +98,8 @@ class CreatorApp:
         self.relay.start()
 
     async def stop(self, grace: float) -> None:
+        if self.search is not None:
+            await self.search.close()
         for component in (self.completer, self.relay):
             if component is not None:
                 await component.stop(grace)
