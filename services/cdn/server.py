@@ -92,7 +92,7 @@ class CdnApp:
             self.executor,
         )
         pool_settings = PoolSettings(
-            s.concurrency, s.lease_seconds, s.poll_interval, s.backoff_base_seconds, s.backoff_max_seconds
+            s.concurrency, s.prefetch, s.lease_seconds, s.poll_interval, s.backoff_base_seconds, s.backoff_max_seconds
         )
         self.pool = WorkerPool(store, processor, self.counters, pool_settings)
         self.maintenance = Maintenance(store, self.counters, self.breakers, s.maintenance_interval, s.gauge_interval)

@@ -23,6 +23,7 @@ class StorageTarget:
 @dataclass(frozen=True)
 class CdnSettings:
     concurrency: int
+    prefetch: int
     rate_per_host: float
     rate_burst: int
     breaker_failures: int
@@ -68,8 +69,10 @@ class CdnSettings:
                 public = f"http://{http_listen}"
             else:
                 public = ""
+        concurrency = env.integer("CDN_WORKER_CONCURRENCY", 3, minimum=1, maximum=256)
         return cls(
-            concurrency=env.integer("CDN_WORKER_CONCURRENCY", 3, minimum=1, maximum=256),
+            concurrency=concurrency,
+            prefetch=env.integer("CDN_CLAIM_PREFETCH", concurrency, minimum=0, maximum=1000),
             rate_per_host=env.number("CDN_RATE_LIMIT_PER_HOST", 5.0, minimum=0),
             rate_burst=env.integer("CDN_RATE_LIMIT_BURST", 5, minimum=1, maximum=10_000),
             breaker_failures=env.integer("CDN_BREAKER_FAILURES", 5, minimum=1, maximum=1000),

@@ -44,34 +44,42 @@ UPDATE cdn.jobs SET lease_until = now() + make_interval(secs => $2)
 WHERE lease_token = ANY($1::uuid[]) AND state = 'running'
 """
 
+# One statement each, so a worker's outcome costs one round trip and is atomic without an explicit transaction.
 COMPLETE = """
-UPDATE cdn.jobs
-SET state = 'done', finished_at = now(), updated_at = now(), last_error = '',
-    lease_token = NULL, lease_until = NULL, worker_id = NULL
-WHERE id = $1 AND lease_token = $2 AND state = 'running'
-"""
-
-SAVE_RENDITIONS = """
-INSERT INTO cdn.renditions (job_id, width, height, format, object_key, bytes)
-SELECT $1, r.width, r.height, r.format, r.object_key, r.bytes
-FROM unnest($2::integer[], $3::integer[], $4::text[], $5::text[], $6::bigint[])
-    AS r(width, height, format, object_key, bytes)
-ON CONFLICT (job_id, width, format) DO UPDATE
-    SET height = EXCLUDED.height, object_key = EXCLUDED.object_key, bytes = EXCLUDED.bytes
-"""
-
-RECORD_ATTEMPT = """
-INSERT INTO cdn.attempts (job_id, outcome, processing_ms, bytes_in, bytes_out, error)
-VALUES ($1, $2, $3, $4, $5, $6)
+WITH done AS (
+    UPDATE cdn.jobs
+    SET state = 'done', finished_at = now(), updated_at = now(), last_error = '',
+        lease_token = NULL, lease_until = NULL, worker_id = NULL
+    WHERE id = $1 AND lease_token = $2 AND state = 'running'
+    RETURNING id
+), renditions AS (
+    INSERT INTO cdn.renditions (job_id, width, height, format, object_key, bytes)
+    SELECT done.id, r.width, r.height, r.format, r.object_key, r.bytes
+    FROM done, unnest($3::integer[], $4::integer[], $5::text[], $6::text[], $7::bigint[])
+        AS r(width, height, format, object_key, bytes)
+    ON CONFLICT (job_id, width, format) DO UPDATE
+        SET height = EXCLUDED.height, object_key = EXCLUDED.object_key, bytes = EXCLUDED.bytes
+), attempt AS (
+    INSERT INTO cdn.attempts (job_id, outcome, processing_ms, bytes_in, bytes_out)
+    SELECT done.id, 'done', $8, $9, $10 FROM done
+)
+SELECT count(*) FROM done
 """
 
 FAIL = """
-UPDATE cdn.jobs
-SET state = CASE WHEN $3::boolean THEN 'dead' ELSE 'retrying' END,
-    run_at = now() + make_interval(secs => $4),
-    failed_at = CASE WHEN $3::boolean THEN now() ELSE failed_at END,
-    last_error = $5, updated_at = now(), lease_token = NULL, lease_until = NULL, worker_id = NULL
-WHERE id = $1 AND lease_token = $2 AND state = 'running'
+WITH failed AS (
+    UPDATE cdn.jobs
+    SET state = CASE WHEN $3::boolean THEN 'dead' ELSE 'retrying' END,
+        run_at = now() + make_interval(secs => $4),
+        failed_at = CASE WHEN $3::boolean THEN now() ELSE failed_at END,
+        last_error = $5, updated_at = now(), lease_token = NULL, lease_until = NULL, worker_id = NULL
+    WHERE id = $1 AND lease_token = $2 AND state = 'running'
+    RETURNING id
+), attempt AS (
+    INSERT INTO cdn.attempts (job_id, outcome, processing_ms, bytes_in, error)
+    SELECT failed.id, CASE WHEN $3::boolean THEN 'dead' ELSE 'retry' END, $6, $7, $5 FROM failed
+)
+SELECT count(*) FROM failed
 """
 
 # Defer and release give the attempt back: the job did not really run.
@@ -232,32 +240,26 @@ class JobStore:
 
     async def complete(self, job: ClaimedJob, outcome: Outcome, processing_ms: float) -> bool:
         rs = outcome.renditions
-        async with self.pool.acquire() as conn, conn.transaction():
-            if _count(await conn.execute(COMPLETE, job.id, uuid.UUID(job.lease_token))) == 0:
-                return False
-            if rs:
-                await conn.execute(
-                    SAVE_RENDITIONS,
-                    job.id,
-                    [r.width for r in rs],
-                    [r.height for r in rs],
-                    [r.format for r in rs],
-                    [r.key for r in rs],
-                    [r.bytes for r in rs],
-                )
-            await conn.execute(RECORD_ATTEMPT, job.id, "done", processing_ms, outcome.bytes_in, outcome.bytes_out, "")
-        return True
+        moved = await self.pool.fetchval(
+            COMPLETE,
+            job.id,
+            uuid.UUID(job.lease_token),
+            [r.width for r in rs],
+            [r.height for r in rs],
+            [r.format for r in rs],
+            [r.key for r in rs],
+            [r.bytes for r in rs],
+            processing_ms,
+            outcome.bytes_in,
+            outcome.bytes_out,
+        )
+        return bool(moved)
 
     async def fail(
         self, job: ClaimedJob, error: str, *, dead: bool, retry_in: float, processing_ms: float, bytes_in: int
     ) -> bool:
-        async with self.pool.acquire() as conn, conn.transaction():
-            moved = await conn.execute(FAIL, job.id, uuid.UUID(job.lease_token), dead, retry_in, error[:2000])
-            if _count(moved) == 0:
-                return False
-            outcome = "dead" if dead else "retry"
-            await conn.execute(RECORD_ATTEMPT, job.id, outcome, processing_ms, bytes_in, 0, error[:2000])
-        return True
+        args = (job.id, uuid.UUID(job.lease_token), dead, retry_in, error[:2000], processing_ms, bytes_in)
+        return bool(await self.pool.fetchval(FAIL, *args))
 
     async def defer(self, job: ClaimedJob, run_at: datetime, reason: str) -> bool:
         return _count(await self.pool.execute(DEFER, job.id, uuid.UUID(job.lease_token), run_at, reason)) > 0

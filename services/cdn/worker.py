@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ Processor = Callable[[ClaimedJob], Awaitable[Outcome]]
 @dataclass(frozen=True)
 class PoolSettings:
     concurrency: int
+    prefetch: int
     lease_seconds: float
     poll_interval: float
     backoff_base_seconds: float
@@ -41,6 +43,8 @@ class WorkerPool:
         self.settings = settings
         self.worker_id = f"{uuid.uuid4().hex[:12]}"
         self._inflight: dict[asyncio.Task[None], ClaimedJob] = {}
+        #: Claimed ahead (up to `prefetch`), so one claim round trip feeds several jobs; leased and heartbeated too.
+        self._buffer: deque[ClaimedJob] = deque()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -65,6 +69,9 @@ class WorkerPool:
         claimer, heartbeat = self._loops or (None, None)
         if claimer is not None:
             await claimer
+        if self._buffer:
+            await self._release(list(self._buffer))
+            self._buffer.clear()
         pending = set(self._inflight)
         if pending:
             log.info("waiting for in-flight jobs", extra={"jobs": len(pending), "grace_s": grace})
@@ -75,39 +82,48 @@ class WorkerPool:
         if pending:
             await asyncio.wait(pending)
         if leftover:
-            try:
-                released = await self.store.release([job.lease_token for job in leftover])
-                log.warning("released unfinished jobs", extra={"jobs": released})
-            except DB_ERRORS as exc:
-                log.error("could not release jobs; the rescuer will", extra={"error": str(exc)})
+            await self._release(leftover)
         if heartbeat is not None:
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
                 await heartbeat
 
+    async def _release(self, jobs: list[ClaimedJob]) -> None:
+        try:
+            released = await self.store.release([job.lease_token for job in jobs])
+            log.warning("released unstarted or unfinished jobs", extra={"jobs": released})
+        except DB_ERRORS as exc:
+            log.error("could not release jobs; the rescuer will", extra={"error": str(exc)})
+
     async def _claim_loop(self) -> None:
         failures = 0
         while not self._stopping.is_set():
-            free = self.settings.concurrency - len(self._inflight)
-            if free <= 0:
-                await self._wait(None)
+            self._start_buffered()
+            if self._buffer:
+                await self._wait(None)  # every slot busy; a finishing job wakes us
                 continue
+            want = self.settings.concurrency + self.settings.prefetch - len(self._inflight)
             try:
-                jobs = await self.store.claim(free, self.settings.lease_seconds, self.worker_id)
+                jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id)
                 failures = 0
             except DB_ERRORS as exc:
                 failures += 1
                 log.warning("claim failed", extra={"error": str(exc)})
                 await self._wait(min(self.settings.poll_interval * 2**failures, 10.0))
                 continue
-            for job in jobs:
-                self.counters.event("claimed")
-                task = asyncio.create_task(self._run(job), name=f"cdn-job-{job.id}")
-                self._inflight[task] = job
-                task.add_done_callback(self._finished)
-            self.counters.set_active(len(self._inflight))
+            self.counters.event("claimed", len(jobs))
+            self._buffer.extend(jobs)
+            self._start_buffered()
             if not jobs:
                 await self._wait(self.settings.poll_interval)
+
+    def _start_buffered(self) -> None:
+        while self._buffer and len(self._inflight) < self.settings.concurrency and not self._stopping.is_set():
+            job = self._buffer.popleft()
+            task = asyncio.create_task(self._run(job), name=f"cdn-job-{job.id}")
+            self._inflight[task] = job
+            task.add_done_callback(self._finished)
+        self.counters.set_active(len(self._inflight))
 
     async def _wait(self, seconds: float | None) -> None:
         with suppress(TimeoutError):
@@ -123,7 +139,7 @@ class WorkerPool:
         interval = self.settings.lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            tokens = [job.lease_token for job in self._inflight.values()]
+            tokens = [job.lease_token for job in (*self._inflight.values(), *self._buffer)]
             if not tokens:
                 continue
             try:
