@@ -19,6 +19,31 @@ TOP_CATEGORIES = 3
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@[\w.]+")
 _SPACES = re.compile(r"\s+")
+# MiniLM's vocabulary maps emoji to [UNK]; these carry the sentiment of many captions, so they are spelled out.
+EMOJI_WORDS = {
+    "😍": "love",
+    "🥰": "love",
+    "❤️": "love",
+    "❤": "love",
+    "🤍": "love",
+    "🖤": "love",
+    "💕": "love",
+    "😂": "haha",
+    "🤣": "haha",
+    "🔥": "amazing",
+    "💪": "strong",
+    "🙌": "yay",
+    "🎉": "celebrate",
+    "🏆": "win",
+    "🤤": "delicious",
+    "😭": "crying",
+    "😢": "sad",
+    "😡": "angry",
+    "🤬": "angry",
+    "👎": "bad",
+    "👍": "good",
+}
+_EMOJI = re.compile("|".join(re.escape(e) for e in sorted(EMOJI_WORDS, key=len, reverse=True)))
 
 
 class TextStatus(enum.Enum):
@@ -81,8 +106,8 @@ def has_text(text: str) -> bool:
 
 
 def model_text(text: str) -> str:
-    """What the sentiment and category models see: the caption with its whitespace collapsed."""
-    return _SPACES.sub(" ", text).strip()
+    """What the sentiment and category models see: sentiment-bearing emoji as words, whitespace collapsed."""
+    return _SPACES.sub(" ", _EMOJI.sub(lambda m: f" {EMOJI_WORDS[m.group(0)]} ", text)).strip()
 
 
 def language_text(text: str) -> str:

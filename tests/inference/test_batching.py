@@ -1,0 +1,120 @@
+"""Dynamic batching: concurrent requests share model batches; a full queue answers RESOURCE_EXHAUSTED."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from inference.v1 import inference_pb2 as pb
+from inference.v1 import inference_pb2_grpc
+
+from following.errors import ResourceExhausted
+from services.inference.batcher import Batcher, BatchPolicy
+from services.inference.manifest import HeadSpec, ModelSpec, TaskName
+from services.inference.runners import Probabilities
+from services.inference.server import InferenceApp
+from tests.inference.conftest import serving
+
+
+class GatedRunner:
+    """A runner that records its batches and holds each one until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.spec = ModelSpec(
+            name="gated",
+            folder=Path(),
+            file="none",
+            kind="classifier",
+            featurizer="tokenizer",
+            max_length=8,
+            quantization="fp32",
+            version="test",
+            heads=(HeadSpec(TaskName.SENTIMENT, "logits", ("negative", "neutral", "positive")),),
+        )
+        self.batches: list[list[str]] = []
+        self.entered = 0
+        self.gate = threading.Event()
+
+    @property
+    def tasks(self) -> tuple[TaskName, ...]:
+        return (TaskName.SENTIMENT,)
+
+    def run(self, texts: Sequence[str]) -> Probabilities:
+        self.entered += 1
+        self.gate.wait(timeout=10)
+        self.batches.append(list(texts))
+        return {TaskName.SENTIMENT: np.array([[float(len(t)), 0.0, 0.0] for t in texts])}
+
+
+async def wait_for(condition: object, deadline_s: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while not condition():  # type: ignore[operator]
+        assert loop.time() < end, "condition not met before the deadline"
+        await asyncio.sleep(0.005)
+
+
+async def test_batcher_merges_waiting_submissions_up_to_max_batch_and_keeps_order() -> None:
+    runner = GatedRunner()
+    batcher = Batcher(runner, BatchPolicy(max_batch=4, max_wait_seconds=0.0, max_queue=100))
+    batcher.start()
+    try:
+        first = asyncio.create_task(batcher.submit(["a"]))
+        await wait_for(lambda: runner.entered == 1)  # the first batch is in the worker, held by the gate
+        rest = [asyncio.create_task(batcher.submit(["b" * n] * 2)) for n in range(2, 5)]
+        await wait_for(lambda: batcher.queued == 6)
+        runner.gate.set()
+        results = await asyncio.gather(first, *rest)
+    finally:
+        await batcher.stop()
+    assert [len(batch) for batch in runner.batches] == [1, 4, 2]
+    assert [r[TaskName.SENTIMENT][:, 0].tolist() for r in results] == [[1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]]
+
+
+async def test_batcher_refuses_a_submission_that_does_not_fit_the_queue() -> None:
+    runner = GatedRunner()
+    batcher = Batcher(runner, BatchPolicy(max_batch=2, max_wait_seconds=0.0, max_queue=3))
+    batcher.start()
+    try:
+        held = asyncio.create_task(batcher.submit(["a", "b"]))
+        await wait_for(lambda: runner.entered == 1)
+        waiting = asyncio.create_task(batcher.submit(["c", "d", "e"]))
+        await wait_for(lambda: batcher.queued == 3)
+        with pytest.raises(ResourceExhausted, match="queue full"):
+            await batcher.submit(["f"])
+        runner.gate.set()
+        await asyncio.gather(held, waiting)
+    finally:
+        await batcher.stop()
+
+
+async def test_concurrent_requests_share_model_batches(
+    stub: inference_pb2_grpc.InferenceServiceStub, app: InferenceApp
+) -> None:
+    before = {b.runner.spec.name: b.batches_run for b in app.batchers}
+    texts = [f"Caption number {i}: sunset over the harbour with friends" for i in range(24)]
+    calls = [stub.AnalyzeTexts(pb.AnalyzeTextsRequest(texts=[text]), timeout=30) for text in texts]
+    responses = await asyncio.gather(*calls)
+    assert all(r.results[0].status == pb.TEXT_STATUS_ANALYZED for r in responses)
+    for batcher in app.batchers:
+        ran = batcher.batches_run - before[batcher.runner.spec.name]
+        assert 1 <= ran < len(texts), f"{batcher.runner.spec.name}: {ran} batches for {len(texts)} requests"
+
+
+async def test_full_queue_answers_resource_exhausted(models_dir: Path) -> None:
+    env = {"INFERENCE_MAX_BATCH": "1", "INFERENCE_MAX_QUEUE": "8", "INFERENCE_MAX_TEXTS": "8"}
+    async with serving(models_dir, env) as runner, grpc.aio.insecure_channel(runner.address) as channel:
+        stub = inference_pb2_grpc.InferenceServiceStub(channel)
+        request = pb.AnalyzeTextsRequest(texts=["A long day of hiking in the mountains, worth it"] * 8)
+        outcomes = await asyncio.gather(
+            *(stub.AnalyzeTexts(request, timeout=30) for _ in range(12)), return_exceptions=True
+        )
+    errors = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert any(isinstance(o, pb.AnalyzeTextsResponse) for o in outcomes)
+    assert errors and all(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for e in errors)
+    assert "queue full" in (errors[0].details() or "")
