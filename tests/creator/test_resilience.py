@@ -3,11 +3,15 @@ budget, inference down (analysis pending, completed in the background and across
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import asyncpg
 import grpc
 import pytest
 from cdn.v1 import cdn_pb2
 from creator.v1 import creator_pb2
+from inference.v1 import inference_pb2, inference_pb2_grpc
 
 from scripts.pgcluster import free_port
 from services.sample_upstream.admin import SampleAdmin
@@ -111,3 +115,32 @@ async def test_media_jobs_survive_a_cdn_outage_in_the_outbox(
     finally:
         await channel.close()
     assert assets.assets[0].state != cdn_pb2.JOB_STATE_UNSPECIFIED
+
+
+class SlowInference(inference_pb2_grpc.InferenceServiceServicer):
+    """A test-only inference server that answers after the creator's deadline has passed."""
+
+    async def AnalyzeTexts(
+        self, request: inference_pb2.AnalyzeTextsRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.AnalyzeTextsResponse:
+        await asyncio.sleep(2)
+        return inference_pb2.AnalyzeTextsResponse()
+
+
+async def test_slow_inference_is_cut_at_the_deadline_and_the_analysis_left_pending(
+    start_creator: StartCreator, upstream: SampleAdmin
+) -> None:
+    server = grpc.aio.server()
+    inference_pb2_grpc.add_InferenceServiceServicer_to_server(SlowInference(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        creator = await start_creator(INFERENCE_ADDR=f"127.0.0.1:{port}", CREATOR_INFERENCE_DEADLINE_S="0.2")
+        started = time.perf_counter()
+        report = await creator.search("jonas.laeuft")
+        assert time.perf_counter() - started < 1.5
+        assert report.analysis_state == creator_pb2.ANALYSIS_STATE_PENDING
+        assert len(report.recent_posts) == 12
+        await creator.stop()
+    finally:
+        await server.stop(0)
