@@ -1,4 +1,4 @@
-"""Unlocks and isolation: row-level security in PostgreSQL, the caller's unlocked list, and reads that need an unlock."""
+"""Unlocks and isolation: row-level security in PostgreSQL, the unlocked list, and reads that need an unlock."""
 
 from __future__ import annotations
 
