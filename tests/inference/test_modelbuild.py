@@ -1,0 +1,90 @@
+"""The model build and its manifest: cache reuse, the default pointer, heads appended to the graph, the language
+graph against py3langid itself, and the manifest's checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from services.inference.analysis import language_text
+from services.inference.evaluate import load_examples
+from services.inference.featurizers import ByteNgramFeaturizer, TokenizerFeaturizer
+from services.inference.manifest import ManifestError, TaskName, load_manifest
+from services.inference.modelbuild import langid, sentiment
+from services.inference.modelcache import ModelsNotBuiltError, resolve_models_dir, write_pointer
+from tests.processes import ROOT
+
+
+def test_a_second_build_is_a_cache_hit(models_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.inference.modelbuild"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert f"models up to date: {models_dir}" in done.stdout
+
+
+def test_models_dir_defaults_to_the_build_the_cache_pointer_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOLLOWING_MODELS_CACHE", str(tmp_path))
+    with pytest.raises(ModelsNotBuiltError, match="make models"):
+        resolve_models_dir(None)
+    (tmp_path / "abc123").mkdir()
+    (tmp_path / "abc123" / "manifest.json").write_text("{}")
+    write_pointer(tmp_path, "abc123")
+    assert resolve_models_dir(None) == tmp_path / "abc123"
+    assert resolve_models_dir(str(tmp_path / "abc123")) == tmp_path / "abc123"
+    with pytest.raises(ModelsNotBuiltError, match="MODELS_DIR"):
+        resolve_models_dir(str(tmp_path))
+
+
+def test_heads_in_the_graph_equal_the_trained_weights_on_the_embedding(models_dir: Path) -> None:
+    spec, head = load_manifest(models_dir).head_for(TaskName.SENTIMENT)
+    session = ort.InferenceSession(str(spec.path))
+    featurize = TokenizerFeaturizer(spec.folder, spec.max_length, [i.name for i in session.get_inputs()])
+    embedding, logits = session.run(["sentence_embedding", head.output], featurize(["What a day", "Never again"]))
+    with np.load(sentiment.HEAD_FILE) as trained:
+        expected = embedding @ trained["weight"] + trained["bias"]
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, atol=1e-4)
+
+
+def test_language_graph_gives_py3langids_probabilities(models_dir: Path) -> None:
+    from py3langid.langid import _load_identifier  # type: ignore[import-untyped]
+
+    spec, head = load_manifest(models_dir).head_for(TaskName.LANGUAGE)
+    reference = _load_identifier(norm_probs=True, langs=list(langid.LANGUAGES))
+    texts = [language_text(e.text) for e in load_examples() if e.language != "und"]
+    (logits,) = ort.InferenceSession(str(spec.path)).run([head.output], ByteNgramFeaturizer(spec.folder)(texts))
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    for text, row in zip(texts, probabilities, strict=True):
+        code, confidence = reference.classify(text)
+        assert head.labels[int(row.argmax())] == code, text
+        assert float(row.max()) == pytest.approx(confidence, abs=1e-4)
+
+
+def write(folder: Path, models: list[dict[str, object]]) -> Path:
+    (folder / "manifest.json").write_text(json.dumps({"format": 1, "models": models}))
+    return folder
+
+
+def test_manifest_rejects_a_task_served_twice_and_unknown_kinds(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.onnx").write_bytes(b"")
+    (tmp_path / "m" / "config.json").write_text(json.dumps({"id2label": {"0": "en", "1": "fr"}}))
+    entry = {"name": "m", "kind": "classifier", "heads": [{"task": "language"}]}
+    assert load_manifest(write(tmp_path, [entry])).head_for(TaskName.LANGUAGE)[1].labels == ("en", "fr")
+    with pytest.raises(ManifestError, match="served twice"):
+        load_manifest(write(tmp_path, [entry, entry]))
+    with pytest.raises(ManifestError, match="kind must be"):
+        load_manifest(write(tmp_path, [{**entry, "kind": "regressor"}]))
+    with pytest.raises(ManifestError, match="sentiment labels"):
+        load_manifest(write(tmp_path, [{**entry, "heads": [{"task": "sentiment"}]}]))
+    with pytest.raises(ManifestError, match="does not exist"):
+        load_manifest(write(tmp_path, [{**entry, "name": "missing"}]))
