@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,19 @@ STATUS_CODES: tuple[tuple[int, int], ...] = (
     (503, 14),  # UNAVAILABLE: upstream down, circuit open
     (504, 4),  # DEADLINE_EXCEEDED: route timeout
 )
+
+# gRPC metadata keys are [0-9a-z_.-]; HTTP allows more (`!`, `|`, `~`...). Checked on REST requests only.
+HEADER_CHECK_LUA = """
+function envoy_on_request(handle)
+  for name, _ in pairs(handle:headers()) do
+    if not string.match(name, "^:?[0-9a-z_.%-]+$") then
+      handle:respond({[":status"] = "400"},
+        "header name '" .. name .. "' is not allowed: use lower-case letters, digits, '-', '_' and '.'")
+      return
+    end
+  end
+end
+"""
 
 ACCESS_LOG_FORMAT: dict[str, str] = {
     "ts": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
@@ -161,6 +175,30 @@ HINTS: tuple[Hint, ...] = (
 )
 
 
+def method_hints(methods: list[Method]) -> list[Hint]:
+    """A known path with the wrong verb gets 405 with `allow`, instead of the transcoder's "no such route" 404."""
+    verbs: dict[str, list[str]] = {}
+    for method in methods:
+        if method.binding is not None:
+            verbs.setdefault(method.binding.path, []).append(method.binding.verb.upper())
+    hints = []
+    for template, allowed in verbs.items():
+        segments = ["[^/?]+" if s.startswith("{") else re.escape(s) for s in template.split("/")]
+        allow = ", ".join(sorted(allowed))
+        hints.append(
+            Hint(
+                name=f"method-{template}",
+                statuses=(404,),
+                headers=(_path_regex("/".join(segments) + r"/?(\?.*)?"),),
+                status=405,
+                code=12,
+                message=f"{template} only answers {allow} (every route is listed at GET /api/openapi.json).",
+                response_headers=(("allow", allow),),
+            )
+        )
+    return hints
+
+
 @dataclass(frozen=True)
 class Provider:
     name: str
@@ -248,7 +286,8 @@ def render(settings: GatewaySettings) -> Rendered:
         jwks_url=settings.jwks_url,
         stripped_headers=STRIPPED_HEADERS,
         access_log_format=ACCESS_LOG_FORMAT,
-        hints=HINTS,
+        header_check_lua=HEADER_CHECK_LUA,
+        hints=[*HINTS, *method_hints(methods)],
         status_codes=STATUS_CODES,
         method_routes=method_routes(settings, methods),
         read_timeout=_duration(settings.read_timeout_s),

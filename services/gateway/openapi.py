@@ -201,7 +201,8 @@ class _Builder:
             operation["parameters"] = parameters
         if binding.body == "*":
             body = self.message_schema(method.input_type, response=False, exclude=binding.path_params)
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            # An empty body is the message's defaults (`{}`), so the body is optional.
+            operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
         if method.output_type == "google.api.HttpBody":
             ok: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
         else:

@@ -21,6 +21,7 @@ from inference.v1 import inference_pb2, inference_pb2_grpc
 from services.gateway.openapi import load_document
 
 SLOW_SECONDS = 5.0
+MAX_ITEMS = 50_000  # bounds the lists a request can ask for (fuzzed limits reach 2**32)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
     ) -> creator_pb2.GetHistoryResponse:
         self._recorder.record("GetHistory", context)
         response = creator_pb2.GetHistoryResponse(username=request.username)
-        for count in range(request.limit or 2):
+        for count in range(min(request.limit or 2, MAX_ITEMS)):
             response.snapshots.add(followers_count=count)
         return response
 
@@ -148,7 +149,7 @@ class CdnStatusTestBackend(cdn_pb2_grpc.CdnStatusServiceServicer):
     ) -> cdn_pb2.Statistics:
         self._recorder.record("CdnGetStatistics", context)
         statistics = cdn_pb2.Statistics()
-        for day in range(request.days or 7):
+        for day in range(min(request.days or 7, MAX_ITEMS)):
             statistics.days.add(date=f"2026-01-{day + 1:02d}")
         return statistics
 

@@ -62,6 +62,8 @@ ERROR_CASES = [
     ("GET", "/api/v1/creator/alice/media", None, True, 404, 5, "no /media route"),
     ("GET", "/api/v1/media/123", None, True, 404, 5, "no /media route"),
     ("GET", "/api/v1/creator/search/alice", None, True, 405, 12, "Search is POST"),
+    ("POST", "/api/v1/creator/alice/posts", {}, True, 405, 12, "only answers GET"),
+    ("DELETE", "/api/health", None, True, 405, 12, "only answers GET"),
 ]
 
 
@@ -241,3 +243,14 @@ async def test_responses_over_one_mebibyte_are_transcoded_whole(
         assert response.status == 200, body[:200]
     assert len(body) > 1 << 20
     assert body.count(b'"followers_count"') == 40000
+
+
+async def test_header_names_grpc_cannot_carry_get_400_json_not_a_service_error(
+    gateway: EnvoyProcess, http: aiohttp.ClientSession, recorder: RunningTestBackend, keys: Keys
+) -> None:
+    async with http.get(gateway.base_url + "/api/v1/cdn/health", headers={**auth(keys), "x~debug": "1"}) as response:
+        answer = await response.json()
+        assert (response.status, answer["code"]) == (400, 3), answer
+        assert "x~debug" in answer["message"]
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert recorder.recorder.calls == []
