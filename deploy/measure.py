@@ -104,9 +104,11 @@ def report(usage: dict[str, Usage], figures: dict[str, float], wall: float) -> s
 def main() -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="following-measure-"))
     os.chmod(run_dir, 0o755)
-    keys = ("GATEWAY_LISTEN", "GATEWAY_ADMIN_LISTEN", "CREATOR_ADDR", "INFERENCE_ADDR", "CDN_ADDR")
-    keys += ("CREATOR_METRICS_LISTEN", "INFERENCE_METRICS_LISTEN", "CDN_METRICS_LISTEN")
-    keys += ("SAMPLE_UPSTREAM_LISTEN", "CDN_HTTP_LISTEN")
+    keys = [
+        *("GATEWAY_LISTEN", "GATEWAY_ADMIN_LISTEN", "CREATOR_ADDR", "INFERENCE_ADDR", "CDN_ADDR"),
+        *("CREATOR_METRICS_LISTEN", "INFERENCE_METRICS_LISTEN", "CDN_METRICS_LISTEN"),
+        *("SAMPLE_UPSTREAM_LISTEN", "CDN_HTTP_LISTEN"),
+    ]
     ports = {key: f"127.0.0.1:{free_port()}" for key in keys}
     overrides = {
         **ports,
