@@ -108,7 +108,8 @@ class GatewaySettings:
             jwks_ca_file=Path(reader.text("SUPABASE_JWKS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt")),
             jwt_issuer=reader.required("SUPABASE_JWT_ISSUER", "e.g. https://<project-ref>.supabase.co/auth/v1"),
             jwt_audience=reader.text("SUPABASE_JWT_AUDIENCE", "authenticated"),
-            jwt_clock_skew_s=reader.integer("SUPABASE_JWT_CLOCK_SKEW_S", "30", minimum=0),
+            # Envoy reads 0 as "unset" and applies 60 s, so 1 s is the strictest setting.
+            jwt_clock_skew_s=reader.integer("SUPABASE_JWT_CLOCK_SKEW_S", "30", minimum=1),
             cors_origins=reader.origins("CORS_ORIGINS", "http://localhost:3000"),
             descriptor=Path(reader.optional("GATEWAY_DESCRIPTOR") or default_descriptor_path()),
             read_timeout_s=reader.seconds("GATEWAY_READ_TIMEOUT_S", "5"),

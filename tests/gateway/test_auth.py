@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ssl
 import time
@@ -252,3 +253,20 @@ async def test_https_jwks_is_fetched_only_from_a_certificate_the_ca_file_trusts(
             assert response.status == (200 if trusted else 401), await response.text()
     finally:
         await runner.cleanup()
+
+
+async def test_a_cached_token_is_rejected_once_it_expires(
+    start_gateway: StartGateway, http: aiohttp.ClientSession, keys: Keys
+) -> None:
+    gateway = await start_gateway(SUPABASE_JWT_CLOCK_SKEW_S="1")
+    headers = {"Authorization": f"Bearer {keys.hs256(exp=int(time.time()) + 1)}"}
+    async with http.get(gateway.base_url + PROTECTED, headers=headers) as response:
+        assert response.status == 200  # verified once, now in the JWT cache
+    deadline = time.monotonic() + 10
+    status, body = 200, {}
+    while status == 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        async with http.get(gateway.base_url + PROTECTED, headers=headers) as response:
+            status = response.status
+            body = await response.json()
+    assert (status, body["message"]) == (401, "Jwt is expired")
