@@ -7,6 +7,7 @@ import aiohttp
 import grpc
 import pytest
 from cdn.v1 import cdn_pb2
+from prometheus_client import REGISTRY
 
 from services.cdn.server import CdnApp
 from tests.cdn import images
@@ -143,6 +144,26 @@ async def test_health_reports_database_storage_and_open_breakers(
     assert degraded.status == cdn_pb2.COMPONENT_STATUS_DEGRADED
     assert [(b.host, b.state) for b in degraded.breakers] == [("127.0.0.1", cdn_pb2.BREAKER_STATE_OPEN)]
     assert degraded.breakers[0].retry_at.seconds > 0
+    app = runner.app
+    assert isinstance(app, CdnApp) and app.maintenance is not None
+    await app.maintenance.refresh_gauges()
+    assert REGISTRY.get_sample_value("cdn_breaker_open", {"host": "127.0.0.1"}) == 1
+    assert REGISTRY.get_sample_value("cdn_jobs", {"state": "dead"}) == 1
+
+
+async def test_jobs_for_hosts_off_the_allowlist_go_dead_without_a_download(
+    start_cdn: StartCdn, image_server: ImageServer
+) -> None:
+    image_server.routes["/a.jpg"] = Route(images.jpeg(32, 32))
+    runner = await start_cdn(CDN_ALLOWED_HOSTS="*.cdninstagram.com")
+    channel, cdn, _ = cdn_stub(runner.address)
+    urls = [image_server.url("/a.jpg"), "http://169.254.169.254/latest/meta-data/iam"]
+    async with channel:
+        specs = [cdn_pb2.JobSpec(source_url=u, kind=AVATAR) for u in urls]
+        await cdn.EnqueueJobs(cdn_pb2.EnqueueJobsRequest(jobs=specs))
+        assets = await wait_for_states(cdn, urls, {DEAD})
+    assert all("not on CDN_ALLOWED_HOSTS" in a.last_error for a in assets)
+    assert image_server.count("/a.jpg") == 0
 
 
 async def test_prometheus_gauges_expose_queue_depth_and_oldest_age(start_cdn: StartCdn) -> None:
@@ -157,7 +178,5 @@ async def test_prometheus_gauges_expose_queue_depth_and_oldest_age(start_cdn: St
     app = runner.app
     assert isinstance(app, CdnApp) and app.maintenance is not None
     await app.maintenance.refresh_gauges()
-    from prometheus_client import REGISTRY
-
     assert REGISTRY.get_sample_value("cdn_jobs", {"state": "queued"}) == 1
     assert REGISTRY.get_sample_value("cdn_queue_oldest_age_seconds") is not None
