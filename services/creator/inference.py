@@ -11,6 +11,7 @@ from services.creator.analytics import CaptionAnalysis
 
 MAX_TEXTS_PER_CALL = 64
 MAX_TEXT_CHARS = 4000
+ROUND_ROBIN = (("grpc.lb_policy_name", "round_robin"),)
 _SENTIMENTS = {
     inference_pb2.SENTIMENT_LABEL_NEGATIVE: "negative",
     inference_pb2.SENTIMENT_LABEL_NEUTRAL: "neutral",
@@ -39,7 +40,8 @@ def caption_analysis(result: inference_pb2.TextAnalysis) -> CaptionAnalysis:
 class InferenceClient:
     def __init__(self, address: str, deadline_s: float) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address)
+        # On Kubernetes the name is a headless Service: spread calls over every pod it resolves to.
+        self._channel = grpc.aio.insecure_channel(address, options=ROUND_ROBIN)
         self._stub = inference_pb2_grpc.InferenceServiceStub(self._channel)
         self._deadline_s = deadline_s
 

@@ -18,6 +18,7 @@ from services.creator.upstream import ProfileFetch
 
 HIGH_PRIORITY_POSTS = 4
 MAX_JOBS_PER_CALL = 500
+ROUND_ROBIN = (("grpc.lb_policy_name", "round_robin"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,8 @@ class CdnClient:
 
     def __init__(self, address: str, enqueue_deadline_s: float, assets_deadline_s: float) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address)
+        # On Kubernetes the name is a headless Service: spread calls over every pod it resolves to.
+        self._channel = grpc.aio.insecure_channel(address, options=ROUND_ROBIN)
         self._stub = cdn_pb2_grpc.CdnServiceStub(self._channel)
         self._enqueue_deadline_s = enqueue_deadline_s
         self._assets_deadline_s = assets_deadline_s
