@@ -37,6 +37,10 @@ GRPC_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
+    # Clients reconnect, and so re-resolve the service name, at least every 5 minutes: on Kubernetes they then find
+    # pods added by the autoscaler. In-flight calls get 30 s to finish on the old connection.
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
 )
 
 
