@@ -277,9 +277,9 @@ def render(settings: GatewaySettings) -> Rendered:
     if settings.jwks_url:
         providers.append(Provider("supabase_remote", remote=settings.jwks_url))
     environment = {JWKS_ENV: json.dumps(jwks)} if jwks else {}
-    environment_ = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment_.filters["tojson"] = json.dumps
-    template = environment_.from_string(TEMPLATE.read_text())
+    jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    jinja.filters["tojson"] = json.dumps  # JSON is YAML: every value is quoted and escaped by the same rule
+    template = jinja.from_string(TEMPLATE.read_text())
     yaml = template.render(
         s=settings,
         jwks_env=JWKS_ENV,
