@@ -105,8 +105,8 @@ def main() -> None:
     results = asyncio.run(_analyse(examples))
     print(f"evaluation set: {len(examples)} captions ({EVAL_SET.name})")
     print(f"{'task':<22}{'n':>5}{'accuracy':>10}{'macro-F1':>10}")
-    for name, result in task_scores(examples, results).items():
-        print(f"{name:<22}{result.count:>5}{result.accuracy:>10.3f}{result.macro_f1:>10.3f}")
+    for name, task in task_scores(examples, results).items():
+        print(f"{name:<22}{task.count:>5}{task.accuracy:>10.3f}{task.macro_f1:>10.3f}")
     if os.environ.get("EVAL_SHOW_MISSES"):
         for example, result in zip(examples, results, strict=True):
             got = (result.sentiment.label if result.sentiment else "", result.category.label if result.category else "")

@@ -43,6 +43,8 @@ def session_for(spec: ModelSpec, threads: int) -> ort.InferenceSession:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle intra-op threads would spin on the cores the event loop and the other model's batches need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(spec.path), options, providers=["CPUExecutionProvider"])
 
 

@@ -10,7 +10,7 @@ from inference.v1 import inference_pb2_grpc
 Stub = inference_pb2_grpc.InferenceServiceStub
 
 
-async def analyze(stub: Stub, texts: list[str], tasks: list[int] | None = None) -> list[pb.TextAnalysis]:
+async def analyze(stub: Stub, texts: list[str], tasks: list[pb.Task] | None = None) -> list[pb.TextAnalysis]:
     response = await stub.AnalyzeTexts(pb.AnalyzeTextsRequest(texts=texts, tasks=tasks or []), timeout=30)
     return list(response.results)
 

@@ -78,7 +78,7 @@ def test_manifest_rejects_a_task_served_twice_and_unknown_kinds(tmp_path: Path) 
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "model.onnx").write_bytes(b"")
     (tmp_path / "m" / "config.json").write_text(json.dumps({"id2label": {"0": "en", "1": "fr"}}))
-    entry = {"name": "m", "kind": "classifier", "heads": [{"task": "language"}]}
+    entry: dict[str, object] = {"name": "m", "kind": "classifier", "heads": [{"task": "language"}]}
     assert load_manifest(write(tmp_path, [entry])).head_for(TaskName.LANGUAGE)[1].labels == ("en", "fr")
     with pytest.raises(ManifestError, match="served twice"):
         load_manifest(write(tmp_path, [entry, entry]))
