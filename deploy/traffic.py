@@ -62,9 +62,10 @@ def check_traffic(rendered: Rendered) -> list[str]:
                 expect(allowed, policies.connects(source_pod, target_pod, port), f"{source} -> {target}:{port}")
     for target, pod in services.items():
         for kind, port in IMAGES[target].ports.items():
-            expect(target == "gateway", policies.admits(pod, OUTSIDE, port), f"outside -> {target}:{port}")
+            public = target == "gateway" and kind == "http"
+            expect(public, policies.admits(pod, OUTSIDE, port), f"outside -> {target}:{port}")
             expect(
-                kind == "metrics" or target == "gateway",
+                kind == "metrics" or public,
                 policies.connects(MONITORING, pod, port),
                 f"prometheus -> {target}:{port}",
             )
