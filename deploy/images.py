@@ -129,6 +129,11 @@ def requirements(set_name: str, pyproject: Path = ROOT / "pyproject.toml") -> li
     return lines
 
 
+def requirement_names(set_name: str) -> list[str]:
+    """The distribution names of one requirement set (the `models` extra expanded)."""
+    return [match.group(1) for line in requirements(set_name) if (match := _NAME.match(line.strip()))]
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "requirements" or argv[1] not in REQUIREMENT_SETS:
         print(f"usage: python deploy/images.py requirements {{{','.join(REQUIREMENT_SETS)}}}", file=sys.stderr)

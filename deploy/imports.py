@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from deploy.images import IMAGES, ROOT, Image, canonical
+from deploy.images import IMAGES, ROOT, Image, canonical, requirement_names
 
 GENERATED = ROOT / "gen"
 
@@ -110,13 +110,22 @@ def closure(names: tuple[str, ...]) -> set[str]:
     return seen
 
 
-def check_image_imports(image: Image) -> list[str]:
-    """Each import is installed by the image; each distribution the image lists is needed by some import."""
+def _local_file(module: str) -> Path | None:
+    path = ROOT.joinpath(*module.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def check_image_imports(image: Image, start: list[Path] | None = None, check_unused: bool = True) -> list[str]:
+    """Each import (followed through our own modules from `start`, by default all the image's code) is installed by
+    the image; with `check_unused`, each distribution the image lists is needed by some import."""
     installed = closure(image.distributions)
     carried = [ROOT / entry for entry in image.code]
     problems: list[str] = []
     used: set[str] = set()
-    pending, seen = image_files(image), set()
+    pending, seen = start if start is not None else image_files(image), set()
     generated = {p.name for p in GENERATED.iterdir() if p.is_dir()} if GENERATED.is_dir() else set()
     while pending:
         file = pending.pop()
@@ -132,6 +141,9 @@ def check_image_imports(image: Image) -> list[str]:
                 target = ROOT / module.replace(".", "/")
                 if not any(target == c or c in target.parents or target.with_suffix(".py") == c for c in carried):
                     problems.append(f"{where}, which the image does not copy")
+                local = _local_file(module)
+                if local is not None:
+                    pending.append(local)
                 continue
             try:
                 owner = distribution_of(module)
@@ -143,11 +155,24 @@ def check_image_imports(image: Image) -> list[str]:
                 if owner not in installed:
                     problems.append(f"{where} from {owner}, which deploy/images.py does not install")
     needed = closure(tuple(used))
-    for name in image.distributions:
+    for name in image.distributions if check_unused else ():
         if canonical(name) not in needed:
             problems.append(f"{image.name} image: installs {name}, which none of its code imports (keep images slim)")
     return problems
 
 
+def check_model_build_imports() -> list[str]:
+    """The inference image's `models` stage: modelbuild's imports are installed by the `models` requirement set."""
+    stage = Image(
+        name="inference (models stage)",
+        module="services.inference.modelbuild",
+        code=("services/__init__.py", "services/inference"),
+        distributions=tuple(requirement_names("models")),
+    )
+    start = sorted((ROOT / "services" / "inference" / "modelbuild").glob("*.py"))
+    return check_image_imports(stage, start, check_unused=False)
+
+
 def check_imports() -> list[str]:
-    return [problem for image in IMAGES.values() for problem in check_image_imports(image)]
+    found = [problem for image in IMAGES.values() for problem in check_image_imports(image)]
+    return found + check_model_build_imports()
