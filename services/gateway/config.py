@@ -175,6 +175,31 @@ HINTS: tuple[Hint, ...] = (
 )
 
 
+_MALFORMED_PATH = _path_regex(r"[^?]*(%2[fF]|%5[cC]|%00|/\.\.?(/|\?|$)|/%2[eE]).*")
+_MALFORMED_PATH_MESSAGE = (
+    "The request path is malformed: encoded slashes or backslashes, NUL bytes and '.' or '..' segments are not "
+    "allowed. Put the username in the path as Instagram shows it (letters, digits, '.' and '_')."
+)
+
+
+def malformed_path_hints(cors_origins: tuple[str, ...]) -> list[Hint]:
+    """Envoy refuses such paths before routing (path_normalization_failed) with an empty body and before the CORS
+    filter runs, so the hint adds the CORS headers itself, for allowed origins only."""
+    allowed = {
+        "name": "origin",
+        "string_match": {"safe_regex": {"regex": "|".join(re.escape(o) for o in cors_origins)}},
+    }
+    cors_headers = (
+        ("access-control-allow-origin", "%REQ(ORIGIN)%"),
+        ("access-control-allow-credentials", "true"),
+        ("vary", "Origin"),
+    )
+    with_cors = Hint(
+        "malformed-path-cors", (400,), (_MALFORMED_PATH, allowed), 400, 3, _MALFORMED_PATH_MESSAGE, cors_headers
+    )
+    return [with_cors, Hint("malformed-path", (400,), (_MALFORMED_PATH,), 400, 3, _MALFORMED_PATH_MESSAGE)]
+
+
 def method_hints(methods: list[Method]) -> list[Hint]:
     """A known path with the wrong verb gets 405 with `allow`, instead of the transcoder's "no such route" 404."""
     verbs: dict[str, list[str]] = {}
@@ -287,7 +312,7 @@ def render(settings: GatewaySettings) -> Rendered:
         stripped_headers=STRIPPED_HEADERS,
         access_log_format=ACCESS_LOG_FORMAT,
         header_check_lua=HEADER_CHECK_LUA,
-        hints=[*HINTS, *method_hints(methods)],
+        hints=[*malformed_path_hints(settings.cors_origins), *HINTS, *method_hints(methods)],
         status_codes=STATUS_CODES,
         method_routes=method_routes(settings, methods),
         read_timeout=_duration(settings.read_timeout_s),

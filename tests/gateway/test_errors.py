@@ -10,6 +10,7 @@ import time
 import aiohttp
 import grpc
 import pytest
+import yarl
 from creator.v1 import creator_pb2, creator_pb2_grpc
 
 from services.gateway.process import EnvoyProcess
@@ -64,6 +65,8 @@ ERROR_CASES = [
     ("GET", "/api/v1/creator/search/alice", None, True, 405, 12, "Search is POST"),
     ("POST", "/api/v1/creator/alice/posts", {}, True, 405, 12, "only answers GET"),
     ("DELETE", "/api/health", None, True, 405, 12, "only answers GET"),
+    ("POST", "/api/v1/creator/search/..%2F..%2Fetc%2Fpasswd", {}, True, 400, 3, "path is malformed"),
+    ("POST", "/api/v1/creator/search/%00", {}, True, 400, 3, "path is malformed"),
 ]
 
 
@@ -85,7 +88,7 @@ async def test_errors_are_json_with_a_grpc_code_and_cors_headers(
     fragment: str,
 ) -> None:
     headers = auth(keys) if token else {"Origin": ORIGIN}
-    url = gateway.base_url + path
+    url = yarl.URL(gateway.base_url + path, encoded=True)  # sent as written, escapes and all
     if isinstance(body, str):
         request = http.request(verb, url, data=body, headers={**headers, "content-type": "application/json"})
     else:
