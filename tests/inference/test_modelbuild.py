@@ -48,8 +48,9 @@ def test_heads_in_the_graph_equal_the_trained_weights_on_the_embedding(models_di
     session = ort.InferenceSession(str(spec.path))
     featurize = TokenizerFeaturizer(spec.folder, spec.max_length, [i.name for i in session.get_inputs()])
     embedding, logits = session.run(["sentence_embedding", head.output], featurize(["What a day", "Never again"]))
-    with np.load(sentiment.HEAD_FILE) as trained:
-        expected = embedding @ trained["weight"] + trained["bias"]
+    layers, labels = sentiment.load_head()
+    assert list(head.labels) == labels
+    expected = sentiment.predict(list(layers), embedding)
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, atol=1e-4)
 

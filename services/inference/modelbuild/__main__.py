@@ -69,13 +69,12 @@ def build_default(target: Path, tasks: list[TaskName], progress: Progress, work:
     progress("exporting MiniLM-L6 with optimum and quantizing it (int8 dynamic, per channel)")
     source = encoder.minilm_source()
     quantized = encoder.export_quantized(source, work)
-    heads: list[encoder.LinearHead] = []
+    heads: list[encoder.Head] = []
     manifest_heads: list[dict[str, Any]] = []
     progress(f"building heads: {', '.join(t.value for t in tasks)}")
     if TaskName.SENTIMENT in tasks:
-        with np.load(sentiment.HEAD_FILE) as trained:
-            heads.append(encoder.LinearHead("sentiment_logits", trained["weight"], trained["bias"]))
-            labels = [str(label) for label in trained["labels"]]
+        layers, labels = sentiment.load_head()
+        heads.append(encoder.Head("sentiment_logits", layers))
         manifest_heads.append({"task": "sentiment", "output": "sentiment_logits", "labels": labels})
     if TaskName.CATEGORY in tasks:
         texts = [text for descriptions in categories.DESCRIPTIONS.values() for text in descriptions]
@@ -86,7 +85,7 @@ def build_default(target: Path, tasks: list[TaskName], progress: Progress, work:
             prototypes.append(mean / np.linalg.norm(mean))
             row += len(descriptions)
         weight = categories.SCALE * np.stack(prototypes, axis=1)
-        heads.append(encoder.LinearHead("category_logits", weight, np.zeros(len(prototypes))))
+        heads.append(encoder.Head("category_logits", ((weight, np.zeros(len(prototypes))),)))
         manifest_heads.append({"task": "category", "output": "category_logits", "labels": list(categories.LABELS)})
     target.mkdir()
     encoder.append_heads(quantized, heads, target / "model.onnx")

@@ -22,12 +22,15 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 
 
 @dataclass(frozen=True)
-class LinearHead:
-    """logits = embedding @ weight + bias, written to the graph output `output`."""
+class Head:
+    """Dense layers on the embedding (weight (in, out), bias (out,)), ReLU between them, logits in `output`."""
 
     output: str
-    weight: np.ndarray  # (embedding_dim, labels)
-    bias: np.ndarray  # (labels,)
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    @property
+    def labels(self) -> int:
+        return int(self.layers[-1][1].shape[0])
 
 
 def minilm_source() -> Path:
@@ -76,23 +79,28 @@ def embed(graph: Path, tokenizer_folder: Path, texts: Sequence[str], batch_size:
     return result
 
 
-def append_heads(graph: Path, heads: Sequence[LinearHead], target: Path) -> None:
-    """Write `graph` with each head added as MatMul + Add on the embedding; the heads replace the token outputs."""
+def append_heads(graph: Path, heads: Sequence[Head], target: Path) -> None:
+    """Write `graph` with each head's layers added on the embedding; the heads replace the token outputs."""
     model = onnx.load(str(graph))
     nodes = model.graph
     for head in heads:
-        weight_name, bias_name = f"{head.output}_weight", f"{head.output}_bias"
-        nodes.initializer.append(numpy_helper.from_array(head.weight.astype(np.float32), weight_name))
-        nodes.initializer.append(numpy_helper.from_array(head.bias.astype(np.float32), bias_name))
-        nodes.node.append(helper.make_node("MatMul", [EMBEDDING_OUTPUT, weight_name], [f"{head.output}_raw"]))
-        nodes.node.append(helper.make_node("Add", [f"{head.output}_raw", bias_name], [head.output]))
+        current = EMBEDDING_OUTPUT
+        for index, (weight, bias) in enumerate(head.layers):
+            prefix = f"{head.output}_{index}"
+            nodes.initializer.append(numpy_helper.from_array(weight.astype(np.float32), f"{prefix}_weight"))
+            nodes.initializer.append(numpy_helper.from_array(bias.astype(np.float32), f"{prefix}_bias"))
+            nodes.node.append(helper.make_node("MatMul", [current, f"{prefix}_weight"], [f"{prefix}_matmul"]))
+            last = index == len(head.layers) - 1
+            added = head.output if last else f"{prefix}_linear"
+            nodes.node.append(helper.make_node("Add", [f"{prefix}_matmul", f"{prefix}_bias"], [added]))
+            if not last:
+                nodes.node.append(helper.make_node("Relu", [added], [f"{prefix}_relu"]))
+                current = f"{prefix}_relu"
     kept = [output for output in nodes.output if output.name == EMBEDDING_OUTPUT]
     del nodes.output[:]
     nodes.output.extend(kept)
     for head in heads:
-        nodes.output.append(
-            helper.make_tensor_value_info(head.output, TensorProto.FLOAT, ["batch_size", int(head.bias.shape[0])])
-        )
+        nodes.output.append(helper.make_tensor_value_info(head.output, TensorProto.FLOAT, ["batch_size", head.labels]))
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
 
