@@ -84,3 +84,12 @@ def test_a_distribution_missing_from_pyproject_is_an_error(tmp_path: Path) -> No
     pyproject.write_text('[project]\nname = "x"\ndependencies = ["grpcio>=1"]\n[project.optional-dependencies]\n')
     with pytest.raises(RequirementError, match="not pinned"):
         requirements("creator", pyproject)
+
+
+def test_the_inference_models_stage_follows_the_model_cache_layout() -> None:
+    from services.inference.modelcache import CACHE_ENV, POINTER_NAME
+
+    text = IMAGES["inference"].dockerfile.read_text()
+    assert f"{CACHE_ENV}=/build/cache" in text
+    assert f'cp -r "/build/cache/$(cat /build/cache/{POINTER_NAME})" /models' in text
+    assert "COPY --from=models /models /opt/models" in text and "MODELS_DIR=/opt/models" in text
