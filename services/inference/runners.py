@@ -53,7 +53,8 @@ class ClassifierRunner:
 
     def __init__(self, spec: ModelSpec, threads: int) -> None:
         self.spec = spec
-        self.session = session_for(spec, threads)
+        # The byte n-gram graph is a gather and a small matmul: more threads only contend with the encoder's.
+        self.session = session_for(spec, 1 if spec.featurizer == "byte-ngram" else threads)
         names = [i.name for i in self.session.get_inputs()]
         self._featurize = (
             ByteNgramFeaturizer(spec.folder)

@@ -37,7 +37,7 @@ class InferenceSettings:
             models_dir = Path()
         policy = BatchPolicy(
             max_batch=env.integer("INFERENCE_MAX_BATCH", 32, minimum=1, maximum=512),
-            max_wait_seconds=env.number("INFERENCE_MAX_WAIT_MS", 2.0, minimum=0, maximum=1000) / 1000,
+            max_wait_seconds=env.number("INFERENCE_MAX_WAIT_MS", 0.0, minimum=0, maximum=1000) / 1000,
             max_queue=env.integer("INFERENCE_MAX_QUEUE", 1024, minimum=1, maximum=1_000_000),
         )
         limits = Limits(
