@@ -37,8 +37,15 @@ class Analyzer:
                     analysis.language_text if batcher.runner.tasks == (TaskName.LANGUAGE,) else analysis.model_text
                 )
                 jobs.append(batcher.submit([prepare(texts[i]) for i in with_text]))
+        running = [asyncio.ensure_future(job) for job in jobs]
+        try:
+            finished = await asyncio.gather(*running)
+        except BaseException:
+            for task in running:  # one model refused or failed: the others' queued texts need not run
+                task.cancel()
+            raise
         merged: Probabilities = {}
-        for result in await asyncio.gather(*jobs):
+        for result in finished:
             merged.update(result)
         results = [analysis.no_text_analysis(wanted) for _ in texts]
         for row, index in enumerate(with_text):

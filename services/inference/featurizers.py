@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 Inputs = dict[str, np.ndarray]
 
@@ -38,7 +38,7 @@ class TokenizerFeaturizer:
         self._tokenizer.enable_truncation(self._max_length, strategy="only_first")
         return self._arrays(self._tokenizer.encode_batch(list(zip(firsts, seconds, strict=True))))
 
-    def _arrays(self, encodings: list) -> Inputs:  # type: ignore[type-arg]
+    def _arrays(self, encodings: list[Encoding]) -> Inputs:
         columns = {
             "input_ids": [e.ids for e in encodings],
             "attention_mask": [e.attention_mask for e in encodings],
