@@ -1,7 +1,7 @@
 """Trains the sentiment head: a one-hidden-layer perceptron on MiniLM int8 embeddings of the VADER human-rated
 sentences (Hutto & Gilbert, ICWSM 2014; shipped only in the vaderSentiment source distribution).
 
-The result (`heads/sentiment.npz`, a few KB) is committed so that `make models` does not redo the 80 s of embedding.
+The result (`heads/sentiment.npz`, 390 KB) is committed so that `make models` does not redo the 80 s of embedding.
 Retrain with `python -m services.inference.modelbuild.sentiment` (downloads the sdist with pip into the model cache).
 """
 
