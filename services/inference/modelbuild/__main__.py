@@ -35,6 +35,7 @@ PACKAGES = (
     "transformers",
 )
 DEFAULT_FOLDER = "minilm-l6-heads"
+KEEP_BUILDS = 3
 LANGID_FOLDER = "langid-nb"
 
 
@@ -137,6 +138,18 @@ def build(args: argparse.Namespace, target: Path, digest: str) -> None:
     write_manifest(target, digest, entries)
 
 
+def prune(root: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently built folders (the current one is always the newest)."""
+    builds = sorted(
+        (path for path in root.iterdir() if path.is_dir() and (path / "manifest.json").is_file()),
+        key=lambda path: (path / "manifest.json").stat().st_mtime,
+        reverse=True,
+    )
+    for old in builds[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+        print(f"removed old build {old.name}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m services.inference.modelbuild", description=__doc__)
     help_text = "folder or hub id of a production {} model (replaces the default one)"
@@ -168,6 +181,7 @@ def main(argv: list[str]) -> None:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_pointer(root, digest)
+    prune(root, KEEP_BUILDS)
     print(f"built {target} in {time.monotonic() - started:.0f} s; MODELS_DIR defaults to it")
 
 
