@@ -34,11 +34,11 @@ from inference.v1 import inference_pb2_grpc
 from bench.stats import percentile
 from following.healthcheck import wait_serving
 from scripts.pgcluster import free_port
-from services.inference.analysis import has_text, model_text
 from services.inference.evaluate import load_examples
 from services.inference.manifest import TaskName, load_manifest
 from services.inference.modelcache import resolve_models_dir
 from services.inference.runners import load_runners
+from services.inference.texts import has_text, model_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = (1, 8, 32)

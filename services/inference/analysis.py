@@ -1,11 +1,10 @@
-"""The analysis domain (pure, no I/O): request limits, which texts have anything to analyse, what each model sees,
-and turning per-task probabilities into sentiment, language and category results.
+"""The analysis domain (pure, no I/O): request limits, the answer for letterless texts, and turning per-task
+probabilities into sentiment, language and category results. What each model sees is in `texts.py`.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,34 +15,6 @@ from services.inference.manifest import TaskName
 
 UNDETERMINED_LANGUAGE = "und"
 TOP_CATEGORIES = 3
-_URL = re.compile(r"https?://\S+|www\.\S+")
-_MENTION = re.compile(r"@[\w.]+")
-_SPACES = re.compile(r"\s+")
-# MiniLM's vocabulary maps emoji to [UNK]; these carry the sentiment of many captions, so they are spelled out.
-EMOJI_WORDS = {
-    "😍": "love",
-    "🥰": "love",
-    "❤️": "love",
-    "❤": "love",
-    "🤍": "love",
-    "🖤": "love",
-    "💕": "love",
-    "😂": "haha",
-    "🤣": "haha",
-    "🔥": "amazing",
-    "💪": "strong",
-    "🙌": "yay",
-    "🎉": "celebrate",
-    "🏆": "win",
-    "🤤": "delicious",
-    "😭": "crying",
-    "😢": "sad",
-    "😡": "angry",
-    "🤬": "angry",
-    "👎": "bad",
-    "👍": "good",
-}
-_EMOJI = re.compile("|".join(re.escape(e) for e in sorted(EMOJI_WORDS, key=len, reverse=True)))
 
 
 class TextStatus(enum.Enum):
@@ -98,21 +69,6 @@ def check_request(texts: Sequence[str], limits: Limits) -> None:
     for index, text in enumerate(texts):
         if len(text) > limits.max_chars:
             raise InvalidArgument(f"texts[{index}] has {len(text)} characters; at most {limits.max_chars} per text")
-
-
-def has_text(text: str) -> bool:
-    """Whether a text has a letter in any script; emoji, digits and punctuation alone are not text."""
-    return any(char.isalpha() for char in text)
-
-
-def model_text(text: str) -> str:
-    """What the sentiment and category models see: sentiment-bearing emoji as words, whitespace collapsed."""
-    return _SPACES.sub(" ", _EMOJI.sub(lambda m: f" {EMOJI_WORDS[m.group(0)]} ", text)).strip()
-
-
-def language_text(text: str) -> str:
-    """What the language identifier sees: no links, no @mentions, no '#' (hashtag words stay)."""
-    return _SPACES.sub(" ", _MENTION.sub(" ", _URL.sub(" ", text)).replace("#", " ")).strip()
 
 
 def no_text_analysis(tasks: Sequence[TaskName]) -> TextAnalysis:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from services.inference import analysis
+from services.inference import texts as prepared
 from services.inference.analysis import Limits, TextAnalysis
 from services.inference.batcher import Batcher
 from services.inference.manifest import TaskName
@@ -29,12 +30,12 @@ class Analyzer:
     async def analyze(self, texts: Sequence[str], tasks: Sequence[TaskName]) -> list[TextAnalysis]:
         analysis.check_request(texts, self.limits)
         wanted = tuple(dict.fromkeys(tasks or ALL_TASKS))
-        with_text = [i for i, text in enumerate(texts) if analysis.has_text(text)]
+        with_text = [i for i, text in enumerate(texts) if prepared.has_text(text)]
         jobs = []
         for batcher in self.batchers:
             if with_text and set(batcher.runner.tasks) & set(wanted):
                 prepare = (
-                    analysis.language_text if batcher.runner.tasks == (TaskName.LANGUAGE,) else analysis.model_text
+                    prepared.language_text if batcher.runner.tasks == (TaskName.LANGUAGE,) else prepared.model_text
                 )
                 jobs.append(batcher.submit([prepare(texts[i]) for i in with_text]))
         running = [asyncio.ensure_future(job) for job in jobs]

@@ -12,12 +12,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from services.inference.analysis import language_text
 from services.inference.evaluate import load_examples
 from services.inference.featurizers import ByteNgramFeaturizer, TokenizerFeaturizer
 from services.inference.manifest import ManifestError, TaskName, load_manifest
 from services.inference.modelbuild import langid, sentiment
 from services.inference.modelcache import ModelsNotBuiltError, resolve_models_dir, write_pointer
+from services.inference.texts import language_text
 from tests.processes import ROOT
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from services.inference.analysis import model_text
 from services.inference.modelbuild.encoder import embed, export_quantized, minilm_source
 from services.inference.modelcache import cache_root
+from services.inference.texts import model_text
 
 HEAD_FILE = Path(__file__).parent / "heads" / "sentiment.npz"
 LABELS = ("negative", "neutral", "positive")
