@@ -12,17 +12,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import asyncpg
 import grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
 
 from bench.stats import percentile
-from scripts.pgcluster import free_port
-from scripts.stack import Stack
+from scripts.stack import private_stack
 from services.sample_upstream.creators import CREATORS
 
 FRESH_ROUNDS_SEQUENTIAL = 2
@@ -148,27 +145,7 @@ def report(f: dict[str, float]) -> str:
 
 
 def main() -> None:
-    run = Path(tempfile.mkdtemp(prefix="following-bench-creator-"))
-    os.chmod(run, 0o755)
-    keys = (
-        "GATEWAY_LISTEN",
-        "GATEWAY_ADMIN_LISTEN",
-        "CREATOR_ADDR",
-        "INFERENCE_ADDR",
-        "CDN_ADDR",
-        "CREATOR_METRICS_LISTEN",
-        "INFERENCE_METRICS_LISTEN",
-        "CDN_METRICS_LISTEN",
-        "SAMPLE_UPSTREAM_LISTEN",
-        "CDN_HTTP_LISTEN",
-    )
-    ports = {key: f"127.0.0.1:{free_port()}" for key in keys}
-    overrides = {
-        **ports,
-        "STACK_PG_PORT": str(free_port()),
-        "SUPABASE_JWT_ISSUER": f"http://{ports['GATEWAY_LISTEN']}/auth/v1",
-    }
-    stack = Stack(run, overrides)
+    stack = private_stack("following-bench-creator-")
     try:
         stack.up(
             extra_env={
@@ -182,10 +159,10 @@ def main() -> None:
                 "inference": {"LOG_LEVEL": "WARNING"},
             }
         )
-        figures = asyncio.run(measure(ports["CREATOR_ADDR"], stack.pg.dsn("following")))
+        figures = asyncio.run(measure(stack.values["CREATOR_ADDR"], stack.pg.dsn("following")))
     finally:
         stack.down()
-        shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(stack.run, ignore_errors=True)
     print(report(figures))
 
 

@@ -7,18 +7,14 @@ CDN enqueue). Cached: the same creator again, from one client and from 16 concur
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
 from bench.stats import percentile
 from client.tokens import mint
-from scripts.pgcluster import free_port
-from scripts.stack import Stack
+from scripts.stack import private_stack
 from services.sample_upstream.creators import CREATORS
 
 FRESH_ROUNDS = 3
@@ -97,34 +93,14 @@ def report(figures: dict[str, float]) -> str:
 
 
 def main() -> None:
-    run = Path(tempfile.mkdtemp(prefix="following-bench-"))
-    os.chmod(run, 0o755)
-    keys = (
-        "GATEWAY_LISTEN",
-        "GATEWAY_ADMIN_LISTEN",
-        "CREATOR_ADDR",
-        "INFERENCE_ADDR",
-        "CDN_ADDR",
-        "CREATOR_METRICS_LISTEN",
-        "INFERENCE_METRICS_LISTEN",
-        "CDN_METRICS_LISTEN",
-        "SAMPLE_UPSTREAM_LISTEN",
-        "CDN_HTTP_LISTEN",
-    )
-    ports = {key: f"127.0.0.1:{free_port()}" for key in keys}
-    overrides = {
-        **ports,
-        "STACK_PG_PORT": str(free_port()),
-        "SUPABASE_JWT_ISSUER": f"http://{ports['GATEWAY_LISTEN']}/auth/v1",
-    }
-    stack = Stack(run, overrides)
+    stack = private_stack("following-bench-")
     try:
         stack.up(extra_env={"gateway": {"GATEWAY_RATE_LIMIT_PER_SECOND": "100000"}})
         token = mint(stack.values["SUPABASE_JWT_SECRET"], stack.values["SUPABASE_JWT_ISSUER"], "bench")
-        figures = asyncio.run(measure(f"http://{ports['GATEWAY_LISTEN']}", token))
+        figures = asyncio.run(measure(f"http://{stack.values['GATEWAY_LISTEN']}", token))
     finally:
         stack.down()
-        shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(stack.run, ignore_errors=True)
     print(report(figures))
 
 

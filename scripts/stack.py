@@ -15,6 +15,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from following.dbroles import bootstrap
 from following.healthcheck import wait_serving
-from scripts.pgcluster import PgCluster
+from scripts.pgcluster import PgCluster, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / ".run"
@@ -307,6 +308,20 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
     except OSError:
         return False
+
+
+def private_stack(prefix: str = "following-stack-") -> Stack:
+    """A stack in a fresh temp folder on free loopback ports, for tests and benchmarks; `shutil.rmtree(stack.run)`
+    after `down()` removes it."""
+    run = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(run, 0o755)  # the cluster may run as the postgres user
+    ports = {key: f"127.0.0.1:{free_port()}" for key in DEFAULTS if key.endswith(("_LISTEN", "_ADDR"))}
+    overrides = {
+        **ports,
+        "STACK_PG_PORT": str(free_port()),
+        "SUPABASE_JWT_ISSUER": f"http://{ports['GATEWAY_LISTEN']}/auth/v1",
+    }
+    return Stack(run, overrides)
 
 
 def main() -> None:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from client.api import GatewayClient
 from client.tokens import mint
-from scripts.pgcluster import free_port
-from scripts.stack import Stack
+from scripts.stack import Stack, private_stack
 
 
 @dataclass
@@ -39,33 +36,11 @@ class E2E:
 
 @pytest.fixture(scope="session")
 def e2e() -> Iterator[E2E]:
-    run = Path(tempfile.mkdtemp(prefix="following-e2e-"))
-    os.chmod(run, 0o755)
-    ports = {
-        key: f"127.0.0.1:{free_port()}"
-        for key in (
-            "GATEWAY_LISTEN",
-            "GATEWAY_ADMIN_LISTEN",
-            "CREATOR_ADDR",
-            "INFERENCE_ADDR",
-            "CDN_ADDR",
-            "CREATOR_METRICS_LISTEN",
-            "INFERENCE_METRICS_LISTEN",
-            "CDN_METRICS_LISTEN",
-            "SAMPLE_UPSTREAM_LISTEN",
-            "CDN_HTTP_LISTEN",
-        )
-    }
-    overrides = {
-        **ports,
-        "STACK_PG_PORT": str(free_port()),
-        "SUPABASE_JWT_ISSUER": f"http://{ports['GATEWAY_LISTEN']}/auth/v1",
-    }
-    stack = Stack(run, overrides)
+    stack = private_stack("following-e2e-")
     try:
         stack.up()
         yield E2E(stack)
     finally:
         stack.down()
         if os.environ.get("KEEP_E2E_RUN") != "1":
-            shutil.rmtree(run, ignore_errors=True)
+            shutil.rmtree(stack.run, ignore_errors=True)
