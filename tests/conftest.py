@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +14,14 @@ import asyncpg
 import pytest
 
 from following.dbroles import SERVICES, ensure_service_role, role_name
+from following.server import ServiceApp, ServiceRunner
+from following.settings import EnvReader, RuntimeSettings
 from scripts.pgcluster import PgCluster, free_port
 
 TEMPLATE = "following_template"
+
+Build = Callable[[EnvReader], tuple[ServiceApp, RuntimeSettings]]
+Serve = Callable[[Build, Mapping[str, str]], Awaitable[ServiceRunner]]
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,22 @@ async def database(pg_cluster: PgCluster, pg_template: str) -> AsyncIterator[Tes
         await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Runs services in-process from their `build(env)` and a settings mapping; stops them after the test."""
+    runners: list[ServiceRunner] = []
+
+    async def start(build: Build, env: Mapping[str, str]) -> ServiceRunner:
+        reader = EnvReader({"GRPC_LISTEN": "127.0.0.1:0", "METRICS_LISTEN": "off", **env})
+        app, runtime = build(reader)
+        reader.check()
+        runner = ServiceRunner(app, runtime)
+        await runner.start()
+        runners.append(runner)
+        return runner
+
+    yield start
+    for runner in reversed(runners):
+        await runner.stop(1.0)

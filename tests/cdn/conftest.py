@@ -15,10 +15,10 @@ from aiohttp import web
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 
 from following.server import ServiceRunner
-from following.settings import EnvReader, RuntimeSettings
-from services.cdn.server import CdnApp
+from following.settings import EnvReader
+from services.cdn.server import build
 from services.cdn.settings import CdnSettings
-from tests.conftest import TestDatabase
+from tests.conftest import Serve, TestDatabase
 
 
 @dataclass
@@ -105,29 +105,16 @@ StartCdn = Callable[..., Awaitable[ServiceRunner]]
 
 
 @pytest.fixture
-async def start_cdn(database: TestDatabase, tmp_path: Path) -> AsyncIterator[StartCdn]:
-    runners: list[ServiceRunner] = []
-
+async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve) -> StartCdn:
     async def start(**overrides: str) -> ServiceRunner:
         env = {
             "DATABASE_URL": database.dsn_for("cdn"),
-            "GRPC_LISTEN": "127.0.0.1:0",
-            "METRICS_LISTEN": "off",
             "SHUTDOWN_GRACE_SECONDS": "5",
             **cdn_env(tmp_path / "objects", **overrides),
         }
-        reader = EnvReader(env)
-        runtime = RuntimeSettings.read("cdn", reader, default_grpc_port=0)
-        app = CdnApp(CdnSettings.read(reader))
-        reader.check()
-        runner = ServiceRunner(app, runtime)
-        await runner.start()
-        runners.append(runner)
-        return runner
+        return await serve(build, env)
 
-    yield start
-    for runner in runners:
-        await runner.stop(1.0)
+    return start
 
 
 def cdn_stub(address: str) -> tuple[grpc.aio.Channel, cdn_pb2_grpc.CdnServiceStub, cdn_pb2_grpc.CdnStatusServiceStub]:

@@ -17,8 +17,7 @@ from creator.v1 import creator_pb2, creator_pb2_grpc
 from following.server import ServiceRunner
 from following.settings import EnvReader, RuntimeSettings
 from scripts.pgcluster import free_port
-from services.cdn.server import CdnApp
-from services.cdn.settings import CdnSettings
+from services.cdn.server import build as build_cdn
 from services.creator.server import CreatorApp
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import UpstreamSettings
@@ -26,7 +25,7 @@ from services.inference.server import build as build_inference
 from services.sample_upstream.admin import SampleAdmin
 from services.sample_upstream.server import SampleUpstream
 from services.sample_upstream.settings import SampleSettings
-from tests.conftest import TestDatabase
+from tests.conftest import Serve, TestDatabase
 
 
 @pytest.fixture(scope="session")
@@ -138,15 +137,13 @@ async def start_creator(database: TestDatabase, upstream_url: str, inference_add
 
 
 @pytest.fixture
-async def start_cdn(database: TestDatabase, tmp_path: Path) -> AsyncIterator[StartCdn]:
+async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve) -> StartCdn:
     """Starts a real CDN service on the test database that mirrors from the sample upstream on loopback."""
-    runners: list[ServiceRunner] = []
 
     async def start(address: str = "127.0.0.1:0") -> ServiceRunner:
         env = {
             "DATABASE_URL": database.dsn_for("cdn"),
             "GRPC_LISTEN": address,
-            "METRICS_LISTEN": "off",
             "SHUTDOWN_GRACE_SECONDS": "2",
             "CDN_STORAGE_URL": f"file://{tmp_path / 'objects'}",
             "CDN_HTTP_LISTEN": "127.0.0.1:0",
@@ -157,18 +154,9 @@ async def start_cdn(database: TestDatabase, tmp_path: Path) -> AsyncIterator[Sta
             "CDN_RATE_LIMIT_PER_HOST": "1000",
             "CDN_RATE_LIMIT_BURST": "1000",
         }
-        reader = EnvReader(env)
-        runtime = RuntimeSettings.read("cdn", reader, default_grpc_port=0)
-        app = CdnApp(CdnSettings.read(reader))
-        reader.check()
-        runner = ServiceRunner(app, runtime)
-        await runner.start()
-        runners.append(runner)
-        return runner
+        return await serve(build_cdn, env)
 
-    yield start
-    for runner in runners:
-        await runner.stop(1.0)
+    return start
 
 
 def cdn_stub(address: str) -> tuple[grpc.aio.Channel, cdn_pb2_grpc.CdnServiceStub]:
