@@ -1,12 +1,18 @@
 """Trains the sentiment head: a one-hidden-layer perceptron on MiniLM int8 embeddings of the VADER human-rated
-sentences (Hutto & Gilbert, ICWSM 2014; shipped only in the vaderSentiment source distribution).
+sentences (Hutto & Gilbert, ICWSM 2014; shipped only in the vaderSentiment source distribution) plus a small set of
+caption-like sentences written for this head (`data/train_captions.jsonl`: sarcasm, complaints with emoji, sponsored
+posts), repeated CAPTION_REPEATS times so that 198 captions weigh about as much as 2,000 VADER sentences.
 
-The result (`heads/sentiment.npz`, 390 KB) is committed so that `make models` does not redo the 80 s of embedding.
+Choices (neutral band, caption weight, emoji words in `texts.py`) were made on `data/dev_captions.jsonl`, 117 captions
+kept out of training, and on 3,000 held-out VADER sentences; never on the evaluation set in tests/data.
+
+The result (`heads/sentiment.npz`, 1.2 MB) is committed so that `make models` does not redo the 80 s of embedding.
 Retrain with `python -m services.inference.modelbuild.sentiment` (downloads the sdist with pip into the model cache).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tarfile
@@ -21,10 +27,15 @@ from services.inference.modelcache import cache_root
 from services.inference.texts import model_text
 
 HEAD_FILE = Path(__file__).parent / "heads" / "sentiment.npz"
+TRAIN_CAPTIONS = Path(__file__).parent / "data" / "train_captions.jsonl"
+DEV_CAPTIONS = Path(__file__).parent / "data" / "dev_captions.jsonl"
+# Dev macro-F1 of single fits at the 0.75 band: 0.85 with 5 repeats, 0.88 with 10; 0.73 without the captions.
+CAPTION_REPEATS = 10
 LABELS = ("negative", "neutral", "positive")
 VADER_SDIST = "vaderSentiment==3.3.2"
-# Mean ratings are on -4..4; within half a point of zero the raters did not agree on a direction.
-NEUTRAL_BAND = 0.5
+# Mean ratings are on -4..4; near zero the raters did not agree on a direction. Dev macro-F1 by band (3 seeds):
+# 0.25: 0.79, 0.5: 0.81, 0.75: 0.85, 1.0: 0.84, 1.25: 0.80.
+NEUTRAL_BAND = 0.75
 GROUND_TRUTH_FILES = (
     "tweets_GroundTruth.txt",
     "movieReviewSnippets_GroundTruth.txt",
@@ -62,17 +73,32 @@ def vader_sentences(download_dir: Path) -> tuple[list[str], np.ndarray]:
     return texts, labels
 
 
-def fit_mlp(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One hidden ReLU layer (256), L2-regularised, early-stopped on a 10% split; deterministic (fixed seed).
+def labelled_captions(path: Path) -> tuple[list[str], np.ndarray]:
+    """(captions, labels) from a JSON-lines file with `text` and `sentiment` fields; labels index LABELS."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row["text"] for row in rows], np.asarray([LABELS.index(row["sentiment"]) for row in rows])
 
-    On 3,000 held-out VADER sentences it beats a linear head (accuracy 0.71 against 0.67, macro-F1 0.67 against 0.65).
+
+def fit_mlp(x: np.ndarray, y: np.ndarray, seeds: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One hidden ReLU layer (256), L2-regularised, early-stopped on a 10% split, fitted once per seed (0, 1, ...)
+    and merged into one wider network whose logits are the mean of the fits' logits; deterministic.
+
+    On 3,000 held-out VADER sentences one fit beats a linear head (accuracy 0.71 against 0.67, macro-F1 0.67 against
+    0.65); averaging three seeds raised dev macro-F1 from 0.877 (mean of the single fits) to 0.891.
     """
     from sklearn.neural_network import MLPClassifier
 
-    model = MLPClassifier((256,), alpha=1e-2, max_iter=60, early_stopping=True, random_state=0).fit(x, y)
+    fits = [
+        MLPClassifier((256,), alpha=1e-2, max_iter=60, early_stopping=True, random_state=seed).fit(x, y)
+        for seed in range(seeds)
+    ]
+    hidden_weight = np.hstack([fit.coefs_[0] for fit in fits])
+    hidden_bias = np.concatenate([fit.intercepts_[0] for fit in fits])
+    out_weight = np.vstack([fit.coefs_[1] for fit in fits]) / seeds
+    out_bias = np.mean([fit.intercepts_[1] for fit in fits], axis=0)
     return [
-        (weight.astype(np.float32), bias.astype(np.float32))
-        for weight, bias in zip(model.coefs_, model.intercepts_, strict=True)
+        (hidden_weight.astype(np.float32), hidden_bias.astype(np.float32)),
+        (out_weight.astype(np.float32), out_bias.astype(np.float32)),
     ]
 
 
@@ -92,20 +118,35 @@ def load_head() -> tuple[tuple[tuple[np.ndarray, np.ndarray], ...], list[str]]:
         return layers, [str(label) for label in trained["labels"]]
 
 
+def report(name: str, layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray, y: np.ndarray) -> None:
+    from sklearn.metrics import f1_score
+
+    predicted = predict(layers, x).argmax(axis=1)
+    macro_f1 = f1_score(y, predicted, average="macro")
+    print(f"{name}: accuracy {(predicted == y).mean():.3f}, macro-F1 {macro_f1:.3f} ({len(y)} texts)")
+
+
 def main() -> None:
     started = time.monotonic()
+    texts, labels = vader_sentences(cache_root() / "downloads")
+    captions, caption_labels = labelled_captions(TRAIN_CAPTIONS)
+    dev_texts, dev_labels = labelled_captions(DEV_CAPTIONS)
     with tempfile.TemporaryDirectory() as work:
         print("exporting and quantizing the encoder", flush=True)
         graph = export_quantized(minilm_source(), Path(work))
-        texts, labels = vader_sentences(cache_root() / "downloads")
         print(f"embedding {len(texts)} VADER sentences ({np.bincount(labels).tolist()} neg/neu/pos)", flush=True)
         vectors = embed(graph, minilm_source(), [model_text(text) for text in texts])
+        caption_vectors = embed(graph, minilm_source(), [model_text(text) for text in captions])
+        dev_vectors = embed(graph, minilm_source(), [model_text(text) for text in dev_texts])
+    extra_x = np.repeat(caption_vectors, CAPTION_REPEATS, axis=0)
+    extra_y = np.repeat(caption_labels, CAPTION_REPEATS)
     rng = np.random.default_rng(7)
     order = rng.permutation(len(texts))
     held_out, train = order[:3000], order[3000:]
-    predicted = predict(fit_mlp(vectors[train], labels[train]), vectors[held_out]).argmax(axis=1)
-    print(f"held-out accuracy on VADER sentences: {(predicted == labels[held_out]).mean():.3f}")
-    layers = fit_mlp(vectors, labels)
+    check = fit_mlp(np.vstack([vectors[train], extra_x]), np.concatenate([labels[train], extra_y]))
+    report("held-out VADER sentences", check, vectors[held_out], labels[held_out])
+    layers = fit_mlp(np.vstack([vectors, extra_x]), np.concatenate([labels, extra_y]))
+    report("dev captions (not trained on)", layers, dev_vectors, dev_labels)
     arrays: dict[str, np.ndarray] = {"labels": np.array(LABELS)}
     for index, (weight, bias) in enumerate(layers):
         arrays[f"weight{index}"], arrays[f"bias{index}"] = weight, bias
