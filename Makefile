@@ -6,7 +6,7 @@ VENV_STAMP := .venv/.installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help setup protos lint typecheck test test-fast up down logs status demo models eval \
-        bench bench-gateway bench-inference bench-cdn bench-creator k8s-check openapi clean
+        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e k8s-check openapi clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench-cdn: setup ## CDN pipeline against a bare Pillow loop; claim throughput
 
 bench-creator: models ## Fresh and cached searches at the creator service
 	$(PY) -m bench.creator
+
+bench-e2e: models ## Fresh and cached searches end to end through Envoy
+	$(PY) -m bench.e2e
 
 bench: models ## Every benchmark plus end-to-end searches; writes BENCHMARKS.md
 	$(PY) -m bench.all

@@ -50,7 +50,7 @@ async def _search(stub: creator_pb2_grpc.CreatorServiceStub, username: str) -> t
     return elapsed, report.freshness.from_cache
 
 
-async def _empty(admin_dsn: str) -> None:
+async def empty_creator_tables(admin_dsn: str) -> None:
     conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(EMPTY_CREATOR_TABLES)
@@ -65,7 +65,7 @@ async def measure(address: str, admin_dsn: str) -> dict[str, float]:
         stub = creator_pb2_grpc.CreatorServiceStub(channel)
         fresh: list[float] = []
         for _ in range(FRESH_ROUNDS_SEQUENTIAL):
-            await _empty(admin_dsn)
+            await empty_creator_tables(admin_dsn)
             for name in names[:12]:
                 elapsed, from_cache = await _search(stub, name)
                 if from_cache:
@@ -75,7 +75,7 @@ async def measure(address: str, admin_dsn: str) -> dict[str, float]:
         fresh16: list[float] = []
         wall16 = 0.0
         for _ in range(FRESH_ROUNDS_CONCURRENT):
-            await _empty(admin_dsn)
+            await empty_creator_tables(admin_dsn)
             started = time.perf_counter()
             results = await asyncio.gather(*(_search(stub, name) for name in names))
             wall16 += time.perf_counter() - started

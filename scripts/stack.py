@@ -218,7 +218,7 @@ class Stack:
         """Starts what is not running yet, in dependency order, waiting for each to answer."""
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids.mkdir(parents=True, exist_ok=True)
-        print(f"{'postgres':<16} starting on 127.0.0.1:{self.pg.port}", flush=True)
+        _progress(f"{'postgres':<16} starting on 127.0.0.1:{self.pg.port}")
         self.pg.start()
         self._ensure_database()
         asyncio.run(bootstrap(self.pg.dsn("following")))
@@ -229,7 +229,7 @@ class Stack:
         component = self.component(name)
         running = self.pid(name)
         if running is not None:
-            print(f"{name:<16} already running (pid {running})", flush=True)
+            _progress(f"{name:<16} already running (pid {running})")
             return
         log_path = self.logs / f"{name}.log"
         with log_path.open("ab") as log:
@@ -242,7 +242,7 @@ class Stack:
                 start_new_session=True,
             )
         (self.pids / f"{name}.pid").write_text(str(proc.pid))
-        print(f"{name:<16} starting (pid {proc.pid}, log {log_path})", flush=True)
+        _progress(f"{name:<16} starting (pid {proc.pid}, log {log_path})")
         try:
             component.ready(self)
         except TimeoutError as exc:
@@ -255,13 +255,13 @@ class Stack:
         pid = self.pid(name)
         if pid is None:
             return
-        print(f"{name:<16} stopping (pid {pid})", flush=True)
+        _progress(f"{name:<16} stopping (pid {pid})")
         os.kill(pid, sig)
         end = time.monotonic() + STOP_TIMEOUT_S
         while time.monotonic() < end and process_alive(pid):
             time.sleep(0.05)
         if process_alive(pid):
-            print(f"{name:<16} did not stop in {STOP_TIMEOUT_S:.0f} s: killing", flush=True)
+            _progress(f"{name:<16} did not stop in {STOP_TIMEOUT_S:.0f} s: killing")
             os.kill(pid, signal.SIGKILL)
         (self.pids / f"{name}.pid").unlink(missing_ok=True)
 
@@ -269,7 +269,7 @@ class Stack:
         for component in reversed(COMPONENTS):
             self.stop(component.name)
         if self.pg.initialised() and self.pg.running():
-            print(f"{'postgres':<16} stopping", flush=True)
+            _progress(f"{'postgres':<16} stopping")
             self.pg.stop()
 
     def _ensure_database(self) -> None:
@@ -308,6 +308,11 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
     except OSError:
         return False
+
+
+def _progress(line: str) -> None:
+    """Start/stop progress goes to stderr, so what a caller prints on stdout stays clean."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def private_stack(prefix: str = "following-stack-") -> Stack:
