@@ -11,8 +11,6 @@ from typing import Any
 
 HINTS = {
     401: "the gateway refused the token (missing, expired or not signed with the configured secret)",
-    403: "you may not do this; for posts and history, search the creator first to unlock it",
-    404: "not found",
     429: "too many requests; wait a moment and retry",
     503: "a service is unavailable; retry shortly (make status shows what runs)",
     504: "the request took too long; retry",
