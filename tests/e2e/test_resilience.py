@@ -110,3 +110,17 @@ def test_an_upstream_429_storm_costs_bounded_requests_and_clear_answers(e2e: E2E
             assert status in (429, 503), (status, body)
             assert isinstance(body, str) and body
     assert upstream_requests <= 40, f"{upstream_requests} upstream requests for {len(names)} searches"
+
+
+def test_restarting_the_gateway_loses_nothing(e2e: E2E) -> None:
+    client = e2e.client("niaj")
+    before = client.search("fit.bayann")
+    e2e.stack.stop("gateway", signal.SIGKILL)
+    with pytest.raises(ApiError) as down:
+        client.unlocked()
+    assert down.value.status == 0, "nothing listens while the gateway is down"
+    e2e.stack.start("gateway")
+    after = client.search("fit.bayann")
+    assert after["profile"]["instagram_id"] == before["profile"]["instagram_id"]
+    assert after["freshness"]["from_cache"], "the stored report survived: no new fetch was needed"
+    assert "fit.bayann" in [c["username"] for c in client.unlocked()["creators"]]
