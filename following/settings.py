@@ -34,6 +34,11 @@ class EnvReader:
         self._env = os.environ if env is None else env
         self._errors: list[str] = []
 
+    @property
+    def mapping(self) -> Mapping[str, str]:
+        """The environment being read, for adapters with their own settings parser."""
+        return self._env
+
     def _raw(self, name: str) -> str | None:
         value = self._env.get(name)
         if value is None or value.strip() == "":

@@ -114,7 +114,7 @@ def build(env: EnvReader) -> tuple[CreatorApp, RuntimeSettings]:
     runtime = RuntimeSettings.read("creator", env, default_grpc_port=50051)
     settings = CreatorSettings.read(env)
     try:
-        upstream = UpstreamSettings.from_env()
+        upstream = UpstreamSettings.from_env(env.mapping)
     except UpstreamSettingsError as exc:
         env.fail("INSTAGRAM_*", str(exc))
         upstream = UpstreamSettings()
