@@ -31,19 +31,18 @@ class Analyzer:
         analysis.check_request(texts, self.limits)
         wanted = tuple(dict.fromkeys(tasks or ALL_TASKS))
         with_text = [i for i, text in enumerate(texts) if prepared.has_text(text)]
-        jobs = []
-        for batcher in self.batchers:
-            if with_text and set(batcher.runner.tasks) & set(wanted):
-                prepare = (
-                    prepared.language_text if batcher.runner.tasks == (TaskName.LANGUAGE,) else prepared.model_text
-                )
-                jobs.append(batcher.submit([prepare(texts[i]) for i in with_text]))
-        running = [asyncio.ensure_future(job) for job in jobs]
+        running: list[asyncio.Future[Probabilities]] = []
         try:
+            for batcher in self.batchers:
+                if with_text and set(batcher.runner.tasks) & set(wanted):
+                    prepare = (
+                        prepared.language_text if batcher.runner.tasks == (TaskName.LANGUAGE,) else prepared.model_text
+                    )
+                    running.append(batcher.enqueue([prepare(texts[i]) for i in with_text]))
             finished = await asyncio.gather(*running)
         except BaseException:
-            for task in running:  # one model refused or failed: the others' queued texts need not run
-                task.cancel()
+            for future in running:  # one model refused or failed: the others' queued texts need not run
+                future.cancel()
             raise
         merged: Probabilities = {}
         for result in finished:

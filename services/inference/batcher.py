@@ -45,6 +45,7 @@ class Batcher:
         policy: BatchPolicy,
         on_batch: BatchObserver | None = None,
         on_depth: DepthObserver | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.runner = runner
         self.policy = policy
@@ -53,7 +54,9 @@ class Batcher:
         self._pending: deque[_Pending] = deque()
         self._queued = 0
         self._arrived = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{runner.spec.name}")
+        # A shared executor (owned by the caller) runs several models' batches one after another in one thread.
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{runner.spec.name}")
         self._worker: asyncio.Task[None] | None = None
         self._running: list[_Pending] = []
         self.batches_run = 0
@@ -78,10 +81,17 @@ class Batcher:
                 item.future.set_exception(Unavailable("the service is stopping", retry_after=1))
         self._running = []
         self._queued = 0
-        self._executor.shutdown(wait=True)
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
 
     async def submit(self, texts: Sequence[str]) -> Probabilities:
         """Probabilities for `texts`, in order, once the batches holding them have run."""
+        return await self.enqueue(texts)
+
+    def enqueue(self, texts: Sequence[str]) -> asyncio.Future[Probabilities]:
+        """Queue `texts` now and return the future of their probabilities, in order (no task per call).
+
+        Cancelling the future drops its texts that have not started running."""
         if self._worker is None or self._worker.done():
             raise Unavailable("the model worker is not running", retry_after=1)
         if self._queued + len(texts) > self.policy.max_queue:
@@ -89,7 +99,7 @@ class Batcher:
                 f"inference queue full ({self._queued} of {self.policy.max_queue} texts waiting); retry with backoff"
             )
         loop = asyncio.get_running_loop()
-        futures = []
+        futures: list[asyncio.Future[Probabilities]] = []
         for start in range(0, len(texts), self.policy.max_batch):
             chunk = list(texts[start : start + self.policy.max_batch])
             future: asyncio.Future[Probabilities] = loop.create_future()
@@ -98,10 +108,9 @@ class Batcher:
             futures.append(future)
         self._on_depth(self.runner.spec.name, self._queued)
         self._arrived.set()
-        parts = await asyncio.gather(*futures)
-        if len(parts) == 1:
-            return parts[0]
-        return {task: np.concatenate([part[task] for part in parts]) for task in parts[0]}
+        if len(futures) == 1:
+            return futures[0]
+        return asyncio.ensure_future(_concatenated(futures))
 
     async def _collect(self) -> list[_Pending]:
         while not self._pending:
@@ -128,6 +137,12 @@ class Batcher:
         self._on_depth(self.runner.spec.name, self._queued)
         return batch
 
+    def _run(self, texts: list[str]) -> tuple[Probabilities, float]:
+        """In the worker thread: the batch's probabilities and its run time (not the wait for a shared thread)."""
+        started = time.perf_counter()
+        result = self.runner.run(texts)
+        return result, time.perf_counter() - started
+
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -136,16 +151,15 @@ class Batcher:
                 continue
             self._running = batch
             texts = [text for item in batch for text in item.texts]
-            started = time.perf_counter()
             try:
-                result = await loop.run_in_executor(self._executor, self.runner.run, texts)
+                result, seconds = await loop.run_in_executor(self._executor, self._run, texts)
             except Exception as exc:
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(exc)
                 continue
             self.batches_run += 1
-            self._on_batch(self.runner.spec.name, len(texts), time.perf_counter() - started)
+            self._on_batch(self.runner.spec.name, len(texts), seconds)
             offset = 0
             for item in batch:
                 end = offset + len(item.texts)
@@ -153,3 +167,8 @@ class Batcher:
                     item.future.set_result({task: rows[offset:end] for task, rows in result.items()})
                 offset = end
             self._running = []
+
+
+async def _concatenated(futures: Sequence[asyncio.Future[Probabilities]]) -> Probabilities:
+    parts = await asyncio.gather(*futures)
+    return {task: np.concatenate([part[task] for part in parts]) for task in parts[0]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -45,6 +46,9 @@ class InferenceApp:
         for task in ALL_TASKS:
             self.manifest.head_for(task)
         self.batchers: list[Batcher] = []
+        # One worker thread for every model: the models' batches run one after another, as in a bare loop, so a
+        # cheap model's batches gather the texts that arrive while the encoder runs instead of one hand-off per call.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
         self._analyzer: Analyzer | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
@@ -55,7 +59,8 @@ class InferenceApp:
         runners = await asyncio.to_thread(load_runners, self.manifest, self.settings.threads)
         await asyncio.to_thread(_warm_up, runners)
         self.batchers = [
-            Batcher(runner, self.settings.policy, metrics.observe_batch, metrics.observe_depth) for runner in runners
+            Batcher(runner, self.settings.policy, metrics.observe_batch, metrics.observe_depth, self._executor)
+            for runner in runners
         ]
         for batcher in self.batchers:
             batcher.start()
@@ -64,6 +69,7 @@ class InferenceApp:
 
     async def stop(self, grace: float) -> None:
         await asyncio.gather(*(batcher.stop() for batcher in self.batchers))
+        self._executor.shutdown(wait=True)
 
     def servicer(self) -> InferenceServicer:
         if self._analyzer is None:
