@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -74,6 +75,36 @@ async def test_batcher_merges_waiting_submissions_up_to_max_batch_and_keeps_orde
         await batcher.stop()
     assert [len(batch) for batch in runner.batches] == [1, 4, 2]
     assert [r[TaskName.SENTIMENT][:, 0].tolist() for r in results] == [[1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]]
+
+
+async def test_models_sharing_one_worker_thread_batch_what_arrives_while_the_other_runs() -> None:
+    encoder, cheap = GatedRunner(), GatedRunner()
+    cheap.gate.set()
+    policy = BatchPolicy(max_batch=8, max_wait_seconds=0.0, max_queue=100)
+    shared = ThreadPoolExecutor(max_workers=1)
+    depths: list[int] = []
+    batchers = [
+        Batcher(encoder, policy, executor=shared),
+        Batcher(cheap, policy, on_depth=lambda name, depth: depths.append(depth), executor=shared),
+    ]
+    for batcher in batchers:
+        batcher.start()
+    try:
+        held = asyncio.create_task(batchers[0].submit(["a"]))
+        await wait_for(lambda: encoder.entered == 1)  # the shared thread is busy with the encoder's batch
+        first = asyncio.create_task(batchers[1].submit(["x"]))
+        await wait_for(lambda: depths == [1, 0])  # queued, then taken as a batch that waits for the thread
+        later = [asyncio.create_task(batchers[1].submit([c])) for c in "yz"]
+        await wait_for(lambda: batchers[1].queued == 2)
+        assert cheap.entered == 0  # nothing of the second model ran while the first held the thread
+        encoder.gate.set()
+        await asyncio.gather(held, first, *later)
+    finally:
+        await batchers[0].stop()
+        assert shared.submit(len, "ok").result(timeout=5) == 2  # a batcher leaves a shared executor to its owner
+        await batchers[1].stop()
+        shared.shutdown(wait=True)
+    assert cheap.batches == [["x"], ["y", "z"]]
 
 
 async def test_batcher_refuses_a_submission_that_does_not_fit_the_queue() -> None:
