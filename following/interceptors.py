@@ -6,8 +6,8 @@ Handlers stay thin: they read the caller with `caller_user_id()`, raise `DomainE
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -43,6 +43,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, service: str, readiness: Readiness) -> None:
         self._service = service
         self._readiness = readiness
+        # Per method: the registered handler and its wrapped form, built once (the wrapper reads the call's metadata
+        # from its context), and the metric children per (method, code), looked up once.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._handled: dict[tuple[str, grpc.StatusCode], Any] = {}
+        self._latency: dict[str, Any] = {}
 
     async def intercept_service(
         self,
@@ -53,33 +58,46 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.startswith(_PASS_THROUGH):
             return handler
-        metadata = dict(handler_call_details.invocation_metadata or ())
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, metadata, handler.unary_unary),
+                self._wrap_unary(method, handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, metadata, handler.unary_stream),
+                self._wrap_stream(method, handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    def _enter(self, metadata: dict[str, Any]) -> None:
-        request_id_var.set(str(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex))
-        user_id_var.set(str(metadata.get(USER_ID_HEADER) or ""))
+    def _enter(self, context: grpc.aio.ServicerContext) -> None:
+        request_id = user_id = None
+        for key, value in context.invocation_metadata() or ():
+            if key == REQUEST_ID_HEADER:
+                request_id = value
+            elif key == USER_ID_HEADER:
+                user_id = value
+        request_id_var.set(str(request_id or secrets.token_hex(16)))
+        user_id_var.set(str(user_id or ""))
         if not self._readiness.ready:
             raise Unavailable("the service is starting; retry in a moment", retry_after=1)
 
-    def _wrap_unary(self, method: str, metadata: dict[str, Any], inner: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_unary(self, method: str, inner: Callable[..., Any]) -> Callable[..., Any]:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                self._enter(metadata)
+                self._enter(context)
                 return await inner(request, context)
             except Exception as exc:
                 code = _status_of(exc, context)
@@ -89,12 +107,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         return handle
 
-    def _wrap_stream(self, method: str, metadata: dict[str, Any], inner: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_stream(self, method: str, inner: Callable[..., Any]) -> Callable[..., Any]:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                self._enter(metadata)
+                self._enter(context)
                 async for item in inner(request, context):
                     yield item
             except Exception as exc:
@@ -117,9 +135,18 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id_var.get()})")
 
     def _observe(self, method: str, code: grpc.StatusCode, started: float) -> None:
-        short = method.rsplit("/", 1)[-1]
-        RPC_HANDLED.labels(self._service, short, code.name).inc()
-        RPC_LATENCY.labels(self._service, short).observe(time.perf_counter() - started)
+        handled = self._handled.get((method, code))
+        if handled is None:
+            handled = self._handled[(method, code)] = RPC_HANDLED.labels(self._service, _short(method), code.name)
+        latency = self._latency.get(method)
+        if latency is None:
+            latency = self._latency[method] = RPC_LATENCY.labels(self._service, _short(method))
+        handled.inc()
+        latency.observe(time.perf_counter() - started)
+
+
+def _short(method: str) -> str:
+    return method.rsplit("/", 1)[-1]
 
 
 def _status_of(exc: Exception, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
