@@ -8,8 +8,6 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from following.errors import InvalidArgument
 from services.inference.manifest import TaskName
 
@@ -83,28 +81,28 @@ def no_text_analysis(tasks: Sequence[TaskName]) -> TextAnalysis:
     )
 
 
-def sentiment_from(labels: Sequence[str], probabilities: np.ndarray) -> Sentiment:
+def sentiment_from(labels: Sequence[str], probabilities: Sequence[float]) -> Sentiment:
     by_label = {label: float(p) for label, p in zip(labels, probabilities, strict=True)}
     best = max(by_label, key=lambda label: by_label[label])
     score = max(-1.0, min(1.0, by_label["positive"] - by_label["negative"]))
     return Sentiment(best, score, tuple(LabelScore(label, by_label[label]) for label in labels))
 
 
-def language_from(labels: Sequence[str], probabilities: np.ndarray) -> Language:
-    index = int(np.argmax(probabilities))
+def language_from(labels: Sequence[str], probabilities: Sequence[float]) -> Language:
+    index = max(range(len(probabilities)), key=probabilities.__getitem__)  # the first of equal maxima, as argmax
     return Language(labels[index], float(probabilities[index]))
 
 
-def category_from(labels: Sequence[str], probabilities: np.ndarray) -> Category:
-    order = np.argsort(-probabilities, kind="stable")[:TOP_CATEGORIES]
+def category_from(labels: Sequence[str], probabilities: Sequence[float]) -> Category:
+    order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:TOP_CATEGORIES]  # stable
     top = tuple(LabelScore(labels[i], float(probabilities[i])) for i in order)
     return Category(top[0].label, top[0].score, top)
 
 
 def analysed(
-    tasks: Sequence[TaskName], labels: dict[TaskName, tuple[str, ...]], rows: dict[TaskName, np.ndarray]
+    tasks: Sequence[TaskName], labels: dict[TaskName, tuple[str, ...]], rows: dict[TaskName, Sequence[float]]
 ) -> TextAnalysis:
-    """One text's result from its probability row per task."""
+    """One text's result from its probability row per task (plain floats: rows of `ndarray.tolist()`)."""
     return TextAnalysis(
         status=TextStatus.ANALYZED,
         sentiment=sentiment_from(labels[TaskName.SENTIMENT], rows[TaskName.SENTIMENT])

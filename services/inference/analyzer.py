@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-import numpy as np
-
 from services.inference import analysis
 from services.inference import texts as prepared
 from services.inference.analysis import Limits, TextAnalysis
@@ -48,7 +46,8 @@ class Analyzer:
         for result in finished:
             merged.update(result)
         results = [analysis.no_text_analysis(wanted) for _ in texts]
+        matrices = {task: merged[task].tolist() for task in wanted} if with_text else {}  # once per task
         for row, index in enumerate(with_text):
-            rows: dict[TaskName, np.ndarray] = {task: merged[task][row] for task in wanted}
+            rows: dict[TaskName, Sequence[float]] = {task: matrices[task][row] for task in wanted}
             results[index] = analysis.analysed(wanted, self.labels, rows)
         return results

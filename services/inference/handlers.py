@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import grpc
 from inference.v1 import inference_pb2, inference_pb2_grpc
@@ -49,6 +50,7 @@ def to_proto(result: TextAnalysis) -> inference_pb2.TextAnalysis:
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
     def __init__(self, analyzer: Analyzer, manifest: Manifest) -> None:
         self._analyzer = analyzer
+        self._texts: dict[tuple[TaskName, TextStatus], Any] = {}
         self._models = pb.ListModelsResponse()
         for spec in manifest.models:
             for head in spec.heads:
@@ -71,13 +73,19 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
             raise InvalidArgument(f"unknown tasks {unknown}; use TASK_SENTIMENT, TASK_LANGUAGE or TASK_CATEGORY")
         tasks = [TASKS[value] for value in request.tasks]
         results = await self._analyzer.analyze(list(request.texts), tasks)
-        for task in tasks or list(TASKS.values()):
-            for status in (TextStatus.ANALYZED, TextStatus.NO_TEXT):
-                count = sum(1 for result in results if result.status == status)
+        no_text = sum(1 for result in results if result.status is TextStatus.NO_TEXT)
+        for task in tasks or TASKS.values():
+            for status, count in ((TextStatus.ANALYZED, len(results) - no_text), (TextStatus.NO_TEXT, no_text)):
                 if count:
-                    metrics.TEXTS.labels(task.value, status.value).inc(count)
+                    self._texts_counter(task, status).inc(count)
         metrics.REQUEST_SECONDS.observe(time.perf_counter() - started)
         return pb.AnalyzeTextsResponse(results=[to_proto(result) for result in results])
+
+    def _texts_counter(self, task: TaskName, status: TextStatus) -> Any:
+        counter = self._texts.get((task, status))
+        if counter is None:
+            counter = self._texts[(task, status)] = metrics.TEXTS.labels(task.value, status.value)
+        return counter
 
     async def ListModels(
         self, request: inference_pb2.ListModelsRequest, context: grpc.aio.ServicerContext
