@@ -75,7 +75,7 @@ def run(stack: Stack, gateway: str) -> tuple[dict[str, Usage], dict[str, float],
     started = time.monotonic()
     sampler.start()
     try:
-        figures = asyncio.run(drive_searches(gateway, token))
+        figures = asyncio.run(drive_searches(gateway, token, stack.pg.dsn("following")))
     finally:
         stop.set()
         sampler.join(timeout=5)
