@@ -1,6 +1,6 @@
-"""Circuit breakers per upstream host: open after N consecutive failures, let one probe through after the reset time.
-
-Pure state with an injected monotonic clock; the worker asks `allow(host)` before a download and reports the result.
+"""Circuit breakers per upstream host (following.breaker's state machine, one per host): open after N consecutive
+failures, let one probe through after the reset time. The worker asks `allow(host)` before a download and reports
+the result.
 """
 
 from __future__ import annotations
@@ -8,21 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
+from following.breaker import BreakerState, CircuitBreaker
 
-class State(Enum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-@dataclass
-class HostState:
-    state: State = State.CLOSED
-    failures: int = 0
-    opened_at: float = 0.0
-    probing: bool = False
+State = BreakerState
 
 
 @dataclass(frozen=True)
@@ -39,47 +28,36 @@ class Breakers:
         self.failures = failures
         self.reset_seconds = reset_seconds
         self.clock = clock
-        self._hosts: dict[str, HostState] = {}
+        self._hosts: dict[str, CircuitBreaker] = {}
+
+    def _of(self, host: str) -> CircuitBreaker:
+        breaker = self._hosts.get(host)
+        if breaker is None:
+            breaker = self._hosts[host] = CircuitBreaker(self.failures, self.reset_seconds, self.clock)
+        return breaker
 
     def allow(self, host: str) -> float:
         """0 if a request to `host` may go now; otherwise the seconds to wait before asking again."""
-        s = self._hosts.setdefault(host, HostState())
-        if s.state is State.CLOSED:
+        breaker = self._of(host)
+        if breaker.admit():
             return 0.0
-        if s.state is State.OPEN:
-            remaining = s.opened_at + self.reset_seconds - self.clock()
-            if remaining > 0:
-                return remaining
-            s.state = State.HALF_OPEN
-            s.probing = False
-        if s.probing:
-            # One probe at a time; the others wait for its verdict.
-            return min(1.0, self.reset_seconds)
-        s.probing = True
-        return 0.0
+        # Open: wait out the reset time. Half-open with the probe out: wait briefly for its verdict.
+        return breaker.retry_in() or min(1.0, self.reset_seconds)
 
     def succeeded(self, host: str) -> None:
-        self._hosts[host] = HostState()
+        self._of(host).succeeded()
 
     def failed(self, host: str) -> None:
-        s = self._hosts.setdefault(host, HostState())
-        s.failures += 1
-        s.probing = False
-        if s.state is State.HALF_OPEN or s.failures >= self.failures:
-            s.state = State.OPEN
-            s.opened_at = self.clock()
+        self._of(host).failed()
 
     def abandoned(self, host: str) -> None:
         """A probe that never reached the host (cancelled) frees the half-open slot."""
-        s = self._hosts.get(host)
-        if s is not None:
-            s.probing = False
+        breaker = self._hosts.get(host)
+        if breaker is not None:
+            breaker.release_trial()
 
     def views(self) -> list[BreakerView]:
-        now = self.clock()
-        out = []
-        for host, s in sorted(self._hosts.items()):
-            retry_in = max(0.0, s.opened_at + self.reset_seconds - now) if s.state is State.OPEN else 0.0
-            state = State.HALF_OPEN if s.state is State.OPEN and retry_in == 0 else s.state
-            out.append(BreakerView(host, state, s.failures, retry_in))
-        return out
+        return [
+            BreakerView(host, breaker.state, breaker.failures, breaker.retry_in())
+            for host, breaker in sorted(self._hosts.items())
+        ]

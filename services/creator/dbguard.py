@@ -1,4 +1,5 @@
-"""A circuit breaker around the database pool, so that while PostgreSQL is down a request fails in milliseconds.
+"""A circuit breaker (following.breaker) around the database pool, so that while PostgreSQL is down a request fails in
+milliseconds.
 
 CLOSED: connections are handed out; consecutive connection failures are counted. OPEN after `threshold` of them:
 every request fails at once with UNAVAILABLE until `cooldown_s` has passed. HALF_OPEN: one trial request may try the
@@ -9,7 +10,6 @@ connection failures and leave the breaker alone.
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from prometheus_client import Gauge
 
+from following.breaker import BreakerState, CircuitBreaker
 from following.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class BreakerState(enum.Enum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+__all__ = ["CONNECTION_ERRORS", "BreakerState", "DatabaseGuard"]
 
 
 class DatabaseGuard:
@@ -53,21 +51,13 @@ class DatabaseGuard:
     ) -> None:
         self.pool = pool
         self._acquire_timeout_s = acquire_timeout_s
-        self._threshold = threshold
         self._cooldown_s = cooldown_s
-        self._clock = clock
-        self._failures = 0
-        self._open_until: float | None = None
-        self._trial_in_flight = False
+        self._breaker = CircuitBreaker(threshold, cooldown_s, clock)
         self.last_error = ""
 
     @property
     def state(self) -> BreakerState:
-        if self._open_until is None:
-            return BreakerState.CLOSED
-        if self._clock() < self._open_until:
-            return BreakerState.OPEN
-        return BreakerState.HALF_OPEN
+        return self._breaker.state
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -110,35 +100,29 @@ class DatabaseGuard:
 
     def _end_trial(self, trial: bool) -> None:
         if trial:
-            self._trial_in_flight = False
+            self._breaker.release_trial()
 
     def _admit(self) -> bool:
-        state = self.state
-        if state is BreakerState.CLOSED:
-            return False
-        remaining = max((self._open_until or 0) - self._clock(), 0.0)
-        if state is BreakerState.HALF_OPEN and not self._trial_in_flight:
-            self._trial_in_flight = True
-            return True
+        """Admits the call (returning whether it is the half-open trial) or raises UNAVAILABLE at once."""
+        trial = self._breaker.state is not BreakerState.CLOSED
+        if self._breaker.admit():
+            return trial
+        remaining = self._breaker.retry_in()
         raise Unavailable(
             f"database unavailable ({self.last_error}); circuit open, retry in {max(remaining, 0.1):.1f} s",
             retry_after=max(remaining, 1.0),
         )
 
     def _record_failure(self, exc: BaseException) -> None:
-        self._trial_in_flight = False
-        self._failures += 1
+        was_closed = self._breaker.state is BreakerState.CLOSED
         self.last_error = f"{exc.__class__.__name__}: {exc}"[:200]
-        if self._failures >= self._threshold or self._open_until is not None:
-            if self._open_until is None:
+        if self._breaker.failed():
+            if was_closed:
                 log.warning("database circuit opened", extra={"error": self.last_error})
-            self._open_until = self._clock() + self._cooldown_s
             BREAKER_OPEN.set(1)
 
     def _record_success(self) -> None:
-        if self._open_until is not None:
+        if self._breaker.state is not BreakerState.CLOSED:
             log.info("database circuit closed")
-        self._failures = 0
-        self._open_until = None
-        self._trial_in_flight = False
+        self._breaker.succeeded()
         BREAKER_OPEN.set(0)

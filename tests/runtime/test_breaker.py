@@ -1,0 +1,49 @@
+"""The shared circuit breaker state machine on a hand-driven clock."""
+
+from __future__ import annotations
+
+from following.breaker import BreakerState, CircuitBreaker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_opens_at_the_threshold_admits_one_trial_and_closes_on_its_success() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=2, cooldown_s=10, clock=clock)
+    assert breaker.admit() and not breaker.failed()
+    assert breaker.admit() and breaker.failed()
+    assert breaker.state is BreakerState.OPEN and not breaker.admit()
+    assert breaker.retry_in() == 10
+    clock.now += 10
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.admit(), "the first caller is the trial"
+    assert not breaker.admit(), "one trial at a time"
+    breaker.succeeded()
+    assert breaker.state is BreakerState.CLOSED and breaker.failures == 0
+
+
+def test_a_failed_trial_reopens_and_a_hold_stretches_the_cooldown() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=5, cooldown_s=10, clock=clock)
+    breaker.trip(hold_s=60)
+    assert breaker.state is BreakerState.OPEN and breaker.retry_in() == 60
+    clock.now += 60
+    assert breaker.admit()
+    assert breaker.failed()
+    assert breaker.state is BreakerState.OPEN and breaker.retry_in() == 10
+
+
+def test_a_released_trial_lets_the_next_caller_try() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cooldown_s=1, clock=clock)
+    breaker.failed()
+    clock.now += 1
+    assert breaker.admit()
+    breaker.release_trial()
+    assert breaker.admit()
