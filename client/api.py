@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -55,6 +56,8 @@ class GatewayClient:
             raise ApiError(0, f"cannot reach the gateway at {self.base_url}: {exc.reason}; is the stack up?") from None
         except TimeoutError:
             raise ApiError(0, f"no answer from {self.base_url} within {self.timeout:.0f} s") from None
+        except (ConnectionError, http.client.HTTPException) as exc:
+            raise ApiError(0, f"the connection to {self.base_url} broke before an answer ({exc!r}); retry") from None
 
     def search(self, username: str, refresh: bool = False, post_limit: int = 0) -> Any:
         body: dict[str, Any] = {"refresh": refresh}

@@ -209,7 +209,7 @@ class Stack:
             path.unlink(missing_ok=True)
             return None
         ours = component.module in cmdline or (name == "gateway" and "envoy" in cmdline)
-        if not ours or _is_zombie(pid):
+        if not ours or not process_alive(pid):
             path.unlink(missing_ok=True)
             return None
         return pid
@@ -300,14 +300,21 @@ class Stack:
 
 
 def process_alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists() and not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
+    """True while any thread of the process still runs. A killed multi-threaded process (Envoy) shows its main thread
+    as a zombie before its other threads have exited, and its sockets stay open until the last one has."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+        tasks = [entry.name for entry in Path(f"/proc/{pid}/task").iterdir()]
     except OSError:
         return False
+    return any(not _is_zombie(pid, task) for task in tasks)
+
+
+def _is_zombie(pid: int, task: str | None = None) -> bool:
+    stat = Path(f"/proc/{pid}/task/{task}/stat" if task else f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
 
 
 def _progress(line: str) -> None:
