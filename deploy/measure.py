@@ -117,10 +117,10 @@ def main() -> None:
     }
     stack = Stack(run_dir, overrides)
     try:
-        # The pods' sizes: two ONNX Runtime threads (INFERENCE_THREADS in the manifests), two Envoy workers.
+        # The pods' sizes: two model worker threads (INFERENCE_WORKERS in the manifests), two Envoy workers.
         stack.up(
             extra_env={
-                "inference": {"INFERENCE_THREADS": "2"},
+                "inference": {"INFERENCE_WORKERS": "2", "INFERENCE_THREADS": "1"},
                 "gateway": {"GATEWAY_CONCURRENCY": "2", "GATEWAY_RATE_LIMIT_RPS": "100000"},
             }
         )

@@ -203,15 +203,22 @@ def check_termination_grace(rendered: Rendered) -> list[str]:
 
 
 def check_inference_threads(rendered: Rendered) -> list[str]:
+    """The inference pods size their model threads (INFERENCE_WORKERS batches at once, INFERENCE_THREADS each) to
+    the CPU limit: the defaults come from os.cpu_count(), which sees the whole node."""
     problems = []
     for w in workloads(rendered):
         for c in w.pod["containers"]:
-            threads = container_env(rendered, c).get("INFERENCE_THREADS")
-            if w.name == "inference" and w.kind == "Deployment" and threads is None:
-                problems.append(f"{w}: set INFERENCE_THREADS (the default, os.cpu_count(), sees the whole node)")
+            env = container_env(rendered, c)
+            workers, threads = env.get("INFERENCE_WORKERS"), env.get("INFERENCE_THREADS")
+            if w.name == "inference" and w.kind == "Deployment" and workers is None:
+                problems.append(f"{w}: set INFERENCE_WORKERS (the default, os.cpu_count(), sees the whole node)")
             limit = c.get("resources", {}).get("limits", {}).get("cpu")
-            if threads is not None and limit is not None and int(threads) > max(1.0, quantity(limit)):
-                problems.append(f"{w}: INFERENCE_THREADS={threads} exceeds the CPU limit {limit}")
+            if workers is None or limit is None:
+                continue
+            if int(workers) * int(threads or 1) > max(1.0, quantity(limit)):
+                problems.append(
+                    f"{w}: INFERENCE_WORKERS={workers} x INFERENCE_THREADS={threads or 1} exceeds the CPU limit {limit}"
+                )
     return problems
 
 

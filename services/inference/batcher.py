@@ -1,13 +1,17 @@
-"""Dynamic batching for one model: concurrent submissions are merged into batches of at most `max_batch` texts,
-waiting at most `max_wait` seconds after the oldest waiting text arrived. Each batch runs in the model's own worker
-thread, off the event loop; while it runs, the next batch gathers. The queue is bounded (in texts): a submission that
-does not fit raises ResourceExhausted at once instead of waiting without bound.
+"""Dynamic batching: concurrent submissions for one model are merged into batches of at most `max_batch` texts,
+waiting at most `max_wait` seconds after the oldest waiting text arrived. Batches run in `ModelWorkers`, a few
+threads shared by every model's batcher, off the event loop. A batcher forms its next batch only when a worker
+thread is free, so the texts that arrive while the threads are busy join it instead of waiting in an executor queue.
+With more than one thread free, a batcher takes only its share of the waiting texts, so a lone 12-caption request
+runs on all free threads at once. The queue is bounded (in texts): a submission that does not fit raises
+ResourceExhausted at once instead of waiting without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,7 +31,7 @@ class BatchPolicy:
     max_queue: int
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
     texts: list[str]
     future: asyncio.Future[Probabilities]
@@ -38,6 +42,35 @@ BatchObserver = Callable[[str, int, float], None]  # (model name, batch size, se
 DepthObserver = Callable[[str, int], None]  # (model name, texts waiting)
 
 
+class ModelWorkers:
+    """The threads that run model batches. Each batch holds one thread from the moment its batcher forms it until
+    it has run; every model's batcher competes for the same threads, first come first served."""
+
+    def __init__(self, count: int) -> None:
+        if count < 1:
+            raise ValueError("at least one model worker thread is needed")
+        self.count = count
+        self.executor = ThreadPoolExecutor(max_workers=count, thread_name_prefix="models")
+        self._slots = asyncio.Semaphore(count)
+        self._busy = 0
+
+    @property
+    def free(self) -> int:
+        return self.count - self._busy
+
+    async def acquire(self) -> None:
+        await self._slots.acquire()
+        self._busy += 1
+
+    def release(self) -> None:
+        self._busy -= 1
+        self._slots.release()
+
+    def shutdown(self) -> None:
+        """Waits for the batches still running in the threads."""
+        self.executor.shutdown(wait=True)
+
+
 class Batcher:
     def __init__(
         self,
@@ -45,7 +78,7 @@ class Batcher:
         policy: BatchPolicy,
         on_batch: BatchObserver | None = None,
         on_depth: DepthObserver | None = None,
-        executor: ThreadPoolExecutor | None = None,
+        workers: ModelWorkers | None = None,
     ) -> None:
         self.runner = runner
         self.policy = policy
@@ -54,11 +87,11 @@ class Batcher:
         self._pending: deque[_Pending] = deque()
         self._queued = 0
         self._arrived = asyncio.Event()
-        # A shared executor (owned by the caller) runs several models' batches one after another in one thread.
-        self._owns_executor = executor is None
-        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{runner.spec.name}")
+        # Workers shared with other models belong to the caller; without them the batcher owns one thread.
+        self._owns_workers = workers is None
+        self._workers = workers or ModelWorkers(1)
         self._worker: asyncio.Task[None] | None = None
-        self._running: list[_Pending] = []
+        self._running: set[tuple[_Pending, ...]] = set()
         self.batches_run = 0
 
     @property
@@ -69,20 +102,20 @@ class Batcher:
         self._worker = asyncio.create_task(self._serve(), name=f"batcher-{self.runner.spec.name}")
 
     async def stop(self) -> None:
-        """Stop the worker (the batch in its thread finishes) and fail whatever still waits."""
+        """Stop forming batches (those in the threads finish) and fail whatever still waits or runs."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-        while self._pending:
-            self._running.append(self._pending.popleft())
-        for item in self._running:
+        stopping = Unavailable("the service is stopping", retry_after=1)
+        for item in [*self._pending, *(item for batch in self._running for item in batch)]:
             if not item.future.done():
-                item.future.set_exception(Unavailable("the service is stopping", retry_after=1))
-        self._running = []
+                item.future.set_exception(stopping)
+        self._pending.clear()
+        self._running.clear()
         self._queued = 0
-        if self._owns_executor:
-            self._executor.shutdown(wait=True)
+        if self._owns_workers:
+            await asyncio.to_thread(self._workers.shutdown)
 
     async def submit(self, texts: Sequence[str]) -> Probabilities:
         """Probabilities for `texts`, in order, once the batches holding them have run."""
@@ -91,7 +124,8 @@ class Batcher:
     def enqueue(self, texts: Sequence[str]) -> asyncio.Future[Probabilities]:
         """Queue `texts` now and return the future of their probabilities, in order (no task per call).
 
-        Cancelling the future drops its texts that have not started running."""
+        The texts are queued in as many parts as there are worker threads (at most `max_batch` each), so idle
+        threads can share one request. Cancelling the future drops its texts that have not started running."""
         if self._worker is None or self._worker.done():
             raise Unavailable("the model worker is not running", retry_after=1)
         if self._queued + len(texts) > self.policy.max_queue:
@@ -99,9 +133,10 @@ class Batcher:
                 f"inference queue full ({self._queued} of {self.policy.max_queue} texts waiting); retry with backoff"
             )
         loop = asyncio.get_running_loop()
+        part = min(self.policy.max_batch, max(1, math.ceil(len(texts) / self._workers.count)))
         futures: list[asyncio.Future[Probabilities]] = []
-        for start in range(0, len(texts), self.policy.max_batch):
-            chunk = list(texts[start : start + self.policy.max_batch])
+        for start in range(0, len(texts), part):
+            chunk = list(texts[start : start + part])
             future: asyncio.Future[Probabilities] = loop.create_future()
             self._pending.append(_Pending(chunk, future))
             self._queued += len(chunk)
@@ -112,10 +147,13 @@ class Batcher:
             return futures[0]
         return asyncio.ensure_future(_concatenated(futures))
 
-    async def _collect(self) -> list[_Pending]:
+    async def _wait_for_texts(self) -> None:
         while not self._pending:
             self._arrived.clear()
             await self._arrived.wait()
+
+    async def _collect(self) -> list[_Pending]:
+        """With a worker thread held: the next batch, after waiting up to max_wait for it to fill."""
         deadline = self._pending[0].enqueued + self.policy.max_wait_seconds
         while self._queued < self.policy.max_batch:
             remaining = deadline - time.monotonic()
@@ -126,9 +164,11 @@ class Batcher:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
                 break
+        # This thread's share of what waits: the other free threads take the rest right after.
+        limit = min(self.policy.max_batch, max(1, math.ceil(self._queued / (self._workers.free + 1))))
         batch: list[_Pending] = []
         size = 0
-        while self._pending and size + len(self._pending[0].texts) <= self.policy.max_batch:
+        while self._pending and (not batch or size + len(self._pending[0].texts) <= limit):
             item = self._pending.popleft()
             self._queued -= len(item.texts)
             if not item.future.done():
@@ -138,7 +178,7 @@ class Batcher:
         return batch
 
     def _run(self, texts: list[str]) -> tuple[Probabilities, float]:
-        """In the worker thread: the batch's probabilities and its run time (not the wait for a shared thread)."""
+        """In a worker thread: the batch's probabilities and its run time."""
         started = time.perf_counter()
         result = self.runner.run(texts)
         return result, time.perf_counter() - started
@@ -146,27 +186,40 @@ class Batcher:
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = await self._collect()
-            if not batch:
-                continue
-            self._running = batch
-            texts = [text for item in batch for text in item.texts]
+            await self._wait_for_texts()
+            await self._workers.acquire()
             try:
-                result, seconds = await loop.run_in_executor(self._executor, self._run, texts)
-            except Exception as exc:
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
+                batch = tuple(await self._collect()) if self._pending else ()
+            except BaseException:
+                self._workers.release()
+                raise
+            if not batch:
+                self._workers.release()
                 continue
-            self.batches_run += 1
-            self._on_batch(self.runner.spec.name, len(texts), seconds)
-            offset = 0
+            self._running.add(batch)
+            texts = [text for item in batch for text in item.texts]
+            run = loop.run_in_executor(self._workers.executor, self._run, texts)
+            run.add_done_callback(lambda done, batch=batch: self._finish(batch, done))  # type: ignore[misc]
+
+    def _finish(self, batch: tuple[_Pending, ...], run: asyncio.Future[tuple[Probabilities, float]]) -> None:
+        """On the event loop, once a batch left its thread: free the thread, then answer the batch's submissions."""
+        self._workers.release()
+        self._running.discard(batch)
+        failure = run.exception() if not run.cancelled() else Unavailable("the model batch was cancelled")
+        if failure is not None:
             for item in batch:
-                end = offset + len(item.texts)
                 if not item.future.done():
-                    item.future.set_result({task: rows[offset:end] for task, rows in result.items()})
-                offset = end
-            self._running = []
+                    item.future.set_exception(failure)
+            return
+        result, seconds = run.result()
+        self.batches_run += 1
+        self._on_batch(self.runner.spec.name, sum(len(item.texts) for item in batch), seconds)
+        offset = 0
+        for item in batch:
+            end = offset + len(item.texts)
+            if not item.future.done():
+                item.future.set_result({task: rows[offset:end] for task, rows in result.items()})
+            offset = end
 
 
 async def _concatenated(futures: Sequence[asyncio.Future[Probabilities]]) -> Probabilities:

@@ -18,25 +18,30 @@ Inputs = dict[str, np.ndarray]
 
 
 class TokenizerFeaturizer:
-    """`tokenizer.json` of a model folder, truncating to max_length and padding to the longest text in the batch."""
+    """`tokenizer.json` of a model folder, truncating to max_length and padding to the longest text in the batch.
+
+    Safe to call from several worker threads at once: each configuration (single texts, pairs) has its own
+    tokenizer, set up once, so no call changes what another call is reading."""
 
     def __init__(self, folder: Path, max_length: int, input_names: Sequence[str]) -> None:
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        padding = self._tokenizer.padding or {}
-        self._tokenizer.enable_padding(
-            pad_id=int(padding.get("pad_id", 0)), pad_token=str(padding.get("pad_token", "[PAD]"))
-        )
-        self._max_length = max_length
+        self._single = self._tokenizer(folder, max_length, "longest_first")
+        self._pairs = self._tokenizer(folder, max_length, "only_first")
         self._input_names = tuple(input_names)
 
+    @staticmethod
+    def _tokenizer(folder: Path, max_length: int, strategy: str) -> Tokenizer:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        padding = tokenizer.padding or {}
+        tokenizer.enable_padding(pad_id=int(padding.get("pad_id", 0)), pad_token=str(padding.get("pad_token", "[PAD]")))
+        tokenizer.enable_truncation(max_length, strategy=strategy)
+        return tokenizer
+
     def __call__(self, texts: Sequence[str]) -> Inputs:
-        self._tokenizer.enable_truncation(self._max_length)
-        return self._arrays(self._tokenizer.encode_batch(list(texts)))
+        return self._arrays(self._single.encode_batch(list(texts)))
 
     def pairs(self, firsts: Sequence[str], seconds: Sequence[str]) -> Inputs:
         """Sentence pairs (caption, hypothesis); only the caption is truncated."""
-        self._tokenizer.enable_truncation(self._max_length, strategy="only_first")
-        return self._arrays(self._tokenizer.encode_batch(list(zip(firsts, seconds, strict=True))))
+        return self._arrays(self._pairs.encode_batch(list(zip(firsts, seconds, strict=True))))
 
     def _arrays(self, encodings: list[Encoding]) -> Inputs:
         columns = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -19,7 +18,7 @@ from following.server import RuntimeContext, run
 from following.settings import EnvReader, RuntimeSettings, SettingsError
 from services.inference import metrics
 from services.inference.analyzer import ALL_TASKS, Analyzer
-from services.inference.batcher import Batcher
+from services.inference.batcher import Batcher, ModelWorkers
 from services.inference.handlers import InferenceServicer
 from services.inference.manifest import Manifest, ManifestError, load_manifest
 from services.inference.runners import Runner, load_runners
@@ -46,9 +45,9 @@ class InferenceApp:
         for task in ALL_TASKS:
             self.manifest.head_for(task)
         self.batchers: list[Batcher] = []
-        # One worker thread for every model: the models' batches run one after another, as in a bare loop, so a
-        # cheap model's batches gather the texts that arrive while the encoder runs instead of one hand-off per call.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
+        # The models share the worker threads, so a cheap model's batches gather the texts that arrive while the
+        # encoder runs instead of taking a thread per call.
+        self._workers: ModelWorkers | None = None
         self._analyzer: Analyzer | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
@@ -58,18 +57,28 @@ class InferenceApp:
     async def start(self, ctx: RuntimeContext) -> None:
         runners = await asyncio.to_thread(load_runners, self.manifest, self.settings.threads)
         await asyncio.to_thread(_warm_up, runners)
+        self._workers = workers = ModelWorkers(self.settings.workers)
         self.batchers = [
-            Batcher(runner, self.settings.policy, metrics.observe_batch, metrics.observe_depth, self._executor)
+            Batcher(runner, self.settings.policy, metrics.observe_batch, metrics.observe_depth, workers)
             for runner in runners
         ]
         for batcher in self.batchers:
             batcher.start()
         self._analyzer = Analyzer(self.batchers, self.settings.limits)
-        log.info("models loaded", extra={"models": [r.spec.name for r in runners], "build": self.manifest.build})
+        log.info(
+            "models loaded",
+            extra={
+                "models": [r.spec.name for r in runners],
+                "build": self.manifest.build,
+                "workers": self.settings.workers,
+                "threads_per_batch": self.settings.threads,
+            },
+        )
 
     async def stop(self, grace: float) -> None:
         await asyncio.gather(*(batcher.stop() for batcher in self.batchers))
-        self._executor.shutdown(wait=True)
+        if self._workers is not None:
+            await asyncio.to_thread(self._workers.shutdown)
 
     def servicer(self) -> InferenceServicer:
         if self._analyzer is None:

@@ -47,7 +47,7 @@ async def upstream(upstream_url: str) -> AsyncIterator[SampleAdmin]:
 @pytest.fixture(scope="session")
 async def inference_addr() -> AsyncIterator[str]:
     """A real inference service with the built ONNX models, shared by the session."""
-    reader = EnvReader({"GRPC_LISTEN": "127.0.0.1:0", "METRICS_LISTEN": "off", "INFERENCE_THREADS": "2"})
+    reader = EnvReader({"GRPC_LISTEN": "127.0.0.1:0", "METRICS_LISTEN": "off", "INFERENCE_WORKERS": "2"})
     app, runtime = build_inference(reader)
     runner = ServiceRunner(app, runtime)
     await runner.start()

@@ -115,9 +115,13 @@ def test_grace_rule_flags_a_period_shorter_than_the_service_shutdown(mutable: Mu
 def test_inference_threads_must_fit_the_cpu_limit(mutable: Mutable) -> None:
     prod = mutable("prod")
     config = next(o for o in prod.of_kind("ConfigMap") if o["metadata"]["name"].startswith("inference"))
-    config["data"]["INFERENCE_THREADS"] = "8"
+    config["data"]["INFERENCE_THREADS"] = "2"
     assert policies.check_inference_threads(prod) == [
-        "Deployment/inference: INFERENCE_THREADS=8 exceeds the CPU limit 2"
+        "Deployment/inference: INFERENCE_WORKERS=2 x INFERENCE_THREADS=2 exceeds the CPU limit 2"
+    ]
+    del config["data"]["INFERENCE_WORKERS"]
+    assert policies.check_inference_threads(prod) == [
+        "Deployment/inference: set INFERENCE_WORKERS (the default, os.cpu_count(), sees the whole node)"
     ]
 
 

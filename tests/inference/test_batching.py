@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -15,7 +14,7 @@ from inference.v1 import inference_pb2 as pb
 from inference.v1 import inference_pb2_grpc
 
 from following.errors import ResourceExhausted
-from services.inference.batcher import Batcher, BatchPolicy
+from services.inference.batcher import Batcher, BatchPolicy, ModelWorkers
 from services.inference.manifest import HeadSpec, ModelSpec, TaskName
 from services.inference.runners import Probabilities
 from services.inference.server import InferenceApp
@@ -81,30 +80,86 @@ async def test_models_sharing_one_worker_thread_batch_what_arrives_while_the_oth
     encoder, cheap = GatedRunner(), GatedRunner()
     cheap.gate.set()
     policy = BatchPolicy(max_batch=8, max_wait_seconds=0.0, max_queue=100)
-    shared = ThreadPoolExecutor(max_workers=1)
+    workers = ModelWorkers(1)
     depths: list[int] = []
     batchers = [
-        Batcher(encoder, policy, executor=shared),
-        Batcher(cheap, policy, on_depth=lambda name, depth: depths.append(depth), executor=shared),
+        Batcher(encoder, policy, workers=workers),
+        Batcher(cheap, policy, on_depth=lambda name, depth: depths.append(depth), workers=workers),
     ]
     for batcher in batchers:
         batcher.start()
     try:
         held = asyncio.create_task(batchers[0].submit(["a"]))
-        await wait_for(lambda: encoder.entered == 1)  # the shared thread is busy with the encoder's batch
-        first = asyncio.create_task(batchers[1].submit(["x"]))
-        await wait_for(lambda: depths == [1, 0])  # queued, then taken as a batch that waits for the thread
-        later = [asyncio.create_task(batchers[1].submit([c])) for c in "yz"]
-        await wait_for(lambda: batchers[1].queued == 2)
-        assert cheap.entered == 0  # nothing of the second model ran while the first held the thread
+        await wait_for(lambda: encoder.entered == 1)  # the one thread is busy with the encoder's batch
+        later = [asyncio.create_task(batchers[1].submit([c])) for c in "xyz"]
+        await wait_for(lambda: batchers[1].queued == 3)
+        assert cheap.entered == 0 and depths == [1, 2, 3]  # no batch is formed while no thread is free
         encoder.gate.set()
-        await asyncio.gather(held, first, *later)
+        await asyncio.gather(held, *later)
     finally:
         await batchers[0].stop()
-        assert shared.submit(len, "ok").result(timeout=5) == 2  # a batcher leaves a shared executor to its owner
+        assert workers.executor.submit(len, "ok").result(timeout=5) == 2  # shared workers stay with their owner
         await batchers[1].stop()
-        shared.shutdown(wait=True)
-    assert cheap.batches == [["x"], ["y", "z"]]
+        workers.shutdown()
+    assert cheap.batches == [["x", "y", "z"]]
+
+
+async def test_batches_run_side_by_side_on_the_worker_threads() -> None:
+    runner = GatedRunner()
+    workers = ModelWorkers(2)
+    batcher = Batcher(runner, BatchPolicy(max_batch=8, max_wait_seconds=0.0, max_queue=100), workers=workers)
+    batcher.start()
+    try:
+        first = asyncio.create_task(batcher.submit(["a"]))
+        await wait_for(lambda: runner.entered == 1)
+        second = asyncio.create_task(batcher.submit(["b", "c"]))
+        await wait_for(lambda: runner.entered == 2)  # the second batch runs while the first is still held
+        third = asyncio.create_task(batcher.submit(["d"]))
+        await wait_for(lambda: batcher.queued == 1)
+        assert runner.entered == 2 and workers.free == 0  # both threads busy: "d" waits for one of them
+        runner.gate.set()
+        results = await asyncio.gather(first, second, third)
+    finally:
+        await batcher.stop()
+        workers.shutdown()
+    assert sorted(map(sorted, runner.batches)) == [["a"], ["b", "c"], ["d"]]
+    assert [r[TaskName.SENTIMENT][:, 0].tolist() for r in results] == [[1.0], [1.0, 1.0], [1.0]]
+
+
+async def test_idle_worker_threads_share_one_request() -> None:
+    runner = GatedRunner()
+    workers = ModelWorkers(2)
+    batcher = Batcher(runner, BatchPolicy(max_batch=32, max_wait_seconds=0.0, max_queue=100), workers=workers)
+    batcher.start()
+    try:
+        search = asyncio.create_task(batcher.submit([f"caption {i:02}" for i in range(12)]))
+        await wait_for(lambda: runner.entered == 2)  # one request, two batches running at once
+        runner.gate.set()
+        result = await search
+    finally:
+        await batcher.stop()
+        workers.shutdown()
+    assert sorted(len(batch) for batch in runner.batches) == [6, 6]
+    assert result[TaskName.SENTIMENT][:, 0].tolist() == [10.0] * 12  # all 12, in order, from both batches
+
+
+async def test_a_failing_batch_fails_its_requests_and_frees_its_thread() -> None:
+    class Failing(GatedRunner):
+        def run(self, texts: Sequence[str]) -> Probabilities:
+            if "boom" in texts:
+                raise RuntimeError("model crashed")
+            return super().run(texts)
+
+    runner = Failing()
+    runner.gate.set()
+    batcher = Batcher(runner, BatchPolicy(max_batch=8, max_wait_seconds=0.0, max_queue=100))
+    batcher.start()
+    try:
+        with pytest.raises(RuntimeError, match="model crashed"):
+            await batcher.submit(["boom"])
+        assert (await batcher.submit(["fine"]))[TaskName.SENTIMENT].shape == (1, 3)
+    finally:
+        await batcher.stop()
 
 
 async def test_batcher_refuses_a_submission_that_does_not_fit_the_queue() -> None:
