@@ -1,5 +1,6 @@
 """Text to model inputs: the Hugging Face tokenizer of a model folder, and the byte n-gram featurizer of the language
-identifier (the DFA of py3langid, stored as arrays next to its ONNX graph). Both pad to the longest text of a batch.
+identifier (the DFA of py3langid, stored as arrays next to its ONNX graph). Both pad to the longest text of a batch;
+the tokenizer also gives each text's inputs on their own (for models run one text at a time).
 """
 
 from __future__ import annotations
@@ -24,20 +25,29 @@ class TokenizerFeaturizer:
     tokenizer, set up once, so no call changes what another call is reading."""
 
     def __init__(self, folder: Path, max_length: int, input_names: Sequence[str]) -> None:
-        self._single = self._tokenizer(folder, max_length, "longest_first")
-        self._pairs = self._tokenizer(folder, max_length, "only_first")
+        self._single = self._tokenizer(folder, max_length, "longest_first", pad=True)
+        self._unpadded = self._tokenizer(folder, max_length, "longest_first", pad=False)
+        self._pairs = self._tokenizer(folder, max_length, "only_first", pad=True)
         self._input_names = tuple(input_names)
 
     @staticmethod
-    def _tokenizer(folder: Path, max_length: int, strategy: str) -> Tokenizer:
+    def _tokenizer(folder: Path, max_length: int, strategy: str, pad: bool) -> Tokenizer:
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         padding = tokenizer.padding or {}
-        tokenizer.enable_padding(pad_id=int(padding.get("pad_id", 0)), pad_token=str(padding.get("pad_token", "[PAD]")))
+        if pad:
+            pad_id, pad_token = int(padding.get("pad_id", 0)), str(padding.get("pad_token", "[PAD]"))
+            tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        else:
+            tokenizer.no_padding()
         tokenizer.enable_truncation(max_length, strategy=strategy)
         return tokenizer
 
     def __call__(self, texts: Sequence[str]) -> Inputs:
         return self._arrays(self._single.encode_batch(list(texts)))
+
+    def each(self, texts: Sequence[str]) -> list[Inputs]:
+        """One input set per text (a batch of one, as long as that text's tokens): no padding, no batch-mates."""
+        return [self._arrays([encoding]) for encoding in self._unpadded.encode_batch(list(texts))]
 
     def pairs(self, firsts: Sequence[str], seconds: Sequence[str]) -> Inputs:
         """Sentence pairs (caption, hypothesis); only the caption is truncated."""

@@ -4,10 +4,15 @@ Format (`manifest.json`, written by `make models`, hand-editable for production 
 
     {"format": 1, "build": "<hash>",
      "models": [{"name": "<folder>", "file": "model.onnx", "kind": "head" | "classifier" | "nli-zero-shot",
-                 "featurizer": "tokenizer" | "byte-ngram", "max_length": 128,
+                 "featurizer": "tokenizer" | "byte-ngram", "max_length": 128, "batching": "padded" | "per-text",
                  "quantization": "int8-dynamic-per-channel", "version": "<hash or release>",
                  "heads": [{"task": "sentiment", "output": "sentiment_logits", "labels": ["negative", ...]}],
                  "hypothesis_template": "This post is about {}."}]}
+
+`batching` (default "padded"): "padded" runs a batch as one graph call, padded to its longest text; "per-text" runs
+each text of a batch as its own graph call, unpadded (tokenizer featurizer only). Per-text suits dynamically quantized
+graphs: their activation scales are computed per call, so a padded batch's results depend on its batch-mates and
+its padding, while a text run alone gets the same answer in any batch and no padding is computed.
 
 `labels` may be left out: they are then read from `id2label` in the folder's `config.json`. For "nli-zero-shot" the
 head's labels are the candidate labels, and the entailment index comes from `label2id` in `config.json`.
@@ -24,6 +29,7 @@ from typing import Any
 FORMAT_VERSION = 1
 KINDS = ("head", "classifier", "nli-zero-shot")
 FEATURIZERS = ("tokenizer", "byte-ngram")
+BATCHING = ("padded", "per-text")
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 
@@ -57,6 +63,7 @@ class ModelSpec:
     heads: tuple[HeadSpec, ...]
     hypothesis_template: str = "This example is {}."
     entailment_index: int = 0
+    batching: str = "padded"
 
     @property
     def path(self) -> Path:
@@ -110,6 +117,11 @@ def _parse_model(raw: dict[str, Any], root: Path) -> ModelSpec:
         raise ManifestError(f"{where}: kind must be one of {KINDS}, got {kind!r}")
     if featurizer not in FEATURIZERS:
         raise ManifestError(f"{where}: featurizer must be one of {FEATURIZERS}, got {featurizer!r}")
+    batching = str(raw.get("batching", "padded"))
+    if batching not in BATCHING:
+        raise ManifestError(f"{where}: batching must be one of {BATCHING}, got {batching!r}")
+    if batching == "per-text" and (featurizer != "tokenizer" or kind == "nli-zero-shot"):
+        raise ManifestError(f"{where}: per-text batching needs the tokenizer featurizer and a head or classifier kind")
     config = _config(folder)
     heads = []
     for head in raw.get("heads", []):
@@ -135,6 +147,7 @@ def _parse_model(raw: dict[str, Any], root: Path) -> ModelSpec:
         heads=tuple(heads),
         hypothesis_template=str(raw.get("hypothesis_template", "This example is {}.")),
         entailment_index=_entailment_index(config, where) if kind == "nli-zero-shot" else 0,
+        batching=batching,
     )
     if not spec.path.is_file():
         raise ManifestError(f"{where}: graph file {spec.path} does not exist")

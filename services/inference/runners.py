@@ -1,6 +1,7 @@
 """Model adapters: one runner per model folder of the manifest, turning a batch of texts into per-task probabilities
-with onnxruntime. A "head" or "classifier" folder runs once per batch and softmaxes each head's output; an
-"nli-zero-shot" folder scores every (text, hypothesis) pair and softmaxes the entailment logits across the labels.
+with onnxruntime. A "head" or "classifier" folder runs once per batch (padded) or once per text (`batching:
+per-text`) and softmaxes each head's output; an "nli-zero-shot" folder scores every (text, hypothesis) pair and
+softmaxes the entailment logits across the labels.
 """
 
 from __future__ import annotations
@@ -56,11 +57,10 @@ class ClassifierRunner:
         # The byte n-gram graph is a gather and a small matmul: more threads only contend with the encoder's.
         self.session = session_for(spec, 1 if spec.featurizer == "byte-ngram" else threads)
         names = [i.name for i in self.session.get_inputs()]
-        self._featurize = (
-            ByteNgramFeaturizer(spec.folder)
-            if spec.featurizer == "byte-ngram"
-            else TokenizerFeaturizer(spec.folder, spec.max_length, names)
-        )
+        tokenizer = TokenizerFeaturizer(spec.folder, spec.max_length, names) if spec.featurizer == "tokenizer" else None
+        self._featurize = tokenizer or ByteNgramFeaturizer(spec.folder)
+        # The manifest allows per-text only with the tokenizer featurizer.
+        self._per_text = tokenizer if spec.batching == "per-text" else None
         self._outputs = [head.output for head in spec.heads]
         outputs = {o.name for o in self.session.get_outputs()}
         missing = [name for name in self._outputs if name not in outputs]
@@ -75,7 +75,11 @@ class ClassifierRunner:
         return self._featurize(texts)
 
     def run(self, texts: Sequence[str]) -> Probabilities:
-        logits = self.session.run(self._outputs, self._featurize(texts))
+        if self._per_text is not None:
+            calls = [self.session.run(self._outputs, inputs) for inputs in self._per_text.each(texts)]
+            logits = [np.concatenate(outputs) for outputs in zip(*calls, strict=True)]
+        else:
+            logits = self.session.run(self._outputs, self._featurize(texts))
         return {head.task: softmax(out) for head, out in zip(self.spec.heads, logits, strict=True)}
 
 

@@ -45,6 +45,7 @@ def test_models_dir_defaults_to_the_build_the_cache_pointer_names(
 
 def test_heads_in_the_graph_equal_the_trained_weights_on_the_embedding(models_dir: Path) -> None:
     spec, head = load_manifest(models_dir).head_for(TaskName.SENTIMENT)
+    assert spec.batching == "per-text"  # dynamic int8: a caption's answer must not depend on its batch-mates
     session = ort.InferenceSession(str(spec.path))
     featurize = TokenizerFeaturizer(spec.folder, spec.max_length, [i.name for i in session.get_inputs()])
     embedding, logits = session.run(["sentence_embedding", head.output], featurize(["What a day", "Never again"]))
@@ -89,3 +90,8 @@ def test_manifest_rejects_a_task_served_twice_and_unknown_kinds(tmp_path: Path) 
         load_manifest(write(tmp_path, [{**entry, "heads": [{"task": "sentiment"}]}]))
     with pytest.raises(ManifestError, match="does not exist"):
         load_manifest(write(tmp_path, [{**entry, "name": "missing"}]))
+    with pytest.raises(ManifestError, match="batching must be"):
+        load_manifest(write(tmp_path, [{**entry, "batching": "bucketed"}]))
+    with pytest.raises(ManifestError, match="per-text batching needs the tokenizer"):
+        load_manifest(write(tmp_path, [{**entry, "featurizer": "byte-ngram", "batching": "per-text"}]))
+    assert load_manifest(write(tmp_path, [entry])).models[0].batching == "padded"  # the default

@@ -1,8 +1,9 @@
 """Quality floors of the default models on the evaluation set in tests/data, measured through the gRPC service.
 
-Measured on this build: language accuracy 0.995 (all captions), category accuracy 0.82 and sentiment macro-F1 0.75
-(English captions). The sentiment head was chosen on a separate dev set (services/inference/modelbuild/data), never on
-this one; the floor has no margin because the measured figure is 0.751 (services/inference/README.md)."""
+Measured on this build: language accuracy 0.995 (all captions), category accuracy 0.841 and sentiment macro-F1 0.761
+(English captions). Every caption runs on its own graph call, so these answers do not depend on how the requests below
+group the captions. The sentiment head was chosen on a separate dev set (services/inference/modelbuild/data), never on
+this one; its floor is the required 0.75, 0.011 under the measured figure (services/inference/README.md)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ async def test_default_models_meet_the_quality_floors_on_the_evaluation_set(
         results.extend(from_proto(result) for result in response.results)
     scores = task_scores(examples, results)
     assert scores["language (all)"].accuracy >= 0.98, scores
-    assert scores["category (en)"].accuracy >= 0.80, scores
+    assert scores["category (en)"].accuracy >= 0.83, scores
     assert scores["sentiment (en)"].macro_f1 >= 0.75, scores
     no_text = [r for e, r in zip(examples, results, strict=True) if "no_text" in e.tags]
     assert no_text and all(r.status == TextStatus.NO_TEXT for r in no_text)

@@ -3,6 +3,7 @@ exactly what the same calls give one after another."""
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from following.settings import EnvReader, SettingsError
 from services.inference.evaluate import load_examples
 from services.inference.featurizers import TokenizerFeaturizer
 from services.inference.manifest import load_manifest
-from services.inference.runners import load_runners
+from services.inference.runners import ClassifierRunner, load_runners
 from services.inference.settings import InferenceSettings
 
 
@@ -45,6 +46,39 @@ def test_tokenizer_featurizer_serves_single_texts_and_pairs_from_threads_at_once
     assert all(np.array_equal(a["input_ids"], pairs["input_ids"]) for a in answers[50:])
     hypothesis = featurize(["This example is about travel."])["input_ids"][0][1:].tolist()  # without [CLS]
     assert pairs["input_ids"][0][-len(hypothesis) :].tolist() == hypothesis  # only the caption was truncated
+
+
+def test_a_per_text_model_answers_a_caption_the_same_whatever_its_batch_mates(models_dir: Path) -> None:
+    manifest = load_manifest(models_dir)
+    spec = next(spec for spec in manifest.models if spec.batching == "per-text")  # the default MiniLM heads
+    runner = ClassifierRunner(spec, 1)
+    caption = "Best brunch in town, the pancakes were unreal 🥞"
+    other = "Worst service ever, waited an hour for cold food 😤"
+    mates = [[caption], [caption, "ok"], [other, caption], [caption] * 5]
+    answers = [runner.run(batch) for batch in mates]
+    for answer, batch in zip(answers, mates, strict=True):
+        for task, rows in answer.items():
+            assert rows.shape[0] == len(batch)
+            np.testing.assert_array_equal(rows[batch.index(caption)], answers[0][task][0])
+    # Run alone, a padded batch of one is the same computation: per-text is padded batching without batch-mates.
+    padded = ClassifierRunner(dataclasses.replace(spec, batching="padded"), 1).run([caption])
+    for task in padded:
+        np.testing.assert_allclose(padded[task], answers[0][task], rtol=1e-6, atol=1e-7)
+
+
+def test_tokenizer_featurizer_gives_each_text_unpadded(models_dir: Path) -> None:
+    spec = next(spec for spec in load_manifest(models_dir).models if spec.featurizer == "tokenizer")
+    featurize = TokenizerFeaturizer(spec.folder, 16, ["input_ids", "attention_mask", "token_type_ids"])
+    texts = ["short", "a somewhat longer caption about the sea", "x " * 40]
+    padded = featurize(texts)
+    each = featurize.each(texts)
+    assert [inputs["input_ids"].shape for inputs in each] == [(1, int(n)) for n in padded["attention_mask"].sum(1)]
+    for row, inputs in enumerate(each):
+        length = inputs["input_ids"].shape[1]
+        assert length <= 16 and inputs["attention_mask"].all()
+        for name, array in inputs.items():
+            assert array.dtype == np.int64
+            np.testing.assert_array_equal(array[0], padded[name][row, :length])
 
 
 @pytest.mark.parametrize(("name", "value"), [("INFERENCE_WORKERS", "0"), ("INFERENCE_THREADS", "0")])

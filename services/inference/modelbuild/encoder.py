@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from services.inference.featurizers import TokenizerFeaturizer
 
 EMBEDDING_OUTPUT = "sentence_embedding"
+MAX_LENGTH = 128  # tokens per text; longer captions are truncated
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "config.json")
 
 
@@ -62,21 +63,15 @@ def export_quantized(source: Path, workdir: Path) -> Path:
     return workdir / "int8" / "model_quantized.onnx"
 
 
-def embed(graph: Path, tokenizer_folder: Path, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Sentence embeddings from an exported encoder, through the same featurizer the service uses."""
+def embed(graph: Path, tokenizer_folder: Path, texts: Sequence[str]) -> np.ndarray:
+    """Sentence embeddings from an exported encoder, each text run on its own through the featurizer the service
+    uses (the built model is served `per-text`): heads fitted on these see exactly what the service computes."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
     session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-    featurize = TokenizerFeaturizer(tokenizer_folder, 128, [i.name for i in session.get_inputs()])
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    result = np.zeros((len(texts), 0), dtype=np.float32)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        (vectors,) = session.run([EMBEDDING_OUTPUT], featurize([texts[i] for i in chunk]))
-        if result.shape[1] == 0:
-            result = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        result[chunk] = vectors
-    return result
+    featurize = TokenizerFeaturizer(tokenizer_folder, MAX_LENGTH, [i.name for i in session.get_inputs()])
+    rows = [session.run([EMBEDDING_OUTPUT], inputs)[0] for inputs in featurize.each(texts)]
+    return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
 def append_heads(graph: Path, heads: Sequence[Head], target: Path) -> None:
