@@ -1,21 +1,24 @@
 """Dynamic batching: concurrent submissions for one model are merged into batches of at most `max_batch` texts,
 waiting at most `max_wait` seconds after the oldest waiting text arrived. Batches run in `ModelWorkers`, a few
-threads shared by every model's batcher, off the event loop. A batcher forms its next batch only when a worker
-thread is free, so the texts that arrive while the threads are busy join it instead of waiting in an executor queue.
-With more than one thread free, a batcher takes only its share of the waiting texts, so a lone 12-caption request
-runs on all free threads at once. The queue is bounded (in texts): a submission that does not fit raises
-ResourceExhausted at once instead of waiting without bound.
+threads shared by every model's batcher, off the event loop.
+
+The worker threads pull their batches themselves: a thread that finishes a batch takes the next one at once from the
+queues (the model whose oldest text has waited longest first), without a round trip through the event loop, so the
+texts that arrive while the threads are busy join the next batch and no thread waits for the loop to hand it work.
+With more than one thread idle, a thread takes only its share of the waiting texts, so a lone 12-caption request
+runs on all idle threads at once. The event loop only queues texts and answers the futures of finished batches.
+The queue is bounded (in texts): a submission that does not fit raises ResourceExhausted at once instead of waiting
+without bound.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,37 +41,92 @@ class _Pending:
     enqueued: float = field(default_factory=time.monotonic)
 
 
+Batch = tuple[_Pending, ...]
 BatchObserver = Callable[[str, int, float], None]  # (model name, batch size, seconds)
 DepthObserver = Callable[[str, int], None]  # (model name, texts waiting)
 
 
 class ModelWorkers:
-    """The threads that run model batches. Each batch holds one thread from the moment its batcher forms it until
-    it has run; every model's batcher competes for the same threads, first come first served."""
+    """The threads that run model batches for every batcher attached to them, first come first served. Each thread
+    loops: take the next ready batch (under one lock shared with the batchers' queues), run it, hand the result to
+    the batcher's event loop, take the next."""
 
     def __init__(self, count: int) -> None:
         if count < 1:
             raise ValueError("at least one model worker thread is needed")
         self.count = count
-        self.executor = ThreadPoolExecutor(max_workers=count, thread_name_prefix="models")
-        self._slots = asyncio.Semaphore(count)
-        self._busy = 0
+        self.lock = threading.Condition()
+        self._batchers: list[Batcher] = []
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._stopping = False
 
     @property
     def free(self) -> int:
-        return self.count - self._busy
+        """Threads waiting for work."""
+        return self._idle
 
-    async def acquire(self) -> None:
-        await self._slots.acquire()
-        self._busy += 1
+    @property
+    def alive(self) -> bool:
+        return bool(self._threads) and not self._stopping and all(thread.is_alive() for thread in self._threads)
 
-    def release(self) -> None:
-        self._busy -= 1
-        self._slots.release()
+    def attach(self, batcher: Batcher) -> None:
+        with self.lock:
+            if self._stopping:
+                raise Unavailable("the model workers are shut down", retry_after=1)
+            self._batchers.append(batcher)
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._work, name=f"models_{i}", daemon=True) for i in range(self.count)
+                ]
+                for thread in self._threads:
+                    thread.start()
+            self.lock.notify_all()
+
+    def detach(self, batcher: Batcher) -> None:
+        with self.lock:
+            if batcher in self._batchers:
+                self._batchers.remove(batcher)
 
     def shutdown(self) -> None:
-        """Waits for the batches still running in the threads."""
-        self.executor.shutdown(wait=True)
+        """Stops the threads once the batches they are running have finished."""
+        with self.lock:
+            self._stopping = True
+            self.lock.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+    def _next(self) -> tuple[Batcher | None, Batch, float | None]:
+        """Under the lock: the batcher and batch to run now, or the seconds until one may be ready (None: no text)."""
+        now = time.monotonic()
+        waiting = [batcher for batcher in self._batchers if batcher.has_pending]
+        ready = [batcher for batcher in waiting if batcher.ready(now)]
+        if ready:
+            chosen = min(ready, key=lambda batcher: batcher.oldest)
+            return chosen, chosen.take(self._idle), None
+        if waiting:
+            return None, (), max(0.0, min(batcher.deadline for batcher in waiting) - now)
+        return None, (), None
+
+    def _work(self) -> None:
+        while True:
+            with self.lock:
+                while True:
+                    if self._stopping:
+                        return
+                    batcher, batch, wait = self._next()
+                    if batcher is not None:
+                        break
+                    self._idle += 1
+                    try:
+                        self.lock.wait(wait)
+                    finally:
+                        self._idle -= 1
+                if self._idle and any(other.has_pending for other in self._batchers):
+                    self.lock.notify()  # an idle thread takes the rest
+            if batch:
+                batcher.execute(batch)
 
 
 class Batcher:
@@ -84,36 +142,38 @@ class Batcher:
         self.policy = policy
         self._on_batch = on_batch or (lambda name, size, seconds: None)
         self._on_depth = on_depth or (lambda name, depth: None)
-        self._pending: deque[_Pending] = deque()
-        self._queued = 0
-        self._arrived = asyncio.Event()
         # Workers shared with other models belong to the caller; without them the batcher owns one thread.
         self._owns_workers = workers is None
         self._workers = workers or ModelWorkers(1)
-        self._worker: asyncio.Task[None] | None = None
-        self._running: set[tuple[_Pending, ...]] = set()
+        self._lock = self._workers.lock  # guards the queue, shared with the worker threads
+        self._pending: deque[_Pending] = deque()
+        self._queued = 0
+        self._running: set[Batch] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.batches_run = 0
 
     @property
     def queued(self) -> int:
+        """Texts waiting for a batch (not those running)."""
         return self._queued
 
     def start(self) -> None:
-        self._worker = asyncio.create_task(self._serve(), name=f"batcher-{self.runner.spec.name}")
+        self._loop = asyncio.get_running_loop()
+        self._workers.attach(self)
 
     async def stop(self) -> None:
         """Stop forming batches (those in the threads finish) and fail whatever still waits or runs."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        self._workers.detach(self)
+        self._loop = None
         stopping = Unavailable("the service is stopping", retry_after=1)
-        for item in [*self._pending, *(item for batch in self._running for item in batch)]:
+        with self._lock:
+            items = [*self._pending, *(item for batch in self._running for item in batch)]
+            self._pending.clear()
+            self._running.clear()
+            self._queued = 0
+        for item in items:
             if not item.future.done():
                 item.future.set_exception(stopping)
-        self._pending.clear()
-        self._running.clear()
-        self._queued = 0
         if self._owns_workers:
             await asyncio.to_thread(self._workers.shutdown)
 
@@ -126,92 +186,95 @@ class Batcher:
 
         The texts are queued in as many parts as there are worker threads (at most `max_batch` each), so idle
         threads can share one request. Cancelling the future drops its texts that have not started running."""
-        if self._worker is None or self._worker.done():
+        loop = self._loop
+        if loop is None or not self._workers.alive:
             raise Unavailable("the model worker is not running", retry_after=1)
-        if self._queued + len(texts) > self.policy.max_queue:
-            raise ResourceExhausted(
-                f"inference queue full ({self._queued} of {self.policy.max_queue} texts waiting); retry with backoff"
-            )
-        loop = asyncio.get_running_loop()
         part = min(self.policy.max_batch, max(1, math.ceil(len(texts) / self._workers.count)))
         futures: list[asyncio.Future[Probabilities]] = []
-        for start in range(0, len(texts), part):
-            chunk = list(texts[start : start + part])
-            future: asyncio.Future[Probabilities] = loop.create_future()
-            self._pending.append(_Pending(chunk, future))
-            self._queued += len(chunk)
-            futures.append(future)
-        self._on_depth(self.runner.spec.name, self._queued)
-        self._arrived.set()
+        with self._lock:
+            if self._queued + len(texts) > self.policy.max_queue:
+                waiting = f"{self._queued} of {self.policy.max_queue} texts waiting"
+                raise ResourceExhausted(f"inference queue full ({waiting}); retry with backoff")
+            for start in range(0, len(texts), part):
+                chunk = list(texts[start : start + part])
+                future: asyncio.Future[Probabilities] = loop.create_future()
+                self._pending.append(_Pending(chunk, future))
+                self._queued += len(chunk)
+                futures.append(future)
+            queued = self._queued
+            self._lock.notify()
+        self._on_depth(self.runner.spec.name, queued)
         if len(futures) == 1:
             return futures[0]
         return asyncio.ensure_future(_concatenated(futures))
 
-    async def _wait_for_texts(self) -> None:
-        while not self._pending:
-            self._arrived.clear()
-            await self._arrived.wait()
+    # Called by the worker threads with the lock held.
 
-    async def _collect(self) -> list[_Pending]:
-        """With a worker thread held: the next batch, after waiting up to max_wait for it to fill."""
-        deadline = self._pending[0].enqueued + self.policy.max_wait_seconds
-        while self._queued < self.policy.max_batch:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
-                break
-        # This thread's share of what waits: the other free threads take the rest right after.
-        limit = min(self.policy.max_batch, max(1, math.ceil(self._queued / (self._workers.free + 1))))
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    @property
+    def oldest(self) -> float:
+        return self._pending[0].enqueued
+
+    @property
+    def deadline(self) -> float:
+        return self._pending[0].enqueued + self.policy.max_wait_seconds
+
+    def ready(self, now: float) -> bool:
+        """A batch may form: it would be full, or its oldest text has waited max_wait."""
+        return self._queued >= self.policy.max_batch or now >= self.deadline
+
+    def take(self, idle_threads: int) -> Batch:
+        """The next batch: this thread's share of what waits (the idle threads take the rest right after)."""
+        limit = min(self.policy.max_batch, max(1, math.ceil(self._queued / (idle_threads + 1))))
         batch: list[_Pending] = []
         size = 0
         while self._pending and (not batch or size + len(self._pending[0].texts) <= limit):
             item = self._pending.popleft()
             self._queued -= len(item.texts)
-            if not item.future.done():
+            if not item.future.done():  # cancelled or failed meanwhile: its texts need not run
                 batch.append(item)
                 size += len(item.texts)
-        self._on_depth(self.runner.spec.name, self._queued)
-        return batch
+        taken = tuple(batch)
+        if taken:
+            self._running.add(taken)
+        return taken
 
-    def _run(self, texts: list[str]) -> tuple[Probabilities, float]:
-        """In a worker thread: the batch's probabilities and its run time."""
+    # Called by a worker thread without the lock.
+
+    def execute(self, batch: Batch) -> None:
+        """Run the batch and hand the outcome to the event loop."""
+        texts = [text for item in batch for text in item.texts]
         started = time.perf_counter()
-        result = self.runner.run(texts)
-        return result, time.perf_counter() - started
+        result: Probabilities | None = None
+        failure: Exception | None = None
+        try:
+            result = self.runner.run(texts)
+        except Exception as exc:  # the batch's requests get the failure
+            failure = exc
+        seconds = time.perf_counter() - started
+        loop = self._loop
+        if loop is None:
+            return  # stopped meanwhile: stop() failed the batch's requests
+        try:
+            loop.call_soon_threadsafe(self._finish, batch, result, failure, seconds)
+        except RuntimeError:  # the loop closed meanwhile
+            return
 
-    async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wait_for_texts()
-            await self._workers.acquire()
-            try:
-                batch = tuple(await self._collect()) if self._pending else ()
-            except BaseException:
-                self._workers.release()
-                raise
-            if not batch:
-                self._workers.release()
-                continue
-            self._running.add(batch)
-            texts = [text for item in batch for text in item.texts]
-            run = loop.run_in_executor(self._workers.executor, self._run, texts)
-            run.add_done_callback(lambda done, batch=batch: self._finish(batch, done))  # type: ignore[misc]
-
-    def _finish(self, batch: tuple[_Pending, ...], run: asyncio.Future[tuple[Probabilities, float]]) -> None:
-        """On the event loop, once a batch left its thread: free the thread, then answer the batch's submissions."""
-        self._workers.release()
-        self._running.discard(batch)
-        failure = run.exception() if not run.cancelled() else Unavailable("the model batch was cancelled")
-        if failure is not None:
+    def _finish(self, batch: Batch, result: Probabilities | None, failure: Exception | None, seconds: float) -> None:
+        """On the event loop: answer the batch's submissions."""
+        with self._lock:
+            self._running.discard(batch)
+            queued = self._queued
+        self._on_depth(self.runner.spec.name, queued)
+        if failure is not None or result is None:
+            error = failure or Unavailable("the model batch gave no result")
             for item in batch:
                 if not item.future.done():
-                    item.future.set_exception(failure)
+                    item.future.set_exception(error)
             return
-        result, seconds = run.result()
         self.batches_run += 1
         self._on_batch(self.runner.spec.name, sum(len(item.texts) for item in batch), seconds)
         offset = 0
