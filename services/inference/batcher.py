@@ -184,12 +184,14 @@ class Batcher:
     def enqueue(self, texts: Sequence[str]) -> asyncio.Future[Probabilities]:
         """Queue `texts` now and return the future of their probabilities, in order (no task per call).
 
-        The texts are queued in as many parts as there are worker threads (at most `max_batch` each), so idle
-        threads can share one request. Cancelling the future drops its texts that have not started running."""
+        With worker threads idle, the texts are queued in as many parts as there are idle threads, so they share one
+        request; under load (no thread idle) in one part, so the request costs one future and no merge. No part is
+        larger than `max_batch`. Cancelling the future drops its texts that have not started running."""
         loop = self._loop
         if loop is None or not self._workers.alive:
             raise Unavailable("the model worker is not running", retry_after=1)
-        part = min(self.policy.max_batch, max(1, math.ceil(len(texts) / self._workers.count)))
+        parts = max(1, min(self._workers.free, self._workers.count))
+        part = min(self.policy.max_batch, max(1, math.ceil(len(texts) / parts)))
         futures: list[asyncio.Future[Probabilities]] = []
         with self._lock:
             if self._queued + len(texts) > self.policy.max_queue:

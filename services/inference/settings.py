@@ -36,8 +36,10 @@ class InferenceSettings:
         except ModelsNotBuiltError as exc:
             env.fail("MODELS_DIR", str(exc))
             models_dir = Path()
+        # A per-text model costs the same per caption in any batch; larger batches only mean fewer hand-offs. At 32
+        # clients x 12 captions (make bench-inference) 64 cost 1.44 ms of service CPU per text against 1.58 with 32.
         policy = BatchPolicy(
-            max_batch=env.integer("INFERENCE_MAX_BATCH", 32, minimum=1, maximum=512),
+            max_batch=env.integer("INFERENCE_MAX_BATCH", 64, minimum=1, maximum=512),
             max_wait_seconds=env.number("INFERENCE_MAX_WAIT_MS", 0.0, minimum=0, maximum=1000) / 1000,
             max_queue=env.integer("INFERENCE_MAX_QUEUE", 1024, minimum=1, maximum=1_000_000),
         )

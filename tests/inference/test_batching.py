@@ -165,6 +165,7 @@ async def test_idle_worker_threads_share_one_request() -> None:
     batcher = Batcher(runner, BatchPolicy(max_batch=32, max_wait_seconds=0.0, max_queue=100), workers=workers)
     batcher.start()
     try:
+        await wait_for(lambda: workers.free == 2)
         search = asyncio.create_task(batcher.submit([f"caption {i:02}" for i in range(12)]))
         await wait_for(lambda: runner.entered == 2)  # one request, two batches running at once
         runner.gate.set()
@@ -174,6 +175,26 @@ async def test_idle_worker_threads_share_one_request() -> None:
         workers.shutdown()
     assert sorted(len(batch) for batch in runner.batches) == [6, 6]
     assert result[TaskName.SENTIMENT][:, 0].tolist() == [10.0] * 12  # all 12, in order, from both batches
+
+
+async def test_under_load_a_request_is_queued_whole() -> None:
+    runner = GatedRunner()
+    workers = ModelWorkers(2)
+    batcher = Batcher(runner, BatchPolicy(max_batch=32, max_wait_seconds=0.0, max_queue=100), workers=workers)
+    batcher.start()
+    try:
+        busy = [asyncio.create_task(batcher.submit([name])) for name in ("a", "b")]
+        await wait_for(lambda: runner.entered == 2 and workers.free == 0)
+        search = asyncio.create_task(batcher.submit([f"caption {i:02}" for i in range(12)]))
+        await wait_for(lambda: batcher.queued == 12)
+        runner.gate.set()
+        result = await search
+        await asyncio.gather(*busy)
+    finally:
+        await batcher.stop()
+        workers.shutdown()
+    assert sorted(len(batch) for batch in runner.batches) == [1, 1, 12]  # no thread was idle: one part, one batch
+    assert result[TaskName.SENTIMENT][:, 0].tolist() == [10.0] * 12
 
 
 async def test_a_failing_batch_fails_its_requests_and_frees_its_thread() -> None:
