@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 import onnxruntime as ort
 
-from services.inference.featurizers import ByteNgramFeaturizer, Inputs, TokenizerFeaturizer
+from services.inference.featurizers import ByteNgramFeaturizer, TokenizerFeaturizer
 from services.inference.manifest import Manifest, ModelSpec, TaskName
 
 Probabilities = dict[TaskName, np.ndarray]
@@ -70,9 +70,6 @@ class ClassifierRunner:
     @property
     def tasks(self) -> tuple[TaskName, ...]:
         return tuple(head.task for head in self.spec.heads)
-
-    def featurize(self, texts: Sequence[str]) -> Inputs:
-        return self._featurize(texts)
 
     def run(self, texts: Sequence[str]) -> Probabilities:
         if self._per_text is not None:

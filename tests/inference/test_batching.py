@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -57,6 +58,19 @@ async def wait_for(condition: object, deadline_s: float = 5.0) -> None:
     while not condition():  # type: ignore[operator]
         assert loop.time() < end, "condition not met before the deadline"
         await asyncio.sleep(0.005)
+
+
+@contextlib.asynccontextmanager
+async def on_two_threads(runner: GatedRunner, max_batch: int) -> AsyncIterator[tuple[Batcher, ModelWorkers]]:
+    """A started batcher on two worker threads of its own; stopped, and the threads shut down, on the way out."""
+    workers = ModelWorkers(2)
+    batcher = Batcher(runner, BatchPolicy(max_batch=max_batch, max_wait_seconds=0.0, max_queue=100), workers=workers)
+    batcher.start()
+    try:
+        yield batcher, workers
+    finally:
+        await batcher.stop()
+        workers.shutdown()
 
 
 async def test_batcher_merges_waiting_submissions_up_to_max_batch_and_keeps_order() -> None:
@@ -139,10 +153,7 @@ async def test_models_sharing_one_worker_thread_batch_what_arrives_while_the_oth
 
 async def test_batches_run_side_by_side_on_the_worker_threads() -> None:
     runner = GatedRunner()
-    workers = ModelWorkers(2)
-    batcher = Batcher(runner, BatchPolicy(max_batch=8, max_wait_seconds=0.0, max_queue=100), workers=workers)
-    batcher.start()
-    try:
+    async with on_two_threads(runner, max_batch=8) as (batcher, workers):
         first = asyncio.create_task(batcher.submit(["a"]))
         await wait_for(lambda: runner.entered == 1)
         second = asyncio.create_task(batcher.submit(["b", "c"]))
@@ -152,37 +163,25 @@ async def test_batches_run_side_by_side_on_the_worker_threads() -> None:
         assert runner.entered == 2 and workers.free == 0  # both threads busy: "d" waits for one of them
         runner.gate.set()
         results = await asyncio.gather(first, second, third)
-    finally:
-        await batcher.stop()
-        workers.shutdown()
     assert sorted(map(sorted, runner.batches)) == [["a"], ["b", "c"], ["d"]]
     assert [r[TaskName.SENTIMENT][:, 0].tolist() for r in results] == [[1.0], [1.0, 1.0], [1.0]]
 
 
 async def test_idle_worker_threads_share_one_request() -> None:
     runner = GatedRunner()
-    workers = ModelWorkers(2)
-    batcher = Batcher(runner, BatchPolicy(max_batch=32, max_wait_seconds=0.0, max_queue=100), workers=workers)
-    batcher.start()
-    try:
+    async with on_two_threads(runner, max_batch=32) as (batcher, workers):
         await wait_for(lambda: workers.free == 2)
         search = asyncio.create_task(batcher.submit([f"caption {i:02}" for i in range(12)]))
         await wait_for(lambda: runner.entered == 2)  # one request, two batches running at once
         runner.gate.set()
         result = await search
-    finally:
-        await batcher.stop()
-        workers.shutdown()
     assert sorted(len(batch) for batch in runner.batches) == [6, 6]
     assert result[TaskName.SENTIMENT][:, 0].tolist() == [10.0] * 12  # all 12, in order, from both batches
 
 
 async def test_under_load_a_request_is_queued_whole() -> None:
     runner = GatedRunner()
-    workers = ModelWorkers(2)
-    batcher = Batcher(runner, BatchPolicy(max_batch=32, max_wait_seconds=0.0, max_queue=100), workers=workers)
-    batcher.start()
-    try:
+    async with on_two_threads(runner, max_batch=32) as (batcher, workers):
         busy = [asyncio.create_task(batcher.submit([name])) for name in ("a", "b")]
         await wait_for(lambda: runner.entered == 2 and workers.free == 0)
         search = asyncio.create_task(batcher.submit([f"caption {i:02}" for i in range(12)]))
@@ -190,9 +189,6 @@ async def test_under_load_a_request_is_queued_whole() -> None:
         runner.gate.set()
         result = await search
         await asyncio.gather(*busy)
-    finally:
-        await batcher.stop()
-        workers.shutdown()
     assert sorted(len(batch) for batch in runner.batches) == [1, 1, 12]  # no thread was idle: one part, one batch
     assert result[TaskName.SENTIMENT][:, 0].tolist() == [10.0] * 12
 
