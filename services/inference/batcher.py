@@ -206,9 +206,7 @@ class Batcher:
             queued = self._queued
             self._lock.notify()
         self._on_depth(self.runner.spec.name, queued)
-        if len(futures) == 1:
-            return futures[0]
-        return asyncio.ensure_future(_concatenated(futures))
+        return futures[0] if len(futures) == 1 else _merged(loop, futures)
 
     # Called by the worker threads with the lock held.
 
@@ -287,6 +285,24 @@ class Batcher:
             offset = end
 
 
-async def _concatenated(futures: Sequence[asyncio.Future[Probabilities]]) -> Probabilities:
-    parts = await asyncio.gather(*futures)
-    return {task: np.concatenate([part[task] for part in parts]) for task in parts[0]}
+def _merged(
+    loop: asyncio.AbstractEventLoop, parts: Sequence[asyncio.Future[Probabilities]]
+) -> asyncio.Future[Probabilities]:
+    """One future for a request queued in parts: their rows concatenated in order, the first failure, or cancelled
+    with them. Cancelling it cancels the parts at once, so their texts are dropped before any thread takes them."""
+    merged: asyncio.Future[Probabilities] = loop.create_future()
+    gathered = asyncio.gather(*parts)
+
+    def settle(done: asyncio.Future[list[Probabilities]]) -> None:
+        if done.cancelled():
+            merged.cancel()
+        elif (failure := done.exception()) is not None:
+            if not merged.done():
+                merged.set_exception(failure)
+        elif not merged.done():
+            results = done.result()
+            merged.set_result({task: np.concatenate([part[task] for part in results]) for task in results[0]})
+
+    gathered.add_done_callback(settle)
+    merged.add_done_callback(lambda future: gathered.cancel() if future.cancelled() else None)
+    return merged

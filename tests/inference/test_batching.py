@@ -179,11 +179,33 @@ async def test_idle_worker_threads_share_one_request() -> None:
     assert result[TaskName.SENTIMENT][:, 0].tolist() == [10.0] * 12  # all 12, in order, from both batches
 
 
+async def test_cancelling_a_request_queued_in_parts_drops_every_part() -> None:
+    runner = GatedRunner()
+    runner.gate.set()
+    workers = ModelWorkers(2)
+    batcher = Batcher(runner, BatchPolicy(max_batch=32, max_wait_seconds=0.3, max_queue=100), workers=workers)
+    batcher.start()
+    try:
+        await wait_for(lambda: workers.free == 2)
+        request = batcher.enqueue(["a", "b", "c", "d"])  # two parts, each waiting up to max_wait for more texts
+        request.cancel()  # as the analyzer does when another model refuses the request
+        await asyncio.sleep(0.5)
+        assert runner.entered == 0 and batcher.queued == 0  # neither part ran
+        assert (await batcher.submit(["e"]))[TaskName.SENTIMENT].shape == (1, 3)
+    finally:
+        await batcher.stop()
+        workers.shutdown()
+    assert runner.batches == [["e"]]
+
+
 async def test_under_load_a_request_is_queued_whole() -> None:
     runner = GatedRunner()
     async with on_two_threads(runner, max_batch=32) as (batcher, workers):
-        busy = [asyncio.create_task(batcher.submit([name])) for name in ("a", "b")]
-        await wait_for(lambda: runner.entered == 2 and workers.free == 0)
+        busy = []
+        for name in ("a", "b"):  # one at a time, so each thread takes one (not one thread both)
+            busy.append(asyncio.create_task(batcher.submit([name])))
+            await wait_for(lambda: runner.entered == len(busy))
+        await wait_for(lambda: workers.free == 0)
         search = asyncio.create_task(batcher.submit([f"caption {i:02}" for i in range(12)]))
         await wait_for(lambda: batcher.queued == 12)
         runner.gate.set()
