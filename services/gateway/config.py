@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from services.gateway import lua
 from services.gateway.contract import GATEWAY_SERVICES, Method, gateway_methods, load_descriptor_set
 from services.gateway.settings import GatewaySettings, JwksUrl, SettingsError
 
@@ -36,6 +37,7 @@ STATUS_CODES: tuple[tuple[int, int], ...] = (
     (405, 12),
     (408, 4),
     (413, 8),  # RESOURCE_EXHAUSTED: body over the limit
+    (414, 3),  # INVALID_ARGUMENT: path over the limit
     (429, 8),  # RESOURCE_EXHAUSTED: rate limit
     (431, 8),
     (500, 13),
@@ -44,19 +46,6 @@ STATUS_CODES: tuple[tuple[int, int], ...] = (
     (503, 14),  # UNAVAILABLE: upstream down, circuit open
     (504, 4),  # DEADLINE_EXCEEDED: route timeout
 )
-
-# gRPC metadata keys are [0-9a-z_.-]; HTTP allows more (`!`, `|`, `~`...). Checked on REST requests only.
-HEADER_CHECK_LUA = """
-function envoy_on_request(handle)
-  for name, _ in pairs(handle:headers()) do
-    if not string.match(name, "^:?[0-9a-z_.%-]+$") then
-      handle:respond({[":status"] = "400"},
-        "header name '" .. name .. "' is not allowed: use lower-case letters, digits, '-', '_' and '.'")
-      return
-    end
-  end
-end
-"""
 
 ACCESS_LOG_FORMAT: dict[str, str] = {
     "ts": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
@@ -178,7 +167,7 @@ HINTS: tuple[Hint, ...] = (
 _MALFORMED_PATH = _path_regex(r"[^?]*(%2[fF]|%5[cC]|%00|/\.\.?(/|\?|$)|/%2[eE]).*")
 _MALFORMED_PATH_MESSAGE = (
     "The request path is malformed: encoded slashes or backslashes, NUL bytes and '.' or '..' segments are not "
-    "allowed. Put the username in the path as Instagram shows it (letters, digits, '.' and '_')."
+    "allowed. Put the username in the path as Instagram shows it (letters, digits, '.' and '_'), not a profile URL."
 )
 
 
@@ -296,7 +285,8 @@ def public_paths(methods: list[Method]) -> list[str]:
 
 
 def render(settings: GatewaySettings) -> Rendered:
-    methods = gateway_methods(load_descriptor_set(settings.descriptor))
+    files = load_descriptor_set(settings.descriptor)
+    methods = gateway_methods(files)
     jwks = local_jwks(settings)
     providers = [Provider("supabase")] if jwks else []
     if settings.jwks_url:
@@ -311,7 +301,9 @@ def render(settings: GatewaySettings) -> Rendered:
         jwks_url=settings.jwks_url,
         stripped_headers=STRIPPED_HEADERS,
         access_log_format=ACCESS_LOG_FORMAT,
-        header_check_lua=HEADER_CHECK_LUA,
+        request_check_lua=lua.request_check(settings, files, methods),
+        identity_check_lua=lua.identity_check(settings),
+        operator_check_lua=lua.operator_check(settings, methods),
         hints=[*malformed_path_hints(settings.cors_origins), *HINTS, *method_hints(methods)],
         status_codes=STATUS_CODES,
         method_routes=method_routes(settings, methods),

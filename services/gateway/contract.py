@@ -20,9 +20,22 @@ GATEWAY_SERVICES: dict[str, str] = {
     "cdn.v1.CdnStatusService": "cdn",
 }
 
-# RPCs callable without a JWT (besides CORS preflights).
+# RPCs callable without a JWT (besides CORS preflights): the health checks an uptime monitor calls, and the docs.
 PUBLIC_METHODS: frozenset[str] = frozenset(
-    {"creator.v1.SystemService.GetHealth", "creator.v1.SystemService.GetOpenApi"}
+    {
+        "creator.v1.SystemService.GetHealth",
+        "creator.v1.SystemService.GetOpenApi",
+        "cdn.v1.CdnStatusService.GetHealth",
+    }
+)
+
+# RPCs only a token with the operator role may call: the image pipeline's internals (queue, counters, history).
+OPERATOR_METHODS: frozenset[str] = frozenset(
+    {
+        "cdn.v1.CdnStatusService.GetMetrics",
+        "cdn.v1.CdnStatusService.GetQueueStatus",
+        "cdn.v1.CdnStatusService.GetStatistics",
+    }
 )
 
 _SERVICE_FIELD = 6  # FileDescriptorProto.service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,9 @@ class GatewaySettings:
     jwt_issuer: str
     jwt_audience: str
     jwt_clock_skew_s: int
+    jwt_max_lifetime_s: int
+    operator_claim: tuple[str, ...]
+    operator_role: str
     cors_origins: tuple[str, ...]
     descriptor: Path
     read_timeout_s: float
@@ -67,6 +71,10 @@ class GatewaySettings:
     max_response_bytes: int
     rate_limit_rps: int
     rate_limit_burst: int
+    user_rate_limit_rps: int
+    user_rate_limit_burst: int
+    max_tracked_users: int
+    max_path_bytes: int
     max_connections: int
     max_pending_requests: int
     max_requests: int
@@ -96,6 +104,7 @@ class GatewaySettings:
         if metrics_listen and admin.port == 0:
             raise SettingsError("GATEWAY_METRICS_LISTEN needs a fixed port in GATEWAY_ADMIN_LISTEN (it proxies to it)")
         burst_default = str(2 * reader.integer("GATEWAY_RATE_LIMIT_RPS", "1000", minimum=1))
+        user_burst_default = str(2 * reader.integer("GATEWAY_USER_RATE_LIMIT_RPS", "50", minimum=1))
         return cls(
             listen=reader.address("GATEWAY_LISTEN", "127.0.0.1:8080"),
             admin_listen=admin,
@@ -110,6 +119,9 @@ class GatewaySettings:
             jwt_audience=reader.text("SUPABASE_JWT_AUDIENCE", "authenticated"),
             # Envoy reads 0 as "unset" and applies 60 s, so 1 s is the strictest setting.
             jwt_clock_skew_s=reader.integer("SUPABASE_JWT_CLOCK_SKEW_S", "30", minimum=1),
+            jwt_max_lifetime_s=reader.integer("SUPABASE_JWT_MAX_LIFETIME_S", "86400", minimum=60),
+            operator_claim=reader.claim_path("GATEWAY_OPERATOR_CLAIM", "app_metadata.role"),
+            operator_role=reader.text("GATEWAY_OPERATOR_ROLE", "operator"),
             cors_origins=reader.origins("CORS_ORIGINS", "http://localhost:3000"),
             descriptor=Path(reader.optional("GATEWAY_DESCRIPTOR") or default_descriptor_path()),
             read_timeout_s=reader.seconds("GATEWAY_READ_TIMEOUT_S", "5"),
@@ -120,6 +132,11 @@ class GatewaySettings:
             max_response_bytes=reader.integer("GATEWAY_MAX_RESPONSE_BYTES", "16777216", minimum=65536),
             rate_limit_rps=reader.integer("GATEWAY_RATE_LIMIT_RPS", "1000", minimum=1),
             rate_limit_burst=reader.integer("GATEWAY_RATE_LIMIT_BURST", burst_default, minimum=1),
+            user_rate_limit_rps=reader.integer("GATEWAY_USER_RATE_LIMIT_RPS", "50", minimum=1),
+            user_rate_limit_burst=reader.integer("GATEWAY_USER_RATE_LIMIT_BURST", user_burst_default, minimum=1),
+            max_tracked_users=reader.integer("GATEWAY_USER_RATE_LIMIT_USERS", "20000", minimum=1),
+            # The path travels to the service as gRPC metadata (8 KiB in all), so it is bounded well below that.
+            max_path_bytes=reader.integer("GATEWAY_MAX_PATH_BYTES", "2048", minimum=256),
             max_connections=reader.integer("GATEWAY_MAX_CONNECTIONS", "1024", minimum=1),
             max_pending_requests=reader.integer("GATEWAY_MAX_PENDING_REQUESTS", "1024", minimum=1),
             max_requests=reader.integer("GATEWAY_MAX_REQUESTS", "1024", minimum=1),
@@ -179,6 +196,13 @@ class _Reader:
         if value not in allowed:
             raise SettingsError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
         return value
+
+    def claim_path(self, name: str, default: str) -> tuple[str, ...]:
+        raw = self.text(name, default)
+        keys = tuple(raw.split("."))
+        if not all(re.fullmatch(r"[A-Za-z0-9_:-]+", key) for key in keys):
+            raise SettingsError(f"{name}: {raw!r} is not a dotted claim path like app_metadata.role")
+        return keys
 
     def address(self, name: str, default: str) -> Address:
         raw = self.text(name, default)

@@ -49,8 +49,8 @@ class Recorder:
 
 
 class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
-    """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE, 'slow' answers
-    after SLOW_SECONDS (to trip the gateway's route timeout)."""
+    """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE, 'internal' is
+    INTERNAL (a request the service fails on), 'slow' answers after SLOW_SECONDS (to trip the gateway's route timeout)."""
 
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
@@ -87,6 +87,8 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
         self._recorder.record("ListPosts", context)
         if request.username == "unavailable":
             await context.abort(grpc.StatusCode.UNAVAILABLE, "database restarting")
+        if request.username == "internal":
+            await context.abort(grpc.StatusCode.INTERNAL, "this request broke the service")
         response = creator_pb2.ListPostsResponse(next_page_token=request.page_token)
         response.posts.add(shortcode=f"{request.username}-1")
         return response

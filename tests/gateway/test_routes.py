@@ -16,6 +16,9 @@ from services.gateway.process import EnvoyProcess
 from tests.gateway.backends import RunningTestBackend
 from tests.gateway.tokens import Keys
 
+# The operator routes need this claim; it is harmless on the others, so every case carries it.
+OPERATOR = {"role": "operator"}
+
 # (verb, path, JSON body, backend method, expected fragment of the JSON answer)
 REST_CASES: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any]]] = [
     ("POST", "/api/v1/creator/search/alice", {"refresh": True, "post_limit": 5}, "SearchCreator", {}),
@@ -53,7 +56,7 @@ async def test_rest_route_reaches_its_rpc_with_the_verified_user(
     method: str,
     expected: dict[str, Any],
 ) -> None:
-    headers = {"Authorization": f"Bearer {keys.hs256('user-42')}"}
+    headers = {"Authorization": f"Bearer {keys.hs256('user-42', app_metadata=OPERATOR)}"}
     async with http.request(verb, gateway.base_url + path, json=body, headers=headers) as response:
         answer = await response.json()
         assert response.status == 200, answer
@@ -62,7 +65,7 @@ async def test_rest_route_reaches_its_rpc_with_the_verified_user(
     assert {k: answer[k] for k in expected} == expected
     assert recorder.recorder.methods() == [method]
     metadata = recorder.recorder.calls[0].metadata
-    public = path.startswith(("/api/health", "/api/openapi.json"))
+    public = path.startswith(("/api/health", "/api/openapi.json", "/api/v1/cdn/health"))
     assert metadata.get("x-user-id") == (None if public else "user-42")
     assert metadata["x-request-id"] == response.headers["x-request-id"]
     assert "authorization" not in metadata
@@ -85,7 +88,7 @@ async def test_search_body_and_path_reach_the_rpc_in_the_documented_json_convent
 
 
 async def test_public_routes_need_no_token(gateway: EnvoyProcess, http: aiohttp.ClientSession) -> None:
-    for path in ("/api/health", "/api/openapi.json"):
+    for path in ("/api/health", "/api/openapi.json", "/api/v1/cdn/health"):
         async with http.get(gateway.base_url + path) as response:
             assert response.status == 200, await response.text()
 
@@ -101,7 +104,7 @@ async def test_openapi_route_serves_the_generated_document(gateway: EnvoyProcess
 async def test_native_grpc_reaches_every_rpc_with_the_verified_user(
     channel: grpc.aio.Channel, recorder: RunningTestBackend, keys: Keys
 ) -> None:
-    auth = (("authorization", f"Bearer {keys.hs256('user-g')}"),)
+    auth = (("authorization", f"Bearer {keys.hs256('user-g', app_metadata=OPERATOR)}"),)
     creator = creator_pb2_grpc.CreatorServiceStub(channel)
     system = creator_pb2_grpc.SystemServiceStub(channel)
     cdn = cdn_pb2_grpc.CdnStatusServiceStub(channel)
@@ -117,7 +120,7 @@ async def test_native_grpc_reaches_every_rpc_with_the_verified_user(
     await cdn.GetQueueStatus(cdn_pb2.GetQueueStatusRequest(), metadata=auth)
     await cdn.GetStatistics(cdn_pb2.GetStatisticsRequest(days=1), metadata=auth)
     assert len(recorder.recorder.calls) == 10
-    authenticated = [c for c in recorder.recorder.calls if c.method not in ("GetHealth", "GetOpenApi")]
+    authenticated = [c for c in recorder.recorder.calls if c.method not in ("GetHealth", "GetOpenApi", "CdnGetHealth")]
     assert {c.metadata.get("x-user-id") for c in authenticated} == {"user-g"}
 
 
