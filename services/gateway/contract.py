@@ -88,6 +88,10 @@ class Method:
         return self.full_name in PUBLIC_METHODS
 
     @property
+    def operator(self) -> bool:
+        return self.full_name in OPERATOR_METHODS
+
+    @property
     def idempotent(self) -> bool:
         """Reads (GET bindings) may be retried; anything else may have effects and is never retried."""
         return self.binding is not None and self.binding.verb == "get"

@@ -11,7 +11,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2
 
-from services.gateway.contract import OPERATOR_METHODS, Method
+from services.gateway.contract import Method
 from services.gateway.settings import GatewaySettings
 
 SOURCES = Path(__file__).with_name("lua")
@@ -73,7 +73,7 @@ def operator_check(settings: GatewaySettings, methods: list[Method]) -> str:
     return source(
         "operator",
         {
-            "operator_paths": {m.grpc_path for m in methods if m.full_name in OPERATOR_METHODS},
+            "operator_paths": {m.grpc_path for m in methods if m.operator},
             "claim": list(settings.operator_claim),
             "claim_name": ".".join(settings.operator_claim),
             "role": settings.operator_role,

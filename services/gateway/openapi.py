@@ -62,9 +62,11 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 _ERROR_STATUSES = {
     "400": "Invalid request: unknown query parameter, malformed JSON, a field that breaks a rule (INVALID_ARGUMENT).",
     "401": "Missing or invalid JWT (UNAUTHENTICATED).",
-    "403": "JWT audience not allowed, or the creator is not unlocked by the caller (PERMISSION_DENIED).",
+    "403": "JWT audience not allowed, an operator route without the operator role, or the creator is not unlocked by "
+    "the caller (PERMISSION_DENIED).",
     "404": "No such route or no such resource (NOT_FOUND).",
     "413": "Request body over the gateway's limit.",
+    "414": "Request path and query over the gateway's limit (INVALID_ARGUMENT).",
     "429": "Rate limited (RESOURCE_EXHAUSTED); retry after the `retry-after` seconds.",
     "503": "A service or its upstream is unavailable (UNAVAILABLE); retry later.",
     "504": "The route's timeout expired (DEADLINE_EXCEEDED).",
@@ -213,6 +215,12 @@ class _Builder:
         }
         if method.public:
             operation["security"] = []
+        if method.operator:
+            operation["summary"] += " (operator role)"
+            operation["description"] = (
+                f"{method.comment}\n\nOperators only: the token needs the operator role claim (by default Supabase "
+                '`app_metadata.role` = "operator"); any other caller gets 403.'
+            ).strip()
         return operation
 
 

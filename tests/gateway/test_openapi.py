@@ -69,9 +69,14 @@ def test_every_annotated_rpc_is_documented_once_with_its_verb(document: dict[str
     assert documented == annotated
 
 
-def test_only_health_and_openapi_are_public(document: dict[str, Any]) -> None:
+def test_only_the_health_checks_and_openapi_are_public(document: dict[str, Any]) -> None:
     public = {path for path, ops in document["paths"].items() for op in ops.values() if op.get("security") == []}
-    assert public == {"/api/health", "/api/openapi.json"}
+    assert public == {"/api/health", "/api/openapi.json", "/api/v1/cdn/health"}
+
+
+def test_operator_routes_say_they_need_the_operator_role(document: dict[str, Any]) -> None:
+    operator = {path for path, ops in document["paths"].items() for op in ops.values() if "operator" in op["summary"]}
+    assert operator == {"/api/v1/cdn/metrics", "/api/v1/cdn/queue/status", "/api/v1/cdn/statistics"}
     assert document["security"] == [{"bearerAuth": []}]
 
 
@@ -108,7 +113,7 @@ async def test_gateway_responses_match_the_documented_schemas(
         t for t, ops in document["paths"].items() if verb.lower() in ops and _matches(t, path.split("?")[0])
     )
     schema = document["paths"][template][verb.lower()]["responses"]["200"]["content"]["application/json"]["schema"]
-    headers = {"Authorization": f"Bearer {keys.hs256()}"}
+    headers = {"Authorization": f"Bearer {keys.hs256(app_metadata={'role': 'operator'})}"}
     async with http.request(verb, gateway.base_url + path, json=body, headers=headers) as response:
         answer = await response.json()
     jsonschema.Draft202012Validator({**schema, "components": document["components"]}).validate(answer)
