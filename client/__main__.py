@@ -137,7 +137,7 @@ def main() -> None:
     token = args.token
     if not token and args.command != "health":
         try:
-            token = dev_token(args.user)
+            token = dev_token(args.user, operator=args.command == "queue")
         except FileNotFoundError as exc:
             sys.exit(f"error: {exc}; or pass --token")
     api = GatewayClient(args.gateway, token, timeout=60)

@@ -27,9 +27,11 @@ def user_id_for(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"following-dev-user:{name}"))
 
 
-def mint(secret: str, issuer: str, user: str = "demo", lifetime_s: int = 3600) -> str:
+def mint(secret: str, issuer: str, user: str = "demo", lifetime_s: int = 3600, operator: bool = False) -> str:
+    """A token for `user`; `operator` adds the role the gateway's operator-only routes (CDN queue, metrics,
+    statistics) ask for, where Supabase keeps it: `app_metadata.role`, which only the project's admins can set."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, object] = {
         "sub": user_id_for(user),
         "email": f"{user}@example.com",
         "role": "authenticated",
@@ -37,14 +39,15 @@ def mint(secret: str, issuer: str, user: str = "demo", lifetime_s: int = 3600) -
         "iss": issuer,
         "iat": now,
         "exp": now + lifetime_s,
+        "app_metadata": {"provider": "email", "providers": ["email"], **({"role": "operator"} if operator else {})},
     }
     return jwt.encode(claims, secret.encode(), algorithm="HS256")
 
 
-def dev_token(user: str = "demo") -> str:
+def dev_token(user: str = "demo", operator: bool = False) -> str:
     """A token for the running local stack; raises FileNotFoundError when `make up` has not run."""
     values = read_stack_env()
     secret = values.get("SUPABASE_JWT_SECRET")
     if not secret:
         raise FileNotFoundError("no development secret in .run/stack.env: start the stack with `make up` first")
-    return mint(secret, values.get("SUPABASE_JWT_ISSUER", DEFAULT_ISSUER), user)
+    return mint(secret, values.get("SUPABASE_JWT_ISSUER", DEFAULT_ISSUER), user, operator=operator)
