@@ -99,7 +99,7 @@ def report(figures: dict[str, float]) -> str:
 def main() -> None:
     stack = private_stack("following-bench-")
     try:
-        stack.up(extra_env={"gateway": {"GATEWAY_RATE_LIMIT_PER_SECOND": "100000"}})
+        stack.up(extra_env={"gateway": {"GATEWAY_RATE_LIMIT_RPS": "100000", "GATEWAY_USER_RATE_LIMIT_RPS": "100000"}})
         token = mint(stack.values["SUPABASE_JWT_SECRET"], stack.values["SUPABASE_JWT_ISSUER"], "bench")
         gateway = f"http://{stack.values['GATEWAY_LISTEN']}"
         figures = asyncio.run(measure(gateway, token, stack.pg.dsn("following")))

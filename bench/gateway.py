@@ -113,6 +113,7 @@ def start_gateway(backend_port: int, workdir: Path) -> EnvoyProcess:
             "SUPABASE_JWT_SECRET": SECRET,
             "SUPABASE_JWT_ISSUER": ISSUER,
             "GATEWAY_RATE_LIMIT_RPS": "1000000",
+            "GATEWAY_USER_RATE_LIMIT_RPS": "1000000",
             "GATEWAY_ACCESS_LOG": str(workdir / "access.log"),
             "GATEWAY_CONCURRENCY": os.environ.get("GATEWAY_CONCURRENCY", "1"),
         }

@@ -121,7 +121,11 @@ def main() -> None:
         stack.up(
             extra_env={
                 "inference": {"INFERENCE_WORKERS": "2", "INFERENCE_THREADS": "1"},
-                "gateway": {"GATEWAY_CONCURRENCY": "2", "GATEWAY_RATE_LIMIT_RPS": "100000"},
+                "gateway": {
+                    "GATEWAY_CONCURRENCY": "2",
+                    "GATEWAY_RATE_LIMIT_RPS": "100000",
+                    "GATEWAY_USER_RATE_LIMIT_RPS": "100000",
+                },
             }
         )
         usage, figures, wall = run(stack, f"http://{ports['GATEWAY_LISTEN']}")
