@@ -133,6 +133,24 @@ HINTS: tuple[Hint, ...] = (
         "to list the creators you unlocked, GET /api/v1/creator/unlocked.",
         response_headers=(("allow", "POST"),),
     ),
+    # Envoy's codec refuses these before any filter runs and says nothing; the hints give the 400 its message.
+    Hint(
+        name="query-verb",
+        statuses=(400,),
+        headers=({"name": ":method", "string_match": {"exact": "QUERY"}},),
+        status=405,
+        code=12,
+        message="This API has no QUERY routes: every route and its verb is listed at GET /api/openapi.json.",
+    ),
+    Hint(
+        name="path-fragment",
+        statuses=(400,),
+        headers=(_path_regex(r"[^#]*#.*"),),
+        status=400,
+        code=3,
+        message="The request path contains '#': a URL fragment is not sent to a server; percent-encode it as %%23 "
+        "if it is part of a value.",
+    ),
     Hint(
         name="jwt-missing",
         statuses=(401,),

@@ -44,9 +44,7 @@ def source(name: str, config: dict[str, Any]) -> str:
 def bool_fields(files: descriptor_pb2.FileDescriptorSet, methods: list[Method]) -> set[str]:
     """JSON names (proto and camelCase) of the boolean fields of every request a REST binding fills; a name that is
     boolean in one request and not in another would make the one Lua check ambiguous, so it fails the render."""
-    messages = {
-        f"{file.package}.{message.name}": message for file in files.file for message in file.message_type
-    }
+    messages = {f"{file.package}.{message.name}": message for file in files.file for message in file.message_type}
     kinds: dict[str, set[bool]] = {}
     for method in methods:
         if method.binding is None:

@@ -50,7 +50,7 @@ class Recorder:
 
 class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
     """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE, 'internal' is
-    INTERNAL (a request the service fails on), 'slow' answers after SLOW_SECONDS (to trip the gateway's route timeout)."""
+    INTERNAL (a request the service fails on), 'slow' answers after SLOW_SECONDS (to trip the route timeout)."""
 
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder

@@ -1,5 +1,7 @@
 """Property-based contract test: schemathesis generates requests from the OpenAPI document and checks that the real
-gateway (in front of a test backend process) never answers 5xx and that every answer matches the document."""
+gateway (in front of a test backend process) never answers 5xx and that every answer matches the document; then it
+generates requests that break the document (wrong types, out-of-range numbers, NUL bytes, missing or extra parts)
+and checks that each gets a JSON 4xx with a message, never a 5xx."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from services.gateway.config import render
@@ -22,7 +25,11 @@ from services.gateway.settings import GatewaySettings
 from tests.gateway.tokens import ISSUER, Keys
 
 schema = schemathesis.openapi.from_dict(json.loads(load_document()))
+schema.config.generation.update(allow_x00=True)
+negative = schemathesis.openapi.from_dict(json.loads(load_document()))
+negative.config.generation.update(modes=[GenerationMode.NEGATIVE], allow_x00=True)
 KEYS = Keys()
+OPERATOR = {"role": "operator"}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +81,7 @@ def _wait_for_port(port_file: Path, process: subprocess.Popen[bytes], deadline_s
 def test_generated_requests_get_documented_answers_and_never_5xx(
     case: schemathesis.Case, fuzzed_gateway: EnvoyProcess
 ) -> None:
-    headers = {"Authorization": f"Bearer {KEYS.hs256('fuzz')}"}
+    headers = {"Authorization": f"Bearer {KEYS.hs256('fuzz', app_metadata=OPERATOR)}"}
     if case.method == "QUERY":
         # Envoy's codec knows the QUERY verb and wants a content-type before any filter runs: 400 without one.
         response = case.call(base_url=fuzzed_gateway.base_url, headers=headers, timeout=10)
@@ -89,3 +96,17 @@ def test_generated_requests_get_documented_answers_and_never_5xx(
         timeout=10,
         excluded_checks=[negative_data_rejection, positive_data_acceptance],
     )
+
+
+@pytest.mark.slow
+@negative.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_requests_that_break_the_document_get_a_json_4xx_with_a_message(
+    case: schemathesis.Case, fuzzed_gateway: EnvoyProcess
+) -> None:
+    headers = {"Authorization": f"Bearer {KEYS.hs256('fuzz', app_metadata=OPERATOR)}"}
+    response = case.call(base_url=fuzzed_gateway.base_url, headers=headers, timeout=10)
+    assert response.status_code < 500, (case.method, case.formatted_path, case.query, case.body, response.text[:300])
+    assert response.headers.get("content-type", [""])[0].startswith("application/json"), response.text[:300]
+    if response.status_code >= 400:
+        assert response.json()["message"], (case.method, case.formatted_path, case.query, case.headers, case.body)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,8 +38,6 @@ def send(
 
 
 async def call(gateway: EnvoyProcess, method: str, path: str, token: str | None, **kwargs: Any) -> tuple[int, Any]:
-    import json
-
     status, headers, body = await asyncio.to_thread(send, gateway.base_url, method, path, token, **kwargs)
     assert headers.get("content-type", "").startswith("application/json"), (status, headers, body[:200])
     return status, json.loads(body)
@@ -71,7 +71,8 @@ async def test_paths_and_queries_that_are_not_utf8_get_400_json_before_any_servi
 async def test_over_long_paths_get_414_json_not_429(
     gateway: EnvoyProcess, recorder: RunningTestBackend, keys: Keys, length: int
 ) -> None:
-    for method, path in (("GET", f"/api/v1/creator/{'a' * length}/posts"), ("POST", f"/api/v1/creator/search/{'b' * length}")):
+    paths = (("GET", f"/api/v1/creator/{'a' * length}/posts"), ("POST", f"/api/v1/creator/search/{'b' * length}"))
+    for method, path in paths:
         status, body = await call(gateway, method, path, keys.hs256(), body="{}")
         assert (status, body["code"]) == (414, 3), body
         assert "at most" in body["message"]
@@ -171,9 +172,7 @@ async def test_one_user_over_the_per_user_rate_gets_429_while_another_is_served(
         assert response.status == 200
 
 
-async def test_service_errors_a_client_provokes_never_eject_the_host(
-    start_gateway: StartGateway, keys: Keys
-) -> None:
+async def test_service_errors_a_client_provokes_never_eject_the_host(start_gateway: StartGateway, keys: Keys) -> None:
     gateway = await start_gateway()
     token = keys.hs256()
     for username in ["internal"] * 12 + ["unavailable"] * 6:
@@ -184,3 +183,34 @@ async def test_service_errors_a_client_provokes_never_eject_the_host(
     # With one host Envoy routes to it even when ejected (panic mode), so the ejection counter is what shows it.
     stats = await asyncio.to_thread(gateway.admin, "/stats?filter=creator.outlier_detection.ejections_enforced_total")
     assert stats.strip().endswith(": 0"), stats
+
+
+def exchange(port: int, request: bytes) -> tuple[int, bytes]:
+    """A raw HTTP/1.1 exchange, for requests no client library would send; the gateway closes after an error."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b"QUERY /api/health HTTP/1.1",
+        b"GET /api/health#fragment HTTP/1.1",
+        b"GET /api/v1/creator/x#/posts HTTP/1.1",
+        b"GET api/health HTTP/1.1",
+        b"GET /api/health HTTP/1.1\r\nBad Header: x",
+        b"GET /api/health HTTP/1.1\r\nContent-Length: abc",
+    ],
+)
+async def test_requests_envoy_refuses_before_any_filter_still_get_a_json_message(
+    gateway: EnvoyProcess, request_line: bytes
+) -> None:
+    request = request_line + b"\r\nHost: gateway\r\nConnection: close\r\n\r\n"
+    status, body = await asyncio.to_thread(exchange, gateway.listen_port, request)
+    assert status in (400, 405), body
+    assert json.loads(body)["message"], body
