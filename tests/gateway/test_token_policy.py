@@ -12,10 +12,11 @@ import pytest
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
 
+from client.tokens import mint
 from services.gateway.process import EnvoyProcess
 from tests.gateway.backends import RunningTestBackend
 from tests.gateway.envoys import StartGateway
-from tests.gateway.tokens import Keys
+from tests.gateway.tokens import ISSUER, Keys
 
 PROTECTED = "/api/v1/creator/unlocked"
 OPERATOR_ROUTES = ["/api/v1/cdn/metrics", "/api/v1/cdn/queue/status", "/api/v1/cdn/statistics?days=2"]
@@ -163,3 +164,12 @@ async def test_the_operator_claim_and_role_are_configurable(
     assert (await get(http, gateway, path, keys.hs256(app_metadata={"role": "operator"})))[0] == 403
     assert (await get(http, gateway, path, keys.hs256(org={"roles": ["viewer", "admin"]})))[0] == 200
     assert (await get(http, gateway, path, keys.hs256(org={"roles": "admin"})))[0] == 200
+
+
+async def test_development_tokens_reach_the_operator_routes_only_when_minted_for_an_operator(
+    gateway: EnvoyProcess, http: aiohttp.ClientSession, keys: Keys
+) -> None:
+    path = "/api/v1/cdn/queue/status"
+    assert (await get(http, gateway, path, mint(keys.secret, ISSUER, "ops", operator=True)))[0] == 200
+    assert (await get(http, gateway, path, mint(keys.secret, ISSUER, "demo")))[0] == 403
+    assert (await get(http, gateway, PROTECTED, mint(keys.secret, ISSUER, "demo")))[0] == 200
