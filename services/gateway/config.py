@@ -244,6 +244,7 @@ class MethodRoute:
     cluster: str
     timeout: str
     retries: int
+    operator: bool
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,7 @@ def method_routes(settings: GatewaySettings, methods: list[Method]) -> list[Meth
                 cluster=method.cluster,
                 timeout=_duration(timeout),
                 retries=settings.read_retries if method.idempotent else 0,
+                operator=method.operator,
             )
         )
     return routes

@@ -1,5 +1,5 @@
--- Every request, after the transcoder (so :path is the RPC's own path for REST and gRPC alike): the operator-only RPCs
--- need the operator role in the verified token.
+-- The operator-only RPCs' routes run this after the transcoder (so :path is the RPC's own for REST and gRPC alike):
+-- they need the operator role in the verified token. The path is checked again so that the script guards only them.
 -- CONFIG (prepended by services/gateway/lua.py): operator_paths (set), claim (list of keys), role, claim_name.
 
 local function holds_role(value)
