@@ -21,13 +21,18 @@ MAX_SUB_CHARS = 128
 
 
 def literal(value: Any) -> str:
-    """A Lua literal for JSON-like data; strings use decimal escapes for every byte that is not alphanumeric."""
+    """A Lua literal for JSON-like data; strings use decimal escapes for every byte that is not ASCII alphanumeric."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return '"' + "".join(chr(b) if chr(b).isalnum() else f"\\{b}" for b in value.encode()) + '"'
+        # Three digits always: Lua reads up to three, so "\\32" before a "1" would become "\\321".
+        return (
+            '"'
+            + "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else f"\\{b:03d}" for b in value.encode())
+            + '"'
+        )
     if isinstance(value, (list, tuple)):
         return "{" + ", ".join(literal(item) for item in value) + "}"
     if isinstance(value, (set, frozenset)):

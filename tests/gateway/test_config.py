@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from services.gateway.config import JWKS_ENV, render
+from services.gateway.lua import literal
 from services.gateway.run import envoy_path, validate
 from services.gateway.settings import GatewaySettings, SettingsError
 from tests.gateway.backends import RunningTestBackend
@@ -96,6 +97,10 @@ def test_a_broken_config_fails_validation(jwks_file: Path, tmp_path: Path) -> No
         ({"SUPABASE_JWT_SECRET": SECRET, "CORS_ORIGINS": "localhost:3000"}, "CORS_ORIGINS"),
         ({"SUPABASE_JWKS_URL": "ftp://x/jwks.json"}, "SUPABASE_JWKS_URL"),
         ({"SUPABASE_JWKS_FILE": "/nonexistent/jwks.json"}, "SUPABASE_JWKS_FILE"),
+        ({"SUPABASE_JWT_SECRET": SECRET, "SUPABASE_JWT_MAX_LIFETIME_S": "10"}, "SUPABASE_JWT_MAX_LIFETIME_S"),
+        ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_OPERATOR_CLAIM": "app_metadata..role"}, "GATEWAY_OPERATOR_CLAIM"),
+        ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_USER_RATE_LIMIT_RPS": "0"}, "GATEWAY_USER_RATE_LIMIT_RPS"),
+        ({"SUPABASE_JWT_SECRET": SECRET, "GATEWAY_MAX_PATH_BYTES": "100"}, "GATEWAY_MAX_PATH_BYTES"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -174,3 +179,12 @@ async def test_run_execs_envoy_which_then_serves_the_api(
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 10)
+
+
+def test_settings_become_lua_literals_never_lua_code() -> None:
+    hostile = 'x"] = 1; os.exit() --[['
+    escaped = "".join(c if c.isalnum() else f"\\{ord(c):03d}" for c in hostile)
+    assert literal({"role": hostile}) == f'{{["role"] = "{escaped}"}}'
+    assert "\\0321" in escaped  # a space before a digit stays a space
+    assert literal("é") == '"\\195\\169"'
+    assert literal({"a", "b"}) == '{["a"] = true, ["b"] = true}'

@@ -159,11 +159,13 @@ async def test_health_routes_stay_public(
 async def test_the_operator_claim_and_role_are_configurable(
     start_gateway: StartGateway, http: aiohttp.ClientSession, keys: Keys
 ) -> None:
-    gateway = await start_gateway(GATEWAY_OPERATOR_CLAIM="org.roles", GATEWAY_OPERATOR_ROLE="admin")
+    role = 'admin 1"]'  # characters that would break the check if they were spliced into its code
+    gateway = await start_gateway(GATEWAY_OPERATOR_CLAIM="org.roles", GATEWAY_OPERATOR_ROLE=role)
     path = "/api/v1/cdn/metrics"
     assert (await get(http, gateway, path, keys.hs256(app_metadata={"role": "operator"})))[0] == 403
-    assert (await get(http, gateway, path, keys.hs256(org={"roles": ["viewer", "admin"]})))[0] == 200
-    assert (await get(http, gateway, path, keys.hs256(org={"roles": "admin"})))[0] == 200
+    assert (await get(http, gateway, path, keys.hs256(org={"roles": "admin"})))[0] == 403
+    assert (await get(http, gateway, path, keys.hs256(org={"roles": ["viewer", role]})))[0] == 200
+    assert (await get(http, gateway, path, keys.hs256(org={"roles": role})))[0] == 200
 
 
 async def test_development_tokens_reach_the_operator_routes_only_when_minted_for_an_operator(
