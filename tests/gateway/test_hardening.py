@@ -214,3 +214,15 @@ async def test_requests_envoy_refuses_before_any_filter_still_get_a_json_message
     status, body = await asyncio.to_thread(exchange, gateway.listen_port, request)
     assert status in (400, 405), body
     assert json.loads(body)["message"], body
+
+
+async def test_a_host_that_refuses_connections_is_still_ejected(start_gateway: StartGateway, keys: Keys) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{unused.getsockname()[1]}"  # bound, never listening: connections are refused
+        gateway = await start_gateway(CREATOR_ADDR=closed, GATEWAY_READ_RETRIES="0")
+        for _ in range(6):
+            status, body = await call(gateway, "GET", "/api/v1/creator/alice/posts", keys.hs256())
+            assert status == 503, body
+    stats = await asyncio.to_thread(gateway.admin, "/stats?filter=creator.outlier_detection.ejections_enforced_total")
+    assert not stats.strip().endswith(": 0"), stats
