@@ -1,0 +1,84 @@
+"""Crafted page tokens through the real creator service: every one is INVALID_ARGUMENT with a message, never a 5xx
+(those that passed the old decoder reached PostgreSQL and failed there as INTERNAL)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import grpc
+from creator.v1 import creator_pb2
+
+from services.sample_upstream.admin import SampleAdmin
+from tests.creator.conftest import StartCreator, user_md
+
+
+def forge(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+AT = "2026-11-29T10:00:00+00:00"
+GOOD_MICROS = 1_795_000_000_000_000
+UNLOCKED_TOKENS = [
+    forge(["unlocked", AT, 2**70]),  # an id past int64
+    forge(["unlocked", AT, -(2**63) - 1]),
+    forge(["unlocked", "9999-12-31T23:59:59-14:00", 1]),  # a moment past what datetime holds in UTC
+    forge(["unlocked", "0001-01-01T00:00:00+14:00", 1]),
+    forge(["unlocked", GOOD_MICROS, 2**64]),
+    forge(["unlocked", 10**30, 1]),
+    forge(["unlocked", GOOD_MICROS, True]),
+    forge(["unlocked", GOOD_MICROS]),
+    forge(["posts", GOOD_MICROS, "1"]),
+    "%00",
+    "\x00",
+    "A" * 4000,
+]
+POST_TOKENS = [
+    forge(["posts", AT, "abc\x00def"]),  # NUL: PostgreSQL text cannot hold it
+    forge(["posts", AT, "\ud800"]),  # a lone surrogate: not encodable as UTF-8
+    forge(["posts", "9999-12-31T23:59:59-14:00", "1"]),
+    forge(["posts", GOOD_MICROS, "x" * 10_000]),
+    forge(["posts", GOOD_MICROS, 12]),
+    forge(["unlocked", GOOD_MICROS, 12]),
+    base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+]
+
+
+async def test_crafted_unlocked_list_tokens_are_invalid_arguments(
+    start_creator: StartCreator, upstream: SampleAdmin
+) -> None:
+    creator = await start_creator()
+    await creator.search("chef.marco", user="alice")
+    answers = []
+    for token in UNLOCKED_TOKENS:
+        try:
+            await creator.stub.ListUnlocked(
+                creator_pb2.ListUnlockedRequest(page_token=token), metadata=user_md("alice"), timeout=5
+            )
+            answers.append((token, "OK", ""))
+        except grpc.aio.AioRpcError as exc:
+            answers.append((token, exc.code().name, exc.details() or ""))
+    wrong = [(t[:40], code, details) for t, code, details in answers if code != "INVALID_ARGUMENT"]
+    assert not wrong, wrong
+    assert all(details.startswith("page_token: ") for _, _, details in answers)
+
+
+async def test_crafted_post_list_tokens_are_invalid_arguments(
+    start_creator: StartCreator, upstream: SampleAdmin
+) -> None:
+    creator = await start_creator()
+    await creator.search("chef.marco", user="alice")
+    answers = []
+    for token in POST_TOKENS:
+        try:
+            await creator.stub.ListPosts(
+                creator_pb2.ListPostsRequest(username="chef.marco", page_token=token),
+                metadata=user_md("alice"),
+                timeout=5,
+            )
+            answers.append((token, "OK", ""))
+        except grpc.aio.AioRpcError as exc:
+            answers.append((token, exc.code().name, exc.details() or ""))
+    wrong = [(t[:40], code, details) for t, code, details in answers if code != "INVALID_ARGUMENT"]
+    assert not wrong, wrong
+    assert all(details.startswith("page_token: ") for _, _, details in answers)
