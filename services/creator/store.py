@@ -139,6 +139,9 @@ class SavedFetch:
     pending: list[tuple[str, str]]
 
 
+SAVE_ATTEMPTS = 3
+
+
 def covers(post_limit: int, recent_posts: int, posts_count: int, wanted: int) -> bool:
     """Whether a stored fetch holds the `wanted` most recent posts (or every post the account has)."""
     return post_limit >= wanted or recent_posts >= min(wanted, posts_count)
@@ -159,6 +162,20 @@ async def save_fetch(
     conn: asyncpg.Connection, fetch: ProfileFetch, post_limit: int, jobs: Sequence[JobPlan], analysis_lease_s: float
 ) -> SavedFetch:
     """Stores a fetch: profile, snapshot, posts, pending analyses and CDN outbox rows, in one transaction."""
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            return await _save_fetch_once(conn, fetch, post_limit, jobs, analysis_lease_s)
+        except asyncpg.DeadlockDetectedError:
+            # The outbox relay deletes and postpones outbox rows in id order while a refresh upserts them in
+            # priority order; PostgreSQL rolled this transaction back whole, so it can simply run again.
+            if attempt == SAVE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _save_fetch_once(
+    conn: asyncpg.Connection, fetch: ProfileFetch, post_limit: int, jobs: Sequence[JobPlan], analysis_lease_s: float
+) -> SavedFetch:
     profile = fetch.profile
     async with conn.transaction():
         row = await conn.fetchrow(

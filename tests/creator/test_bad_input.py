@@ -1,5 +1,6 @@
-"""Crafted page tokens through the real creator service: every one is INVALID_ARGUMENT with a message, never a 5xx
-(those that passed the old decoder reached PostgreSQL and failed there as INTERNAL)."""
+"""Crafted client input through the real creator service: page tokens and usernames. Every one is INVALID_ARGUMENT
+with a message, never a 5xx (tokens that passed the old decoder failed in PostgreSQL as INTERNAL, and URLs that the
+URL parser rejects raised out of the username rules)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,32 @@ async def test_crafted_post_list_tokens_are_invalid_arguments(
     wrong = [(t[:40], code, details) for t, code, details in answers if code != "INVALID_ARGUMENT"]
     assert not wrong, wrong
     assert all(details.startswith("page_token: ") for _, _, details in answers)
+
+
+HOSTILE_USERNAMES = [
+    "https://[x]/abc",
+    "http://[::1/x",
+    "https://www.insta\u2100gram.com/abc",
+    "a" * 100_000,
+    "https://www.instagram.com/" + "b" * 100_000 + "/",
+]
+
+
+async def test_hostile_and_over_long_usernames_are_invalid_arguments(
+    start_creator: StartCreator, upstream: SampleAdmin
+) -> None:
+    creator = await start_creator()
+    codes = []
+    for username in HOSTILE_USERNAMES:
+        for call in (
+            creator.stub.SearchCreator(creator_pb2.SearchCreatorRequest(username=username), metadata=user_md("a")),
+            creator.stub.ListPosts(creator_pb2.ListPostsRequest(username=username), metadata=user_md("a")),
+            creator.stub.GetHistory(creator_pb2.GetHistoryRequest(username=username), metadata=user_md("a")),
+        ):
+            try:
+                await call
+                codes.append((username[:40], "OK"))
+            except grpc.aio.AioRpcError as exc:
+                codes.append((username[:40], exc.code().name))
+    assert {code for _, code in codes} == {"INVALID_ARGUMENT"}, codes
+    assert await upstream.requests() == 0
