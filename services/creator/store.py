@@ -166,8 +166,9 @@ async def save_fetch(
         try:
             return await _save_fetch_once(conn, fetch, post_limit, jobs, analysis_lease_s)
         except asyncpg.DeadlockDetectedError:
-            # The outbox relay deletes and postpones outbox rows in id order while a refresh upserts them in
-            # priority order; PostgreSQL rolled this transaction back whole, so it can simply run again.
+            # The background components (workers.py) update analysis and outbox rows in their own order while a
+            # refresh upserts the same rows in the fetch's order; PostgreSQL rolled this transaction back whole, so
+            # it can simply run again.
             if attempt == SAVE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
