@@ -7,6 +7,7 @@ started can be lost by a crash. The rendered report (a serialised CreatorReport)
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from services.creator.analytics import CaptionAnalysis
 from services.creator.media import JobPlan
 from services.creator.records import MediaInfo, Rendition, StoredPost, StoredProfile
 from services.creator.upstream import ProfileFetch
+
+log = logging.getLogger(__name__)
 
 OPEN_REPORT = "SELECT * FROM creator.open_report($1, $2)"
 
@@ -171,6 +174,7 @@ async def save_fetch(
             # it can simply run again.
             if attempt == SAVE_ATTEMPTS - 1:
                 raise
+            log.info("saving a fetch met a deadlock; saving again", extra={"username": fetch.profile.username})
     raise AssertionError("unreachable")
 
 

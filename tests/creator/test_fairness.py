@@ -7,11 +7,13 @@ import asyncio
 import re
 from collections import Counter
 
+import asyncpg
 import grpc
 import pytest
 
 from services.sample_upstream.admin import SampleAdmin
 from services.sample_upstream.creators import CREATORS
+from tests.conftest import TestDatabase
 from tests.creator.conftest import Creator, StartCreator
 
 PUBLIC = [c.username for c in CREATORS if not c.private]
@@ -117,4 +119,34 @@ async def test_a_refresh_after_the_minimum_interval_fetches_again(
         await asyncio.sleep(0.05)
         report = await creator.search("gg.kenji", refresh=True)
     assert not report.freshness.refresh_skipped and not report.freshness.from_cache
+    assert report.freshness.fetched_at.ToDatetime() > first.freshness.fetched_at.ToDatetime()
+
+
+async def test_a_refresh_whose_save_meets_a_deadlock_saves_again_instead_of_failing(
+    start_creator: StartCreator, upstream: SampleAdmin, database: TestDatabase
+) -> None:
+    """Another transaction holds a post row the refresh will upsert, then asks for the creator row the refresh holds.
+    The refresh waits first, so PostgreSQL's deadlock check picks it as the victim (as it picked background work's
+    partner in refresh storms); the refresh must save again rather than answer INTERNAL."""
+    creator = await start_creator()
+    first = await creator.search("chef.marco")
+    other = await asyncpg.connect(database.admin_dsn)
+    try:
+        async with other.transaction():
+            await other.execute(
+                "UPDATE creator.posts SET comments = comments WHERE instagram_id = $1",
+                first.recent_posts[-1].instagram_id,
+            )
+            refresh = asyncio.create_task(creator.search("chef.marco", refresh=True))
+            deadline = asyncio.get_running_loop().time() + 10
+            while not await other.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ):
+                assert asyncio.get_running_loop().time() < deadline, "the refresh never waited for the post row"
+                await asyncio.sleep(0.02)
+            await other.execute("UPDATE creator.creators SET full_name = full_name WHERE username = 'chef.marco'")
+        report = await refresh
+    finally:
+        await other.close()
+    assert not report.freshness.from_cache
     assert report.freshness.fetched_at.ToDatetime() > first.freshness.fetched_at.ToDatetime()
