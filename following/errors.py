@@ -9,6 +9,8 @@ class DomainError(Exception):
     """An expected failure whose message is safe and useful to show to the caller."""
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    # Seconds after which a retry may succeed, sent as `retry-after` trailing metadata when set.
+    retry_after: float | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -40,7 +42,13 @@ class FailedPrecondition(DomainError):
 
 
 class ResourceExhausted(DomainError):
+    """The caller spent a quota. `retry_after` (seconds) is sent as `retry-after` trailing metadata."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(DomainError):

@@ -127,7 +127,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(exc, grpc.aio.AbortError):
             raise exc
         if isinstance(exc, DomainError):
-            if isinstance(exc, Unavailable) and exc.retry_after is not None:
+            if exc.retry_after is not None:
                 context.set_trailing_metadata((("retry-after", str(int(max(1, round(exc.retry_after))))),))
             log.info("rpc failed", extra={"method": method, "code": exc.code.name, "error": exc.message})
             await context.abort(exc.code, exc.message)

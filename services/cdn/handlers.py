@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 import grpc
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from following.errors import InvalidArgument
+from following.pagination import PageTokenCodec
 from services.cdn.breaker import Breakers, State
 from services.cdn.jobs import MAX_BATCH, STATE_TO_PROTO, check_source_url, parse_specs
 from services.cdn.storage import Storage
@@ -23,7 +22,7 @@ BREAKER_STATES = {
     State.OPEN: cdn_pb2.BREAKER_STATE_OPEN,
     State.HALF_OPEN: cdn_pb2.BREAKER_STATE_HALF_OPEN,
 }
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEAD_JOB_TOKENS = PageTokenCodec("dead_jobs", int)
 OK, DEGRADED, DOWN = cdn_pb2.COMPONENT_STATUS_OK, cdn_pb2.COMPONENT_STATUS_DEGRADED, cdn_pb2.COMPONENT_STATUS_DOWN
 
 
@@ -89,7 +88,7 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
         size = request.page_size or 100
         if size > MAX_BATCH:
             raise InvalidArgument(f"page_size: at most {MAX_BATCH}; got {size}")
-        after = _decode_token(request.page_token) if request.page_token else None
+        after = DEAD_JOB_TOKENS.decode(request.page_token)
         rows = await self.store.dead(size + 1, after)
         response = cdn_pb2.ListDeadJobsResponse()
         for row in rows[:size]:
@@ -106,7 +105,7 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
             )
         if len(rows) > size:
             last = rows[size - 1]
-            response.next_page_token = _encode_token(last["failed_at"], last["id"])
+            response.next_page_token = DEAD_JOB_TOKENS.encode(last["failed_at"], last["id"])
         return response
 
     async def RetryJobs(
@@ -219,16 +218,3 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
                 bytes_out=row["bytes_out"],
             )
         return out
-
-
-def _encode_token(failed_at: datetime, job_id: int) -> str:
-    micros = (failed_at - EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}:{job_id}".encode()).decode()
-
-
-def _decode_token(token: str) -> tuple[datetime, int]:
-    try:
-        micros, job_id = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        return EPOCH + timedelta(microseconds=int(micros)), int(job_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument("page_token: not a token this service issued") from exc

@@ -10,11 +10,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from following.errors import InvalidArgument, Unavailable
 from following.interceptors import caller_user_id
-from services.creator import pagination, reports, store, unlocks
+from following.pagination import PageTokenCodec, page_size
+from services.creator import reports, store, unlocks
 from services.creator.dbguard import DatabaseGuard
 from services.creator.search import SearchService
 from services.creator.upstream import MAX_POST_LIMIT
 from services.creator.usernames import normalise_username
+
+UNLOCKED_TOKENS = PageTokenCodec("unlocked", int)
+POST_TOKENS = PageTokenCodec("posts", str)
 
 
 def _timestamp(value: object) -> Timestamp:
@@ -51,13 +55,11 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
         self, request: creator_pb2.ListUnlockedRequest, context: grpc.aio.ServicerContext
     ) -> creator_pb2.ListUnlockedResponse:
         user_id = caller_user_id()
-        size = pagination.page_size(request.page_size, 20, 100)
-        after = pagination.decode(request.page_token, "unlocked")
-        if after is not None and not isinstance(after[1], int):
-            raise InvalidArgument("page_token: not a token returned by this method; start again without one")
+        size = page_size(request.page_size, 20, 100)
+        after = UNLOCKED_TOKENS.decode(request.page_token)
         guard, _ = self._ready()
         async with guard.connection() as conn:
-            rows = await unlocks.list_unlocked(conn, user_id, size + 1, after)  # type: ignore[arg-type]
+            rows = await unlocks.list_unlocked(conn, user_id, size + 1, after)
         page, more = rows[:size], len(rows) > size
         return creator_pb2.ListUnlockedResponse(
             creators=[
@@ -74,7 +76,7 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
                 )
                 for row in page
             ],
-            next_page_token=pagination.encode("unlocked", page[-1].unlocked_at, page[-1].creator_id) if more else "",
+            next_page_token=UNLOCKED_TOKENS.encode(page[-1].unlocked_at, page[-1].creator_id) if more else "",
         )
 
     async def ListPosts(
@@ -82,21 +84,19 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
     ) -> creator_pb2.ListPostsResponse:
         user_id = caller_user_id()
         username = normalise_username(request.username)
-        size = pagination.page_size(request.page_size, 12, 100)
-        after = pagination.decode(request.page_token, "posts")
-        if after is not None and not isinstance(after[1], str):
-            raise InvalidArgument("page_token: not a token returned by this method; start again without one")
+        size = page_size(request.page_size, 12, 100)
+        after = POST_TOKENS.decode(request.page_token)
         guard, _ = self._ready()
         async with guard.connection() as conn:
             creator_id, followers = await unlocks.require_unlock(conn, user_id, username)
-            posts = await unlocks.page_of_posts(conn, creator_id, followers, size + 1, after)  # type: ignore[arg-type]
+            posts = await unlocks.page_of_posts(conn, creator_id, followers, size + 1, after)
             page, more = posts[:size], len(posts) > size
             urls = [url for post in page for url in (post.image_url, *post.carousel_urls) if url]
             known = await store.load_media(conn, urls)
         last = page[-1] if page else None
         return creator_pb2.ListPostsResponse(
             posts=[reports.post_message(post, known) for post in page],
-            next_page_token=pagination.encode("posts", last.taken_at, last.instagram_id) if more and last else "",
+            next_page_token=POST_TOKENS.encode(last.taken_at, last.instagram_id) if more and last else "",
         )
 
     async def GetHistory(
@@ -104,7 +104,7 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
     ) -> creator_pb2.GetHistoryResponse:
         user_id = caller_user_id()
         username = normalise_username(request.username)
-        limit = pagination.page_size(request.limit, 90, 1000, field="limit")
+        limit = page_size(request.limit, 90, 1000, field="limit")
         guard, _ = self._ready()
         async with guard.connection() as conn:
             creator_id, _followers = await unlocks.require_unlock(conn, user_id, username)

@@ -7,6 +7,8 @@ Fetch path: one fetch per username at a time in this process (a shared future) a
 advisory lock, with a re-check of the store once it is held). After the fetch is stored, the captions go to the
 inference service in one batched call and the images to the CDN; whatever fails there stays in the backlog for the
 background components (workers.py). When the upstream fails, the stored report is served marked stale.
+Fairness: a search that needs a fetch first takes one unit of its caller's hourly quota (quota.py); a `refresh` of a
+report fetched less than `min_refresh_s` ago answers the stored report, marked `refresh_skipped`, without a fetch.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 
-from following.errors import NotFound, Unavailable
+from following.errors import NotFound, ResourceExhausted, Unavailable
 from services.creator import backlog, store
 from services.creator.analytics import CaptionAnalysis
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
 from services.creator.media import CdnClient, CdnUnavailable, plan_jobs
+from services.creator.quota import FetchQuota
 from services.creator.records import MediaInfo
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, UpstreamError, UserNotFound
@@ -51,6 +54,8 @@ class FetchOutcome:
     # The report was not fetched by this search (another one did, or the upstream failed and the store answered).
     from_cache: bool
     stale_reason: str = ""
+    # A refresh came too soon after the last fetch and was answered from the store.
+    refresh_skipped: bool = False
 
 
 class SearchService:
@@ -61,8 +66,10 @@ class SearchService:
         inference: InferenceClient,
         cdn: CdnClient,
         settings: CreatorSettings,
+        quota: FetchQuota,
     ) -> None:
         self._guard = guard
+        self._quota = quota
         self._source = source
         self._inference = inference
         self._cdn = cdn
@@ -78,6 +85,14 @@ class SearchService:
         if opened is not None and not refresh and self._fresh(opened, post_limit):
             SEARCHES.labels("cache").inc()
             return await self._answer(opened, post_limit, FetchOutcome(from_cache=True))
+        if opened is not None and refresh and self._recently_fetched(opened, post_limit):
+            SEARCHES.labels("refresh_skipped").inc()
+            return await self._answer(opened, post_limit, FetchOutcome(from_cache=True, refresh_skipped=True))
+        try:
+            await self._quota.take(user_id)
+        except ResourceExhausted:
+            SEARCHES.labels("quota_spent").inc()
+            raise
         outcome = await self._shared_fetch(username, post_limit, refresh, started)
         async with self._guard.connection() as conn:
             opened = await store.open_report(conn, user_id, username)
@@ -89,6 +104,12 @@ class SearchService:
     def _fresh(self, opened: store.OpenedReport | store.Freshness, post_limit: int) -> bool:
         age = (datetime.now(UTC) - opened.fetched_at).total_seconds()
         return age < self._settings.cache_ttl_seconds and store.covers(
+            opened.post_limit, opened.recent_posts, opened.posts_count, post_limit
+        )
+
+    def _recently_fetched(self, opened: store.OpenedReport, post_limit: int) -> bool:
+        age = (datetime.now(UTC) - opened.fetched_at).total_seconds()
+        return age < self._settings.min_refresh_s and store.covers(
             opened.post_limit, opened.recent_posts, opened.posts_count, post_limit
         )
 
@@ -212,6 +233,7 @@ class SearchService:
         report.freshness.from_cache = outcome.from_cache
         report.freshness.stale = bool(outcome.stale_reason)
         report.freshness.stale_reason = outcome.stale_reason
+        report.freshness.refresh_skipped = outcome.refresh_skipped
         unlocked = Timestamp()
         unlocked.FromDatetime(opened.unlocked_at)
         report.unlocked_at.CopyFrom(unlocked)

@@ -20,6 +20,7 @@ from services.creator.handlers import CreatorServicer
 from services.creator.health import SystemServicer
 from services.creator.inference import InferenceClient
 from services.creator.media import CdnClient
+from services.creator.quota import FetchQuota
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, UpstreamSettings, UpstreamSettingsError, create_source
@@ -76,7 +77,8 @@ class CreatorApp:
         self._source = create_source(self.upstream, budget)
         self._inference = InferenceClient(s.inference_addr, s.inference_deadline_s)
         self._cdn = CdnClient(s.cdn_addr, s.cdn_enqueue_deadline_s, s.cdn_assets_deadline_s)
-        self.search = SearchService(guard, self._source, self._inference, self._cdn, s)
+        quota = FetchQuota(guard, s.user_fetches_per_hour)
+        self.search = SearchService(guard, self._source, self._inference, self._cdn, s, quota)
         self.completer = AnalysisCompleter(
             guard,
             self._inference,

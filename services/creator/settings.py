@@ -25,6 +25,10 @@ class CreatorSettings:
     budget_refill_per_minute: float
     # How long a search waits for another replica's fetch of the same creator.
     fetch_wait_s: float
+    # Fairness: upstream fetches one user may cause per hour (a bucket per user, shared by every replica), and how
+    # old a report must be before a `refresh` fetches it again (younger: the stored report, marked refresh_skipped).
+    user_fetches_per_hour: int
+    min_refresh_s: float
     # Background components.
     worker_poll_s: float
     worker_batch: int
@@ -51,6 +55,8 @@ class CreatorSettings:
                 "CREATOR_UPSTREAM_BUDGET_PER_MINUTE", 18, minimum=0.01, maximum=1_000_000
             ),
             fetch_wait_s=env.number("CREATOR_FETCH_WAIT_S", 30, minimum=0.1, maximum=600),
+            user_fetches_per_hour=env.integer("CREATOR_USER_FETCHES_PER_HOUR", 60, minimum=1, maximum=1_000_000),
+            min_refresh_s=env.number("CREATOR_MIN_REFRESH_S", 300, minimum=0, maximum=30 * 86_400),
             worker_poll_s=env.number("CREATOR_WORKER_POLL_S", 2.0, minimum=0.01, maximum=600),
             worker_batch=env.integer("CREATOR_WORKER_BATCH", 64, minimum=1, maximum=64),
             retry_backoff_max_s=env.number("CREATOR_RETRY_BACKOFF_MAX_S", 60, minimum=0.01, maximum=3600),

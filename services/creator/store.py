@@ -7,6 +7,7 @@ started can be lost by a crash. The rendered report (a serialised CreatorReport)
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from services.creator.analytics import CaptionAnalysis
 from services.creator.media import JobPlan
 from services.creator.records import MediaInfo, Rendition, StoredPost, StoredProfile
 from services.creator.upstream import ProfileFetch
+
+log = logging.getLogger(__name__)
 
 OPEN_REPORT = "SELECT * FROM creator.open_report($1, $2)"
 
@@ -139,6 +142,9 @@ class SavedFetch:
     pending: list[tuple[str, str]]
 
 
+SAVE_ATTEMPTS = 3
+
+
 def covers(post_limit: int, recent_posts: int, posts_count: int, wanted: int) -> bool:
     """Whether a stored fetch holds the `wanted` most recent posts (or every post the account has)."""
     return post_limit >= wanted or recent_posts >= min(wanted, posts_count)
@@ -159,6 +165,22 @@ async def save_fetch(
     conn: asyncpg.Connection, fetch: ProfileFetch, post_limit: int, jobs: Sequence[JobPlan], analysis_lease_s: float
 ) -> SavedFetch:
     """Stores a fetch: profile, snapshot, posts, pending analyses and CDN outbox rows, in one transaction."""
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            return await _save_fetch_once(conn, fetch, post_limit, jobs, analysis_lease_s)
+        except asyncpg.DeadlockDetectedError:
+            # The background components (workers.py) update analysis and outbox rows in their own order while a
+            # refresh upserts the same rows in the fetch's order; PostgreSQL rolled this transaction back whole, so
+            # it can simply run again.
+            if attempt == SAVE_ATTEMPTS - 1:
+                raise
+            log.info("saving a fetch met a deadlock; saving again", extra={"username": fetch.profile.username})
+    raise AssertionError("unreachable")
+
+
+async def _save_fetch_once(
+    conn: asyncpg.Connection, fetch: ProfileFetch, post_limit: int, jobs: Sequence[JobPlan], analysis_lease_s: float
+) -> SavedFetch:
     profile = fetch.profile
     async with conn.transaction():
         row = await conn.fetchrow(

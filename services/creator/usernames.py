@@ -8,12 +8,21 @@ from urllib.parse import urlsplit
 from following.errors import InvalidArgument
 
 MAX_LENGTH = 30
+# A profile URL carries more than the name (scheme, host, a query string from a share link); anything longer is
+# refused before any parsing, so hostile input costs nothing.
+MAX_INPUT_LENGTH = 512
 _ALLOWED = re.compile(r"^[a-z0-9._]+$")
+NOT_A_PROFILE_URL = "username: a URL must be an Instagram profile URL like https://www.instagram.com/<name>/"
 _PROFILE_HOSTS = ("instagram.com", "www.instagram.com", "m.instagram.com", "instagr.am", "www.instagr.am")
 
 
 def normalise_username(raw: str) -> str:
     """The lower-case username; raises InvalidArgument saying which rule the input breaks."""
+    if len(raw) > MAX_INPUT_LENGTH:
+        raise InvalidArgument(
+            f"username: must be at most {MAX_LENGTH} characters (a profile URL at most {MAX_INPUT_LENGTH});"
+            f" got {len(raw)}"
+        )
     text = raw.strip()
     if not text:
         raise InvalidArgument("username: must not be empty")
@@ -41,9 +50,13 @@ def normalise_username(raw: str) -> str:
 
 def _from_profile_url(text: str) -> str:
     url = text if "://" in text else f"https://{text}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.hostname not in _PROFILE_HOSTS:
-        raise InvalidArgument("username: a URL must be an Instagram profile URL like https://www.instagram.com/<name>/")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a bracketed host that is no IPv6 address, characters that change under NFKC, ...
+        raise InvalidArgument(NOT_A_PROFILE_URL) from None
+    if parts.scheme not in ("http", "https") or host not in _PROFILE_HOSTS:
+        raise InvalidArgument(NOT_A_PROFILE_URL)
     segments = [segment for segment in parts.path.split("/") if segment]
     if len(segments) != 1:
         raise InvalidArgument("username: a profile URL must have exactly one path segment, the username")

@@ -3,6 +3,8 @@ admin retry; status RPCs and statistics."""
 
 from __future__ import annotations
 
+import base64
+
 import aiohttp
 import grpc
 import pytest
@@ -180,3 +182,32 @@ async def test_prometheus_gauges_expose_queue_depth_and_oldest_age(start_cdn: St
     await app.maintenance.refresh_gauges()
     assert REGISTRY.get_sample_value("cdn_jobs", {"state": "queued"}) == 1
     assert REGISTRY.get_sample_value("cdn_queue_oldest_age_seconds") is not None
+
+
+async def test_crafted_dead_job_page_tokens_are_invalid_arguments(start_cdn: StartCdn) -> None:
+    """Tokens that passed the old decoder (or crashed it) overflowed in Python or PostgreSQL and answered INTERNAL."""
+    tokens = [
+        base64.urlsafe_b64encode(b"99999999999999999999:1").decode(),  # a moment past year 9999
+        base64.urlsafe_b64encode(b"1795000000000000:99999999999999999999").decode(),  # an id past int64
+        base64.urlsafe_b64encode(b"-99999999999999999:1").decode(),
+        base64.urlsafe_b64encode(b'["dead_jobs",1795000000000000,18446744073709551616]').decode(),
+        base64.urlsafe_b64encode(b'["dead_jobs",1e400,1]').decode(),
+        base64.urlsafe_b64encode(b'["unlocked",1795000000000000,1]').decode(),
+        "%00",
+        "\x00",
+        "not base64!",
+        "A" * 4000,
+    ]
+    runner = await start_cdn()
+    channel, cdn, _ = cdn_stub(runner.address)
+    answers = []
+    async with channel:
+        for token in tokens:
+            try:
+                await cdn.ListDeadJobs(cdn_pb2.ListDeadJobsRequest(page_token=token), timeout=5)
+                answers.append((token, "OK", ""))
+            except grpc.aio.AioRpcError as exc:
+                answers.append((token, exc.code().name, exc.details() or ""))
+    wrong = [(token[:40], code, details) for token, code, details in answers if code != "INVALID_ARGUMENT"]
+    assert not wrong, wrong
+    assert all(details.startswith("page_token: ") for _, _, details in answers)

@@ -112,6 +112,8 @@ async def start_creator(database: TestDatabase, upstream_url: str, inference_add
             "CREATOR_RETRY_BACKOFF_MAX_S": "0.2",
             "CREATOR_UPSTREAM_BUDGET_CAPACITY": "1000",
             "CREATOR_UPSTREAM_BUDGET_PER_MINUTE": "6000",
+            # Tests refresh right after a search; the minimum refresh interval has its own tests.
+            "CREATOR_MIN_REFRESH_S": "0",
             **overrides,
         }
         reader = EnvReader(env)

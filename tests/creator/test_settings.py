@@ -36,3 +36,17 @@ def test_bad_values_are_reported_with_their_variable_names() -> None:
         "CREATOR_INFERENCE_DEADLINE_S",
     ):
         assert name in str(info.value)
+
+
+def test_fairness_defaults_are_sixty_fetches_an_hour_and_five_minutes_between_refreshes() -> None:
+    settings = CreatorSettings.read(EnvReader({}))
+    assert settings.user_fetches_per_hour == 60
+    assert settings.min_refresh_s == 300
+
+
+def test_bad_fairness_values_are_reported_with_their_variable_names() -> None:
+    env = EnvReader({"CREATOR_USER_FETCHES_PER_HOUR": "0", "CREATOR_MIN_REFRESH_S": "-1"})
+    CreatorSettings.read(env)
+    with pytest.raises(SettingsError) as info:
+        env.check()
+    assert "CREATOR_USER_FETCHES_PER_HOUR" in str(info.value) and "CREATOR_MIN_REFRESH_S" in str(info.value)

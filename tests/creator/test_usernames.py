@@ -48,3 +48,21 @@ def test_invalid_usernames_are_refused_with_the_reason(raw: str, reason: str) ->
         normalise_username(raw)
     assert info.value.message.startswith("username: ")
     assert reason in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("https://[x]/abc", "Instagram profile URL"),  # urlsplit: not an IPv6 address
+        ("http://[::1/x", "Instagram profile URL"),  # urlsplit: unclosed bracket
+        ("https://www.insta\u2100gram.com/abc", "Instagram profile URL"),  # urlsplit: changes under NFKC
+        ("https://a\u2100b@www.instagram.com/abc", "Instagram profile URL"),
+        ("a" * 513, "at most 30 characters (a profile URL at most 512)"),
+        ("https://www.instagram.com/" + "a" * 1_000_000, "at most 30 characters (a profile URL at most 512)"),
+        ("@" * 100_000, "at most 30 characters"),
+    ],
+)
+def test_hostile_and_over_long_inputs_are_invalid_arguments_not_crashes(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        normalise_username(raw)
+    assert reason in info.value.message and info.value.message.isascii()

@@ -105,7 +105,9 @@ def test_an_upstream_429_storm_costs_bounded_requests_and_clear_answers(e2e: E2E
     upstream_requests = admin(e2e, "GET", "/__admin/stats")["requests_total"] - before
     for status, body in outcomes:
         if status == 200:
-            assert isinstance(body, dict) and body["freshness"]["stale"], "a 200 during the storm is a stale copy"
+            assert isinstance(body, dict), body
+            # A stale copy, or (fetched moments ago by another test) the stored report without a fetch at all.
+            assert body["freshness"]["stale"] or body["freshness"]["refresh_skipped"], "a 200 is a stored copy"
         else:
             assert status in (429, 503), (status, body)
             assert isinstance(body, str) and body
