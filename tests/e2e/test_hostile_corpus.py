@@ -239,21 +239,8 @@ def corpus() -> list[Hostile]:
     return cases + OTHER
 
 
-# Page tokens are decoded by the services; these still fail there on this branch.
-SERVICE_PAGE_TOKEN_FAILURES = {
-    "page-token-unlocked-unlocked-int-over-int64",
-    "page-token-unlocked-unlocked-datetime-max",
-}
-
-
 def params() -> list[Any]:
-    marked = []
-    for case in corpus():
-        marks = []
-        if case.name in SERVICE_PAGE_TOKEN_FAILURES:
-            marks.append(pytest.mark.xfail(strict=True, reason="page tokens validated by the services"))
-        marked.append(pytest.param(case, id=case.name, marks=marks))
-    return marked
+    return [pytest.param(case, id=case.name) for case in corpus()]
 
 
 def send(e2e: E2E, case: Hostile) -> tuple[int, str, bytes]:
