@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -103,7 +104,7 @@ async def pipeline(dsn: str, admin: asyncpg.Connection, urls: list[str], concurr
         "LOG_LEVEL": "WARNING",
         "CDN_STORAGE_URL": f"file://{work / f'objects-{concurrency}'}",
         "CDN_HTTP_LISTEN": "off",
-        "CDN_ALLOWED_HOSTS": "127.0.0.1",
+        "CDN_ALLOWED_HOSTS": urlsplit(urls[0]).netloc,
         "CDN_ALLOW_PRIVATE_NETWORKS": "true",
         "CDN_RATE_LIMIT_PER_HOST": "0",
         "CDN_WORKER_CONCURRENCY": str(concurrency),

@@ -47,10 +47,6 @@ DEFAULTS = {
 STOP_TIMEOUT_S = 30.0
 
 
-def _host(address: str) -> str:
-    return address.rpartition(":")[0]
-
-
 @dataclass(frozen=True)
 class Component:
     name: str
@@ -114,7 +110,8 @@ COMPONENTS = (
                 "CDN_STORAGE_URL": f"file://{stack.run / 'cdn'}",
                 "CDN_HTTP_LISTEN": stack.values["CDN_HTTP_LISTEN"],
                 "CDN_PUBLIC_BASE_URL": f"http://{stack.values['CDN_HTTP_LISTEN']}",
-                "CDN_ALLOWED_HOSTS": _host(stack.values["SAMPLE_UPSTREAM_LISTEN"]),
+                # host:port: an allowlisted host is fetched only on its scheme's default port or the port named.
+                "CDN_ALLOWED_HOSTS": stack.values["SAMPLE_UPSTREAM_LISTEN"],
                 "CDN_ALLOW_PRIVATE_NETWORKS": "true",
             }
         ),

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import pytest
@@ -137,7 +138,7 @@ async def start_creator(database: TestDatabase, upstream_url: str, inference_add
 
 
 @pytest.fixture
-async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve) -> StartCdn:
+async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve, upstream_url: str) -> StartCdn:
     """Starts a real CDN service on the test database that mirrors from the sample upstream on loopback."""
 
     async def start(address: str = "127.0.0.1:0") -> ServiceRunner:
@@ -147,7 +148,7 @@ async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve) -> Sta
             "SHUTDOWN_GRACE_SECONDS": "2",
             "CDN_STORAGE_URL": f"file://{tmp_path / 'objects'}",
             "CDN_HTTP_LISTEN": "127.0.0.1:0",
-            "CDN_ALLOWED_HOSTS": "127.0.0.1",
+            "CDN_ALLOWED_HOSTS": urlsplit(upstream_url).netloc,
             "CDN_ALLOW_PRIVATE_NETWORKS": "true",
             "CDN_POLL_INTERVAL_SECONDS": "0.05",
             "CDN_MAINTENANCE_INTERVAL_SECONDS": "0.1",
