@@ -63,6 +63,8 @@ def _service_env(service: str) -> Callable[[Stack], dict[str, str]]:
         "GRPC_LISTEN": stack.values[f"{upper}_ADDR"],
         "METRICS_LISTEN": stack.values[f"{upper}_METRICS_LISTEN"],
         "DATABASE_URL": stack.pg.dsn("following", f"{service}_svc"),
+        # MIGRATE_ON_START applies the migrations as the schema's owner; the service itself runs as `_svc`.
+        "MIGRATION_DATABASE_URL": stack.pg.dsn("following", f"{service}_owner"),
     }
 
 

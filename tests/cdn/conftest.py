@@ -111,6 +111,7 @@ async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve) -> Sta
     async def start(**overrides: str) -> ServiceRunner:
         env = {
             "DATABASE_URL": database.dsn_for("cdn"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("cdn"),
             "SHUTDOWN_GRACE_SECONDS": "5",
             **cdn_env(tmp_path / "objects", **overrides),
         }

@@ -96,6 +96,7 @@ async def start_creator(database: TestDatabase, upstream_url: str, inference_add
     async def start(**overrides: str) -> Creator:
         env = {
             "DATABASE_URL": database.dsn_for("creator"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("creator"),
             "GRPC_LISTEN": "127.0.0.1:0",
             "METRICS_LISTEN": "off",
             "SHUTDOWN_GRACE_SECONDS": "2",
@@ -144,6 +145,7 @@ async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve, upstre
     async def start(address: str = "127.0.0.1:0") -> ServiceRunner:
         env = {
             "DATABASE_URL": database.dsn_for("cdn"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("cdn"),
             "GRPC_LISTEN": address,
             "SHUTDOWN_GRACE_SECONDS": "2",
             "CDN_STORAGE_URL": f"file://{tmp_path / 'objects'}",
