@@ -137,7 +137,11 @@ class ServiceRunner:
         if dsn is None:
             assert self.pool is not None
             async with self.pool.acquire() as conn:
-                return await migrate(conn, self.app.name, migrations)
+                try:
+                    return await migrate(conn, self.app.name, migrations)
+                except MigrationError as exc:
+                    hint = "ran as DATABASE_URL's role; set MIGRATION_DATABASE_URL to the schema owner's DSN"
+                    raise MigrationError(f"{exc} ({hint})") from exc
         conn = await asyncpg.connect(dsn, timeout=self.settings.db_connect_timeout)
         try:
             return await migrate(conn, self.app.name, migrations)

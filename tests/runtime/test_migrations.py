@@ -102,5 +102,20 @@ async def test_a_service_with_a_broken_migration_exits_non_zero_naming_the_file(
     assert "refusing to start" in service.log_tail()
 
 
+async def test_a_service_migrating_as_its_runtime_role_refuses_to_start_naming_the_owner_dsn(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    service = ServiceProcess(
+        "tests.runtime.probe_service",
+        {"DATABASE_URL": database.dsn_for("creator"), "PROBE_MIGRATIONS_DIR": str(HERE / "migrations_ok")},
+        tmp_path / "probe.log",
+    )
+    service.start()
+    assert service.proc is not None
+    assert service.proc.wait(timeout=60) != 0
+    assert "permission denied for schema creator" in service.log_tail()
+    assert "MIGRATION_DATABASE_URL" in service.log_tail()
+
+
 def test_python_is_the_venv_python() -> None:
     assert sys.version_info[:2] == (3, 11)
