@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -32,10 +33,12 @@ from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 from PIL import Image, ImageOps
 
 from following.db import create_pool
-from following.dbroles import bootstrap, role_name
+from following.dbroles import bootstrap, owner_role_name, role_name
 from following.healthcheck import wait_serving
+from following.migrations import migrate_directory
 from scripts.pgcluster import PgCluster, free_port
 from services.cdn.jobs import ClaimedJob, Kind, NewJob, Outcome, Priority
+from services.cdn.server import MIGRATIONS
 from services.cdn.store import JobStore
 from services.cdn.telemetry import LiveCounters
 from services.cdn.worker import PoolSettings, WorkerPool
@@ -98,12 +101,13 @@ async def pipeline(dsn: str, admin: asyncpg.Connection, urls: list[str], concurr
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
+        "MIGRATE_ON_START": "false",
         "GRPC_LISTEN": f"127.0.0.1:{port}",
         "METRICS_LISTEN": "off",
         "LOG_LEVEL": "WARNING",
         "CDN_STORAGE_URL": f"file://{work / f'objects-{concurrency}'}",
         "CDN_HTTP_LISTEN": "off",
-        "CDN_ALLOWED_HOSTS": "127.0.0.1",
+        "CDN_ALLOWED_HOSTS": urlsplit(urls[0]).netloc,
         "CDN_ALLOW_PRIVATE_NETWORKS": "true",
         "CDN_RATE_LIMIT_PER_HOST": "0",
         "CDN_WORKER_CONCURRENCY": str(concurrency),
@@ -180,6 +184,8 @@ async def run(work: Path) -> bool:
     try:
         await bootstrap(cluster.dsn())
         dsn = cluster.dsn("postgres", role_name("cdn"))
+        # Migrated once as the schema's owner; the service then runs as its runtime role.
+        await migrate_directory(cluster.dsn("postgres", owner_role_name("cdn")), "cdn", MIGRATIONS)
         admin = await asyncpg.connect(cluster.dsn())
         username = next(c.username for c in CREATORS if not c.private)
         async with SampleUpstream(SampleSettings(host="127.0.0.1", port=0, image_cache_entries=4 * IMAGES)) as up:

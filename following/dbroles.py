@@ -1,8 +1,13 @@
-"""Database bootstrap done once by an administrator: one login role and one schema per service.
+"""Database bootstrap done once by an administrator: per service, a schema, the role that owns it and the role the
+service runs as.
 
-Each service role owns only its own schema and is neither superuser nor BYPASSRLS, so no service can read another's
-tables and row-level security applies to it. `python -m following.dbroles --admin-dsn DSN creator cdn inference`
-creates what is missing and changes nothing that exists (passwords from `<SERVICE>_DB_PASSWORD`, optional).
+`<service>_owner` owns the schema and every object in it; migrations run as it (MIGRATION_DATABASE_URL).
+`<service>_svc` is the runtime role (DATABASE_URL): it owns nothing, gets only the privileges its migrations grant it
+(USAGE on its schema, DML on its tables), and so cannot alter a table, disable or bypass row-level security, or drop
+a policy. Neither role is superuser or BYPASSRLS, and neither can reach another service's schema.
+`python -m following.dbroles --admin-dsn DSN creator cdn inference` creates what is missing, hands objects the runtime
+role still owns (the earlier one-role layout) to the owner role, and changes nothing else that exists (passwords from
+`<SERVICE>_DB_PASSWORD` and `<SERVICE>_OWNER_DB_PASSWORD`, optional).
 """
 
 from __future__ import annotations
@@ -17,32 +22,63 @@ import asyncpg
 SERVICES = ("creator", "inference", "cdn")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
+#: Objects in the schema the runtime role owns, and whether it owns the schema itself.
+_OWNED_BY_RUNTIME = """
+SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1 AND nspowner = $2::regrole)
+    OR EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relowner = $2::regrole)
+    OR EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = $1 AND p.proowner = $2::regrole)
+"""
+
 
 def role_name(service: str) -> str:
+    """The runtime role: what the service's DATABASE_URL logs in as."""
     return f"{service}_svc"
 
 
-async def ensure_service_role(conn: asyncpg.Connection, service: str, password: str | None = None) -> None:
-    """Creates the service's role and schema if they are missing; the schema belongs to the role."""
+def owner_role_name(service: str) -> str:
+    """The schema's owner: what migrations (MIGRATION_DATABASE_URL) log in as."""
+    return f"{service}_owner"
+
+
+async def _ensure_role(conn: asyncpg.Connection, role: str, password: str | None) -> None:
+    if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+        return
+    statement = await conn.fetchval(
+        "SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L',"
+        " $1::text, $2::text)",
+        role,
+        password,
+    )
+    try:
+        await conn.execute(statement)
+    except asyncpg.DuplicateObjectError:
+        pass  # another bootstrap created it concurrently
+
+
+async def ensure_service_role(
+    conn: asyncpg.Connection, service: str, password: str | None = None, owner_password: str | None = None
+) -> None:
+    """Creates the service's two roles and its schema if missing; the schema belongs to the owner role."""
     if not _IDENTIFIER.match(service):
         raise ValueError(f"service name {service!r} is not a plain lower-case identifier")
-    role = role_name(service)
-    exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-    if not exists:
-        statement = await conn.fetchval(
-            "SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %L',"
-            " $1::text, $2::text)",
-            role,
-            password,
-        )
-        try:
-            await conn.execute(statement)
-        except asyncpg.DuplicateObjectError:
-            pass  # another bootstrap created it concurrently
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {service} AUTHORIZATION {role}")
-    await conn.execute(f"ALTER ROLE {role} SET search_path = {service}")
+    role, owner = role_name(service), owner_role_name(service)
+    await _ensure_role(conn, owner, owner_password)
+    await _ensure_role(conn, role, password)
+    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {service} AUTHORIZATION {owner}")
+    if await conn.fetchval(_OWNED_BY_RUNTIME, service, role):
+        # The runtime role owned the schema before the roles were split: the owner takes everything over. The
+        # runtime role keeps its DML meanwhile, so running pods work on until the next migration narrows it.
+        await conn.execute(f"ALTER SCHEMA {service} OWNER TO {owner}")
+        await conn.execute(f"REASSIGN OWNED BY {role} TO {owner}")
+        await conn.execute(f"GRANT USAGE ON SCHEMA {service} TO {role}")
+        await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {service} TO {role}")
+        await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {service} TO {role}")
     database = await conn.fetchval("SELECT current_database()")
-    await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {role}')
+    for name in (owner, role):
+        await conn.execute(f"ALTER ROLE {name} SET search_path = {service}")
+        await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {name}')
 
 
 async def bootstrap(admin_dsn: str, services: tuple[str, ...] = SERVICES) -> None:
@@ -50,7 +86,13 @@ async def bootstrap(admin_dsn: str, services: tuple[str, ...] = SERVICES) -> Non
     try:
         await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         for service in services:
-            await ensure_service_role(conn, service, os.environ.get(f"{service.upper()}_DB_PASSWORD"))
+            upper = service.upper()
+            await ensure_service_role(
+                conn,
+                service,
+                os.environ.get(f"{upper}_DB_PASSWORD"),
+                os.environ.get(f"{upper}_OWNER_DB_PASSWORD"),
+            )
     finally:
         await conn.close()
 
@@ -63,7 +105,10 @@ def main() -> None:
     if not args.admin_dsn:
         parser.error("--admin-dsn or ADMIN_DATABASE_URL is required")
     asyncio.run(bootstrap(args.admin_dsn, tuple(args.services)))
-    print("roles and schemas ready: " + ", ".join(f"{s} ({role_name(s)})" for s in args.services))
+    print(
+        "roles and schemas ready: "
+        + ", ".join(f"{s} (owner {owner_role_name(s)}, runtime {role_name(s)})" for s in args.services)
+    )
 
 
 if __name__ == "__main__":

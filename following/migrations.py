@@ -3,7 +3,8 @@
 Files are named `NNNN_description.sql` and applied in order. The record lives in `<schema>.schema_migrations` with
 each file's checksum; a file changed after it was applied is an error. Several replicas starting at once serialise on
 `pg_advisory_xact_lock`, so each file runs exactly once. A failing file rolls back the whole run and raises
-`MigrationError` naming the file. Run by hand: `python -m following.migrations SERVICE DIRECTORY` (uses DATABASE_URL).
+`MigrationError` naming the file. Run by hand: `python -m following.migrations SERVICE DIRECTORY` as the schema's
+owner role (MIGRATION_DATABASE_URL, else DATABASE_URL; see following/dbroles.py).
 """
 
 from __future__ import annotations
@@ -111,9 +112,9 @@ def main() -> None:
     parser.add_argument("schema", help="the service's schema, e.g. creator")
     parser.add_argument("directory", type=Path, help="its migrations folder")
     args = parser.parse_args()
-    dsn = os.environ.get("DATABASE_URL")
+    dsn = os.environ.get("MIGRATION_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not dsn:
-        sys.exit("DATABASE_URL: is required but not set")
+        sys.exit("MIGRATION_DATABASE_URL: is required but not set (the schema owner's DSN)")
     try:
         applied = asyncio.run(migrate_directory(dsn, args.schema, args.directory))
     except MigrationError as exc:

@@ -26,7 +26,7 @@ from following import logs
 from following.db import create_pool
 from following.interceptors import CallInterceptor, Readiness
 from following.metrics import MetricsEndpoint, serve_metrics
-from following.migrations import MigrationError, discover, migrate
+from following.migrations import Migration, MigrationError, discover, migrate
 from following.settings import EnvReader, RuntimeSettings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,7 @@ class ServiceRunner:
             )
             if settings.migrate_on_start and self.app.migrations_dir is not None:
                 migrations = discover(self.app.migrations_dir)
-                async with self.pool.acquire() as conn:
-                    applied = await migrate(conn, self.app.name, migrations)
+                applied = await self._migrate(migrations)
                 log.info("migrations checked", extra={"applied": applied, "known": len(migrations)})
         await self.app.start(RuntimeContext(settings, self.pool, self._health))
         self._readiness.ready = True
@@ -130,6 +129,24 @@ class ServiceRunner:
             "serving",
             extra={"grpc": self.address, "metrics_port": self.metrics.port if self.metrics else None},
         )
+
+    async def _migrate(self, migrations: list[Migration]) -> list[str]:
+        """Applies the migrations as the schema's owner (MIGRATION_DATABASE_URL) on a connection of its own, so the
+        runtime role never needs to own, and so can never alter, its tables. Without it, as DATABASE_URL's role."""
+        dsn = self.settings.migration_database_url
+        if dsn is None:
+            assert self.pool is not None
+            async with self.pool.acquire() as conn:
+                try:
+                    return await migrate(conn, self.app.name, migrations)
+                except MigrationError as exc:
+                    hint = "ran as DATABASE_URL's role; set MIGRATION_DATABASE_URL to the schema owner's DSN"
+                    raise MigrationError(f"{exc} ({hint})") from exc
+        conn = await asyncpg.connect(dsn, timeout=self.settings.db_connect_timeout)
+        try:
+            return await migrate(conn, self.app.name, migrations)
+        finally:
+            await conn.close()
 
     async def stop(self, grace: float | None = None) -> None:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace

@@ -145,6 +145,8 @@ class RuntimeSettings:
     migrate_on_start: bool
     log_level: str
     shutdown_grace_seconds: float
+    #: The schema owner's DSN for MIGRATE_ON_START (local development); the runtime role cannot alter its tables.
+    migration_database_url: str | None = None
 
     @classmethod
     def read(
@@ -165,4 +167,5 @@ class RuntimeSettings:
             migrate_on_start=env.flag("MIGRATE_ON_START", True),
             log_level=env.text("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0, maximum=600),
+            migration_database_url=env.optional_text("MIGRATION_DATABASE_URL"),
         )

@@ -47,10 +47,6 @@ DEFAULTS = {
 STOP_TIMEOUT_S = 30.0
 
 
-def _host(address: str) -> str:
-    return address.rpartition(":")[0]
-
-
 @dataclass(frozen=True)
 class Component:
     name: str
@@ -67,6 +63,8 @@ def _service_env(service: str) -> Callable[[Stack], dict[str, str]]:
         "GRPC_LISTEN": stack.values[f"{upper}_ADDR"],
         "METRICS_LISTEN": stack.values[f"{upper}_METRICS_LISTEN"],
         "DATABASE_URL": stack.pg.dsn("following", f"{service}_svc"),
+        # MIGRATE_ON_START applies the migrations as the schema's owner; the service itself runs as `_svc`.
+        "MIGRATION_DATABASE_URL": stack.pg.dsn("following", f"{service}_owner"),
     }
 
 
@@ -114,7 +112,8 @@ COMPONENTS = (
                 "CDN_STORAGE_URL": f"file://{stack.run / 'cdn'}",
                 "CDN_HTTP_LISTEN": stack.values["CDN_HTTP_LISTEN"],
                 "CDN_PUBLIC_BASE_URL": f"http://{stack.values['CDN_HTTP_LISTEN']}",
-                "CDN_ALLOWED_HOSTS": _host(stack.values["SAMPLE_UPSTREAM_LISTEN"]),
+                # host:port: an allowlisted host is fetched only on its scheme's default port or the port named.
+                "CDN_ALLOWED_HOSTS": stack.values["SAMPLE_UPSTREAM_LISTEN"],
                 "CDN_ALLOW_PRIVATE_NETWORKS": "true",
             }
         ),

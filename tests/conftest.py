@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from following.dbroles import SERVICES, ensure_service_role, role_name
+from following.dbroles import SERVICES, ensure_service_role, owner_role_name, role_name
 from following.server import ServiceApp, ServiceRunner
 from following.settings import EnvReader, RuntimeSettings
 from scripts.pgcluster import PgCluster, free_port
@@ -37,8 +37,12 @@ class TestDatabase:
         return self.cluster.dsn(self.name)
 
     def dsn_for(self, service: str) -> str:
-        """The DSN a service uses: its own role, which owns only its own schema."""
+        """The DSN a service runs with: its runtime role, which owns nothing and uses only its own schema."""
         return self.cluster.dsn(self.name, role_name(service))
+
+    def owner_dsn_for(self, service: str) -> str:
+        """The DSN its migrations run with: the owner of its schema."""
+        return self.cluster.dsn(self.name, owner_role_name(service))
 
 
 @pytest.fixture(scope="session")

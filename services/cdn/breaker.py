@@ -1,6 +1,6 @@
-"""Circuit breakers per upstream host (following.breaker's state machine, one per host): open after N consecutive
-failures, let one probe through after the reset time. The worker asks `allow(host)` before a download and reports
-the result.
+"""Circuit breakers per upstream host:port (following.breaker's state machine, one per destination): open after N
+consecutive failures, let one probe through after the reset time. The worker asks `allow(target)` before a download
+and reports the result. Keys are `host:port`, so a failing service on one port does not hold back another.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
-"""Safe image downloads with aiohttp: http(s) only, hosts on an allowlist, redirects followed by hand and checked hop by
-hop, resolved addresses checked (no private, loopback or link-local targets unless allowed), a byte limit, and the
-content recognised by its magic bytes.
+"""Safe image downloads with aiohttp: every URL and redirect hop checked by the target policy (`targets.py`: http(s)
+only, allowlisted hosts on allowed ports, strict parsing), redirects followed by hand, resolved addresses checked (no
+private, loopback or link-local targets unless allowed), a byte limit, and the content recognised by its magic bytes.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from services.cdn.jobs import PermanentFailure, TransientFailure
+from services.cdn.targets import AllowedHost, PortRange, Refused, Target, address_problem, parse_target
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAGIC = (
@@ -23,10 +23,6 @@ MAGIC = (
     (b"GIF87a", "gif"),
     (b"GIF89a", "gif"),
 )
-
-
-class Refused(PermanentFailure):
-    """The URL or one of its redirects points somewhere we never download from."""
 
 
 class BadResponse(PermanentFailure):
@@ -46,11 +42,13 @@ class Download:
 
 @dataclass(frozen=True)
 class DownloadPolicy:
-    allowed_hosts: tuple[str, ...]
+    allowed_hosts: tuple[AllowedHost, ...]
     allow_private_networks: bool
     max_bytes: int
     max_redirects: int
     timeout: float
+    #: Ports besides the scheme's default that hosts without their own port on the allowlist may use.
+    allowed_ports: tuple[PortRange, ...] = ()
 
 
 def sniff(data: bytes) -> str | None:
@@ -61,33 +59,6 @@ def sniff(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     return None
-
-
-def host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
-    host = host.lower().rstrip(".")
-    for pattern in patterns:
-        if pattern.startswith("*."):
-            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
-                return True
-        elif host == pattern:
-            return True
-    return False
-
-
-def address_problem(address: str, allow_private: bool) -> str | None:
-    """Why a resolved address must not be contacted, or None."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return f"not an IP address: {address!r}"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_unspecified or ip.is_multicast:
-        return f"{ip} is not a unicast address"
-    if ip.is_global or allow_private:
-        return None
-    kind = "loopback" if ip.is_loopback else "link-local" if ip.is_link_local else "private or reserved"
-    return f"{ip} is a {kind} address"
 
 
 class GuardedResolver(AbstractResolver):
@@ -126,27 +97,10 @@ class Downloader:
         if self._session is not None:
             await self._session.close()
 
-    def check_url(self, url: str) -> str:
-        """The URL's host if it may be fetched; raises Refused otherwise. Runs again on every redirect hop."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise Refused(f"scheme {parts.scheme!r} is not allowed; only http and https")
-        if parts.username or parts.password:
-            raise Refused("URLs with credentials are not allowed")
-        host = (parts.hostname or "").lower().rstrip(".")
-        if not host:
-            raise Refused("URL has no host")
-        if not host_allowed(host, self.policy.allowed_hosts):
-            raise Refused(f"host {host!r} is not on CDN_ALLOWED_HOSTS")
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            return host
-        # aiohttp skips the resolver for IP literals, so check them here.
-        problem = address_problem(host, self.policy.allow_private_networks)
-        if problem is not None:
-            raise Refused(problem)
-        return host
+    def check_url(self, url: str) -> Target:
+        """Where the URL may be fetched from; raises Refused otherwise. Runs again on every redirect hop."""
+        policy = self.policy
+        return parse_target(url, policy.allowed_hosts, policy.allowed_ports, policy.allow_private_networks)
 
     async def fetch(self, url: str) -> Download:
         assert self._session is not None, "Downloader.start() not called"
@@ -166,6 +120,8 @@ class Downloader:
                     if response.status != 200:
                         raise BadResponse(f"HTTP {response.status}")
                     data = await self._read(response)
+            except aiohttp.InvalidURL as exc:
+                raise Refused(f"URL does not parse: {exc}") from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, Refused):
                     raise exc.os_error from None

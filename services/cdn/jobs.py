@@ -131,6 +131,10 @@ def parse_specs(specs: list[cdn_pb2.JobSpec]) -> list[NewJob]:
 def check_source_url(url: str, where: str) -> None:
     if not url or len(url) > MAX_URL_LENGTH:
         raise InvalidArgument(f"{where}: must be 1-{MAX_URL_LENGTH} characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. "http://[x]/"
+        usable = False
+    if not usable:
         raise InvalidArgument(f"{where}: must be an http(s) URL with a host; got {url[:100]!r}")

@@ -52,8 +52,9 @@ class Mirror:
         self.executor = executor
 
     async def __call__(self, job: ClaimedJob) -> Outcome:
-        host = self.downloader.check_url(job.source_url)
-        data = await self._download(host, job.source_url)
+        # Breaker and rate limit per host:port: a failing service on one port says nothing about another.
+        target = str(self.downloader.check_url(job.source_url))
+        data = await self._download(target, job.source_url)
         loop = asyncio.get_running_loop()
         try:
             renditions: list[Rendition] = await asyncio.wait_for(
@@ -78,34 +79,34 @@ class Mirror:
         stored = [StoredRendition(r.width, r.height, r.format, r.key, len(r.data)) for r in renditions]
         return Outcome(stored, bytes_in=len(data))
 
-    async def _download(self, host: str, url: str) -> bytes:
-        wait = self.breakers.allow(host)
+    async def _download(self, target: str, url: str) -> bytes:
+        wait = self.breakers.allow(target)
         if wait > 0:
             self.counters.reject("breaker")
-            raise Deferred(f"breaker open for {host}", _later(wait))
-        delay = self.limiter.reserve(host)
+            raise Deferred(f"breaker open for {target}", _later(wait))
+        delay = self.limiter.reserve(target)
         if delay > MAX_RATE_WAIT_SECONDS:
-            self.limiter.refund(host)
-            self.breakers.abandoned(host)
+            self.limiter.refund(target)
+            self.breakers.abandoned(target)
             self.counters.reject("rate_limit")
-            raise Deferred(f"rate limit for {host}", _later(delay))
+            raise Deferred(f"rate limit for {target}", _later(delay))
         try:
             if delay > 0:
                 await asyncio.sleep(delay)
             download = await asyncio.wait_for(self.downloader.fetch(url), self.timeouts.download)
         except TimeoutError as exc:
-            self.breakers.failed(host)
+            self.breakers.failed(target)
             raise HostFailure(f"download took longer than {self.timeouts.download} s") from exc
         except HostFailure:
-            self.breakers.failed(host)
+            self.breakers.failed(target)
             raise
         except BadResponse:
-            self.breakers.succeeded(host)
+            self.breakers.succeeded(target)
             raise
         except BaseException:
-            self.breakers.abandoned(host)
+            self.breakers.abandoned(target)
             raise
-        self.breakers.succeeded(host)
+        self.breakers.succeeded(target)
         return download.data
 
 

@@ -51,6 +51,7 @@ class CdnApp:
                 settings.max_download_bytes,
                 settings.max_redirects,
                 settings.download_timeout,
+                settings.allowed_ports,
             )
         )
         self.executor = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="cdn-pillow")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from following.settings import EnvReader, HostPort
+from services.cdn.targets import AllowedHost, PortRange
+
+T = TypeVar("T")
 
 DEFAULT_ALLOWED_HOSTS = ("*.cdninstagram.com", "*.fbcdn.net", "cdninstagram.com", "fbcdn.net")
 
@@ -28,7 +33,8 @@ class CdnSettings:
     rate_burst: int
     breaker_failures: int
     breaker_reset_seconds: float
-    allowed_hosts: tuple[str, ...]
+    allowed_hosts: tuple[AllowedHost, ...]
+    allowed_ports: tuple[PortRange, ...]
     allow_private_networks: bool
     max_download_bytes: int
     max_redirects: int
@@ -77,7 +83,8 @@ class CdnSettings:
             rate_burst=env.integer("CDN_RATE_LIMIT_BURST", 5, minimum=1, maximum=10_000),
             breaker_failures=env.integer("CDN_BREAKER_FAILURES", 5, minimum=1, maximum=1000),
             breaker_reset_seconds=env.number("CDN_BREAKER_RESET_SECONDS", 30.0, minimum=0.01, maximum=3600),
-            allowed_hosts=tuple(h.lower() for h in env.items("CDN_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS)),
+            allowed_hosts=_entries(env, "CDN_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS, AllowedHost.parse),
+            allowed_ports=_entries(env, "CDN_ALLOWED_PORTS", (), PortRange.parse),
             allow_private_networks=env.flag("CDN_ALLOW_PRIVATE_NETWORKS", False),
             max_download_bytes=env.integer("CDN_MAX_DOWNLOAD_BYTES", 20 * 1024 * 1024, minimum=1024),
             max_redirects=env.integer("CDN_MAX_REDIRECTS", 3, minimum=0, maximum=10),
@@ -104,6 +111,16 @@ class CdnSettings:
             gauge_interval=env.number("CDN_GAUGE_INTERVAL_SECONDS", 5.0, minimum=0.1, maximum=600),
             workers_enabled=env.flag("CDN_WORKERS_ENABLED", True),
         )
+
+
+def _entries(env: EnvReader, name: str, default: tuple[str, ...], parse: Callable[[str], T]) -> tuple[T, ...]:
+    entries: list[T] = []
+    for item in env.items(name, default):
+        try:
+            entries.append(parse(item))
+        except ValueError as exc:
+            env.fail(name, str(exc))
+    return tuple(entries)
 
 
 def _sizes(env: EnvReader, name: str, default: tuple[int, ...]) -> tuple[int, ...]:

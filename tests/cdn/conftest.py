@@ -84,6 +84,8 @@ def cdn_env(storage_dir: Path, **overrides: str) -> dict[str, str]:
         "CDN_STORAGE_URL": f"file://{storage_dir}",
         "CDN_HTTP_LISTEN": "127.0.0.1:0",
         "CDN_ALLOWED_HOSTS": "127.0.0.1",
+        # The image servers of the tests listen on ephemeral loopback ports.
+        "CDN_ALLOWED_PORTS": "1024-65535",
         "CDN_ALLOW_PRIVATE_NETWORKS": "true",
         "CDN_POLL_INTERVAL_SECONDS": "0.05",
         "CDN_MAINTENANCE_INTERVAL_SECONDS": "0.1",
@@ -109,6 +111,7 @@ async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve) -> Sta
     async def start(**overrides: str) -> ServiceRunner:
         env = {
             "DATABASE_URL": database.dsn_for("cdn"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("cdn"),
             "SHUTDOWN_GRACE_SECONDS": "5",
             **cdn_env(tmp_path / "objects", **overrides),
         }

@@ -41,6 +41,7 @@ async def test_kill_9_mid_run_then_restart_finishes_every_job_with_one_object_ea
     root = tmp_path / "objects"
     env = {
         "DATABASE_URL": database.dsn_for("cdn"),
+        "MIGRATION_DATABASE_URL": database.owner_dsn_for("cdn"),
         **cdn_env(root, CDN_LEASE_SECONDS="1.5", CDN_RATE_LIMIT_PER_HOST="0"),
     }
     service = ServiceProcess("services.cdn.server", env, tmp_path / "cdn.log")

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from services.cdn.downloads import BadResponse, Downloader, DownloadPolicy, HostFailure, Refused
+from services.cdn.targets import AllowedHost, PortRange
 from tests.cdn import images
 from tests.cdn.conftest import ImageServer, Route
 
@@ -19,9 +20,14 @@ async def downloader() -> AsyncIterator[MakeDownloader]:
     made: list[Downloader] = []
 
     def make(
-        hosts: tuple[str, ...] = ("127.0.0.1",), allow_private: bool = True, max_bytes: int = 1_000_000
+        hosts: tuple[str, ...] = ("127.0.0.1",),
+        allow_private: bool = True,
+        max_bytes: int = 1_000_000,
+        ports: str = "1024-65535",  # the image server's ephemeral port
     ) -> Downloader:
-        d = Downloader(DownloadPolicy(hosts, allow_private, max_bytes, max_redirects=3, timeout=5))
+        allowed = tuple(AllowedHost.parse(h) for h in hosts)
+        port_ranges = tuple(PortRange.parse(p) for p in ports.split(",") if p)
+        d = Downloader(DownloadPolicy(allowed, allow_private, max_bytes, 3, 5, port_ranges))
         made.append(d)
         return d
 
@@ -136,3 +142,22 @@ async def test_server_errors_are_host_failures_and_client_errors_are_permanent(
             await d.fetch(image_server.url(path))
     with pytest.raises(BadResponse, match="HTTP 403"):
         await d.fetch(image_server.url("/403"))
+
+
+async def test_an_allowlisted_host_is_fetched_only_on_its_allowed_port_redirects_included(
+    downloader: MakeDownloader, image_server: ImageServer
+) -> None:
+    image_server.routes["/a.jpg"] = Route(images.jpeg(64, 64))
+    image_server.routes["/to-redis"] = Route(status=302, location="http://127.0.0.1:6379/a.jpg")
+    image_server.routes["/to-zero"] = Route(status=302, location="http://127.0.0.1:0/a.jpg")
+    d = downloader((f"127.0.0.1:{image_server.port}",), ports="")
+    await d.start()
+    assert (await d.fetch(image_server.url("/a.jpg"))).format == "jpeg"
+    for path, port in (("/to-redis", "6379"), ("/to-zero", "0")):
+        with pytest.raises(Refused, match=f"port {port}"):
+            await d.fetch(image_server.url(path))
+    other = downloader(("127.0.0.1",), ports="")
+    await other.start()
+    with pytest.raises(Refused, match=f"port {image_server.port}"):
+        await other.fetch(image_server.url("/a.jpg"))
+    assert image_server.count("/a.jpg") == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from following.migrations import discover, migrate
+from following.migrations import migrate_directory
 from services.cdn.jobs import Kind, NewJob, Outcome, Priority
 from services.cdn.store import CLAIM, JobStore
 from tests.conftest import TestDatabase
@@ -21,9 +21,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "cdn" / "migrati
 
 @pytest.fixture
 async def store(database: TestDatabase) -> AsyncIterator[JobStore]:
+    await migrate_directory(database.owner_dsn_for("cdn"), "cdn", MIGRATIONS)
     pool = await asyncpg.create_pool(database.dsn_for("cdn"), min_size=1, max_size=8)
-    async with pool.acquire() as conn:
-        await migrate(conn, "cdn", discover(MIGRATIONS))
     store = JobStore()
     store.attach(pool)
     yield store

@@ -11,6 +11,7 @@ import pytest
 from cdn.v1 import cdn_pb2
 from prometheus_client import REGISTRY
 
+from scripts.pgcluster import free_port
 from services.cdn.server import CdnApp
 from tests.cdn import images
 from tests.cdn.conftest import ImageServer, Route, StartCdn, cdn_stub, wait_for_states
@@ -144,12 +145,13 @@ async def test_health_reports_database_storage_and_open_breakers(
         await wait_for_states(cdn, [url], {DEAD})
         degraded = await status.GetHealth(cdn_pb2.GetCdnHealthRequest())
     assert degraded.status == cdn_pb2.COMPONENT_STATUS_DEGRADED
-    assert [(b.host, b.state) for b in degraded.breakers] == [("127.0.0.1", cdn_pb2.BREAKER_STATE_OPEN)]
+    target = f"127.0.0.1:{image_server.port}"
+    assert [(b.host, b.state) for b in degraded.breakers] == [(target, cdn_pb2.BREAKER_STATE_OPEN)]
     assert degraded.breakers[0].retry_at.seconds > 0
     app = runner.app
     assert isinstance(app, CdnApp) and app.maintenance is not None
     await app.maintenance.refresh_gauges()
-    assert REGISTRY.get_sample_value("cdn_breaker_open", {"host": "127.0.0.1"}) == 1
+    assert REGISTRY.get_sample_value("cdn_breaker_open", {"host": target}) == 1
     assert REGISTRY.get_sample_value("cdn_jobs", {"state": "dead"}) == 1
 
 
@@ -166,6 +168,50 @@ async def test_jobs_for_hosts_off_the_allowlist_go_dead_without_a_download(
         assets = await wait_for_states(cdn, urls, {DEAD})
     assert all("not on CDN_ALLOWED_HOSTS" in a.last_error for a in assets)
     assert image_server.count("/a.jpg") == 0
+
+
+async def test_urls_the_target_policy_refuses_go_dead_after_one_attempt_with_the_reason(
+    start_cdn: StartCdn, image_server: ImageServer
+) -> None:
+    image_server.routes["/a.jpg"] = Route(images.jpeg(32, 32))
+    runner = await start_cdn(CDN_ALLOWED_HOSTS=f"127.0.0.1:{image_server.port}", CDN_ALLOWED_PORTS="")
+    channel, cdn, _ = cdn_stub(runner.address)
+    refused = {
+        "http://127.0.0.1:99999/a.jpg": "does not parse",
+        "http://127.0.0.1:6379/a.jpg": "port 6379",
+        f"http://127.0.0.1:{image_server.port}/\uff0e\uff0e/a.jpg": "printable ASCII",
+        f"http://127.0.0.1:{image_server.port}\\@evil.test/a.jpg": "backslash",
+    }
+    good = image_server.url("/a.jpg")
+    async with channel:
+        specs = [cdn_pb2.JobSpec(source_url=u, kind=AVATAR) for u in [*refused, good]]
+        await cdn.EnqueueJobs(cdn_pb2.EnqueueJobsRequest(jobs=specs))
+        await wait_for_states(cdn, [good], {DONE})
+        await wait_for_states(cdn, list(refused), {DEAD})
+        dead = await cdn.ListDeadJobs(cdn_pb2.ListDeadJobsRequest(page_size=10))
+    assert {j.source_url: j.attempts for j in dead.jobs} == dict.fromkeys(refused, 1)
+    for job in dead.jobs:
+        assert refused[job.source_url] in job.last_error
+    assert image_server.count("/a.jpg") == 1  # only the allowed URL reached the server
+
+
+async def test_the_breaker_is_per_host_and_port(start_cdn: StartCdn, image_server: ImageServer) -> None:
+    image_server.routes["/a.jpg"] = Route(images.jpeg(32, 32))
+    closed_port = free_port()  # nothing listens there: every download fails at connect
+    runner = await start_cdn(CDN_BREAKER_FAILURES="1", CDN_BREAKER_RESET_SECONDS="60", CDN_MAX_ATTEMPTS="1")
+    channel, cdn, status = cdn_stub(runner.address)
+    failing, good = f"http://127.0.0.1:{closed_port}/a.jpg", image_server.url("/a.jpg")
+    async with channel:
+        await cdn.EnqueueJobs(cdn_pb2.EnqueueJobsRequest(jobs=[cdn_pb2.JobSpec(source_url=failing, kind=AVATAR)]))
+        await wait_for_states(cdn, [failing], {DEAD})
+        await cdn.EnqueueJobs(cdn_pb2.EnqueueJobsRequest(jobs=[cdn_pb2.JobSpec(source_url=good, kind=AVATAR)]))
+        await wait_for_states(cdn, [good], {DONE}, deadline_s=10)
+        health = await status.GetHealth(cdn_pb2.GetCdnHealthRequest())
+    breakers = {b.host: b.state for b in health.breakers}
+    assert breakers == {
+        f"127.0.0.1:{closed_port}": cdn_pb2.BREAKER_STATE_OPEN,
+        f"127.0.0.1:{image_server.port}": cdn_pb2.BREAKER_STATE_CLOSED,
+    }
 
 
 async def test_prometheus_gauges_expose_queue_depth_and_oldest_age(start_cdn: StartCdn) -> None:

@@ -23,10 +23,17 @@ def read(env: dict[str, str]) -> CdnSettings:
 def test_defaults_mirror_instagram_hosts_with_three_workers_at_five_per_second() -> None:
     s = read({})
     assert (s.concurrency, s.rate_per_host, s.breaker_failures, s.breaker_reset_seconds) == (3, 5.0, 5, 30.0)
-    assert "*.cdninstagram.com" in s.allowed_hosts and "*.fbcdn.net" in s.allowed_hosts
+    assert {str(h) for h in s.allowed_hosts} >= {"*.cdninstagram.com", "*.fbcdn.net"}
+    assert all(h.port is None for h in s.allowed_hosts) and s.allowed_ports == ()  # default ports only
     assert not s.allow_private_networks
     assert (s.avatar_sizes, s.post_sizes) == ((150,), (320, 640, 1080))
     assert s.storage.scheme == "file" and s.public_base_url == "http://127.0.0.1:8091"
+
+
+def test_allowed_hosts_may_name_a_port_and_allowed_ports_take_ranges() -> None:
+    s = read({"CDN_ALLOWED_HOSTS": "127.0.0.1:8090,[::1]:8090,img.test", "CDN_ALLOWED_PORTS": "8443,9000-9100"})
+    assert [str(h) for h in s.allowed_hosts] == ["127.0.0.1:8090", "[::1]:8090", "img.test"]
+    assert [(r.first, r.last) for r in s.allowed_ports] == [(8443, 8443), (9000, 9100)]
 
 
 def test_s3_storage_defaults_its_public_url_to_the_endpoint_and_bucket() -> None:
@@ -44,6 +51,10 @@ def test_s3_storage_defaults_its_public_url_to_the_endpoint_and_bucket() -> None
         ("CDN_WORKER_CONCURRENCY", "0"),
         ("CDN_ALLOW_PRIVATE_NETWORKS", "maybe"),
         ("CDN_HTTP_LISTEN", "nowhere"),
+        ("CDN_ALLOWED_HOSTS", "img.test:99999"),
+        ("CDN_ALLOWED_HOSTS", "img.test/path"),
+        ("CDN_ALLOWED_PORTS", "0"),
+        ("CDN_ALLOWED_PORTS", "9000-8000"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(name: str, value: str) -> None:

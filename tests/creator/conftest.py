@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import pytest
@@ -95,6 +96,7 @@ async def start_creator(database: TestDatabase, upstream_url: str, inference_add
     async def start(**overrides: str) -> Creator:
         env = {
             "DATABASE_URL": database.dsn_for("creator"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("creator"),
             "GRPC_LISTEN": "127.0.0.1:0",
             "METRICS_LISTEN": "off",
             "SHUTDOWN_GRACE_SECONDS": "2",
@@ -139,17 +141,18 @@ async def start_creator(database: TestDatabase, upstream_url: str, inference_add
 
 
 @pytest.fixture
-async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve) -> StartCdn:
+async def start_cdn(database: TestDatabase, tmp_path: Path, serve: Serve, upstream_url: str) -> StartCdn:
     """Starts a real CDN service on the test database that mirrors from the sample upstream on loopback."""
 
     async def start(address: str = "127.0.0.1:0") -> ServiceRunner:
         env = {
             "DATABASE_URL": database.dsn_for("cdn"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("cdn"),
             "GRPC_LISTEN": address,
             "SHUTDOWN_GRACE_SECONDS": "2",
             "CDN_STORAGE_URL": f"file://{tmp_path / 'objects'}",
             "CDN_HTTP_LISTEN": "127.0.0.1:0",
-            "CDN_ALLOWED_HOSTS": "127.0.0.1",
+            "CDN_ALLOWED_HOSTS": urlsplit(upstream_url).netloc,
             "CDN_ALLOW_PRIVATE_NETWORKS": "true",
             "CDN_POLL_INTERVAL_SECONDS": "0.05",
             "CDN_MAINTENANCE_INTERVAL_SECONDS": "0.1",

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from following.migrations import discover, migrate
+from following.migrations import migrate_directory
 from services.creator.budget import PgRequestBudget
 from services.creator.dbguard import DatabaseGuard
 from services.creator.server import MIGRATIONS
@@ -19,9 +19,8 @@ from tests.creator.conftest import eventually
 @pytest.fixture
 async def pools(database: TestDatabase) -> AsyncIterator[list[asyncpg.Pool]]:
     """Two pools, as two replicas would have."""
+    await migrate_directory(database.owner_dsn_for("creator"), "creator", MIGRATIONS)
     made = [await asyncpg.create_pool(database.dsn_for("creator"), min_size=1, max_size=2) for _ in range(2)]
-    async with made[0].acquire() as conn:
-        await migrate(conn, "creator", discover(MIGRATIONS))
     yield made
     for pool in made:
         await pool.close()

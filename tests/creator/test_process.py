@@ -22,6 +22,7 @@ async def test_the_service_process_searches_and_stops_cleanly_on_sigterm(
         "services.creator.server",
         {
             "DATABASE_URL": database.dsn_for("creator"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("creator"),
             "INSTAGRAM_SOURCE": "sample",
             "INSTAGRAM_BASE_URL": upstream_url,
             "INFERENCE_ADDR": inference_addr,

@@ -125,3 +125,34 @@ async def test_posts_are_listed_newest_first_in_pages_without_repeats(
             timeout=5,
         )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_service_role_cannot_switch_row_level_security_off_to_read_another_users_unlocks(
+    start_creator: StartCreator, upstream: SampleAdmin, database: TestDatabase
+) -> None:
+    creator = await start_creator()
+    await creator.search("fit.bayann", user="alice")
+    await creator.search("chef.marco", user="bob")
+    conn = await asyncpg.connect(database.dsn_for("creator"))
+    try:
+        owner = await conn.fetchval("SELECT relowner::regrole::text FROM pg_class WHERE relname = 'unlocks'")
+        assert owner == "creator_owner" and await conn.fetchval("SELECT current_user") == "creator_svc"
+        for statement in (
+            "ALTER TABLE creator.unlocks DISABLE ROW LEVEL SECURITY",
+            "ALTER TABLE creator.unlocks NO FORCE ROW LEVEL SECURITY",
+            "DROP POLICY unlocks_of_the_caller ON creator.unlocks",
+            "CREATE POLICY everyone ON creator.unlocks USING (true)",
+            "ALTER POLICY unlocks_of_the_caller ON creator.unlocks USING (true)",
+            "ALTER TABLE creator.unlocks OWNER TO creator_svc",
+            "SET ROLE creator_owner",
+            "SET row_security = off; SELECT * FROM creator.unlocks",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.user_id', 'bob', true)")
+            assert [r["user_id"] for r in await conn.fetch("SELECT user_id FROM creator.unlocks")] == ["bob"]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("TRUNCATE creator.unlocks")  # TRUNCATE ignores policies: not granted
+    finally:
+        await conn.close()

@@ -180,3 +180,27 @@ def test_migration_jobs_run_the_image_tags_being_rolled_out(mutable: Mutable, re
         "Job/cdn-migrate: image registry.example.com/following/cdn:0.0.9 differs from the Deployment's "
         "registry.example.com/following/cdn:0.1.0"
     ]
+
+
+def _secrets_read(rendered: Rendered) -> dict[str, set[str]]:
+    """Workload name -> the Secrets its containers read."""
+    read: dict[str, set[str]] = {}
+    for w in policies.workloads(rendered):
+        names = read.setdefault(w.name, set())
+        for c in w.pod["containers"]:
+            names |= {s["secretRef"]["name"] for s in c.get("envFrom", []) if "secretRef" in s}
+            names |= {
+                e["valueFrom"]["secretKeyRef"]["name"]
+                for e in c.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            }
+    return read
+
+
+def test_only_the_migration_jobs_hold_the_schema_owners_credentials_in_production(
+    rendered: dict[str, Rendered],
+) -> None:
+    owners = {"creator-database-owner", "cdn-database-owner"}
+    assert all(not (names & owners) for names in _secrets_read(rendered["prod"]).values())
+    jobs = _secrets_read(rendered["prod-migrate"])
+    assert (jobs["creator-migrate"], jobs["cdn-migrate"]) == ({"creator-database-owner"}, {"cdn-database-owner"})

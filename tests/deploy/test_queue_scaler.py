@@ -30,7 +30,7 @@ async def test_the_queue_depth_query_counts_queued_running_and_due_retries(
     scaled = rendered["prod"].named("ScaledObject", "cdn")
     assert scaled is not None
     query = scaled["spec"]["triggers"][0]["metadata"]["query"]
-    await migrate_directory(database.dsn_for("cdn"), "cdn", ROOT / "services" / "cdn" / "migrations")
+    await migrate_directory(database.owner_dsn_for("cdn"), "cdn", ROOT / "services" / "cdn" / "migrations")
     conn = await asyncpg.connect(database.dsn_for("cdn"))
     try:
         assert await conn.fetchval(query) == 0

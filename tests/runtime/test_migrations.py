@@ -17,7 +17,7 @@ HERE = Path(__file__).parent
 
 
 async def test_migrations_are_applied_once_and_recorded_in_the_schema(database: TestDatabase) -> None:
-    dsn = database.dsn_for("creator")
+    dsn = database.owner_dsn_for("creator")
     first = await migrate_directory(dsn, "creator", HERE / "migrations_ok")
     second = await migrate_directory(dsn, "creator", HERE / "migrations_ok")
     assert first == ["0001_widgets.sql", "0002_widget_colour.sql"]
@@ -36,7 +36,7 @@ async def test_migrations_are_applied_once_and_recorded_in_the_schema(database: 
 
 
 async def test_concurrent_starts_apply_each_migration_exactly_once(database: TestDatabase) -> None:
-    dsn = database.dsn_for("creator")
+    dsn = database.owner_dsn_for("creator")
     results = await asyncio.gather(*(migrate_directory(dsn, "creator", HERE / "migrations_ok") for _ in range(4)))
     applied = sorted(name for result in results for name in result)
     assert applied == ["0001_widgets.sql", "0002_widget_colour.sql"]
@@ -44,7 +44,7 @@ async def test_concurrent_starts_apply_each_migration_exactly_once(database: Tes
 
 
 async def test_a_broken_migration_rolls_back_the_whole_run_and_names_the_file(database: TestDatabase) -> None:
-    dsn = database.dsn_for("creator")
+    dsn = database.owner_dsn_for("creator")
     with pytest.raises(MigrationError, match=r"0002_broken_column\.sql"):
         await migrate_directory(dsn, "creator", HERE / "migrations_broken")
     conn = await asyncpg.connect(dsn)
@@ -58,7 +58,7 @@ async def test_a_broken_migration_rolls_back_the_whole_run_and_names_the_file(da
 
 
 async def test_a_changed_migration_is_refused(database: TestDatabase, tmp_path: Path) -> None:
-    dsn = database.dsn_for("creator")
+    dsn = database.owner_dsn_for("creator")
     (tmp_path / "0001_widgets.sql").write_text("CREATE TABLE widgets (id bigint PRIMARY KEY);")
     await migrate_directory(dsn, "creator", tmp_path)
     (tmp_path / "0001_widgets.sql").write_text("CREATE TABLE widgets (id bigint PRIMARY KEY, extra text);")
@@ -67,7 +67,7 @@ async def test_a_changed_migration_is_refused(database: TestDatabase, tmp_path: 
 
 
 async def test_a_service_role_cannot_read_or_write_another_services_schema(database: TestDatabase) -> None:
-    await migrate_directory(database.dsn_for("cdn"), "cdn", HERE / "migrations_ok")
+    await migrate_directory(database.owner_dsn_for("cdn"), "cdn", HERE / "migrations_ok")
     conn = await asyncpg.connect(database.dsn_for("creator"))
     try:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -89,6 +89,7 @@ async def test_a_service_with_a_broken_migration_exits_non_zero_naming_the_file(
         "tests.runtime.probe_service",
         {
             "DATABASE_URL": database.dsn_for("creator"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("creator"),
             "PROBE_MIGRATIONS_DIR": str(HERE / "migrations_broken"),
         },
         tmp_path / "probe.log",
@@ -99,6 +100,21 @@ async def test_a_service_with_a_broken_migration_exits_non_zero_naming_the_file(
     assert code != 0
     assert "0002_broken_column.sql" in service.log_tail()
     assert "refusing to start" in service.log_tail()
+
+
+async def test_a_service_migrating_as_its_runtime_role_refuses_to_start_naming_the_owner_dsn(
+    database: TestDatabase, tmp_path: Path
+) -> None:
+    service = ServiceProcess(
+        "tests.runtime.probe_service",
+        {"DATABASE_URL": database.dsn_for("creator"), "PROBE_MIGRATIONS_DIR": str(HERE / "migrations_ok")},
+        tmp_path / "probe.log",
+    )
+    service.start()
+    assert service.proc is not None
+    assert service.proc.wait(timeout=60) != 0
+    assert "permission denied for schema creator" in service.log_tail()
+    assert "MIGRATION_DATABASE_URL" in service.log_tail()
 
 
 def test_python_is_the_venv_python() -> None:

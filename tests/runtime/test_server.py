@@ -23,7 +23,11 @@ HERE = Path(__file__).parent
 async def probe(database: TestDatabase, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     service = ServiceProcess(
         "tests.runtime.probe_service",
-        {"DATABASE_URL": database.dsn_for("creator"), "PROBE_MIGRATIONS_DIR": str(HERE / "migrations_ok")},
+        {
+            "DATABASE_URL": database.dsn_for("creator"),
+            "MIGRATION_DATABASE_URL": database.owner_dsn_for("creator"),
+            "PROBE_MIGRATIONS_DIR": str(HERE / "migrations_ok"),
+        },
         tmp_path / "probe.log",
     )
     await service.start_serving()
