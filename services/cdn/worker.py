@@ -48,6 +48,7 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
+        self._marks: set[asyncio.Task[None]] = set()
 
     @property
     def active(self) -> int:
@@ -104,7 +105,8 @@ class WorkerPool:
                 continue
             want = self.settings.concurrency + self.settings.prefetch - len(self._inflight)
             try:
-                jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id)
+                starting = self.settings.concurrency - len(self._inflight)
+                jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id, starting)
                 failures = 0
             except DB_ERRORS as exc:
                 failures += 1
@@ -118,12 +120,26 @@ class WorkerPool:
                 await self._wait(self.settings.poll_interval)
 
     def _start_buffered(self) -> None:
+        prefetched: list[str] = []
         while self._buffer and len(self._inflight) < self.settings.concurrency and not self._stopping.is_set():
             job = self._buffer.popleft()
+            if not job.started:
+                prefetched.append(job.lease_token)
             task = asyncio.create_task(self._run(job), name=f"cdn-job-{job.id}")
             self._inflight[task] = job
             task.add_done_callback(self._finished)
         self.counters.set_active(len(self._inflight))
+        if prefetched:
+            # Off the job's path: the mark only feeds the queue status (running vs prefetched).
+            mark = asyncio.create_task(self._mark_started(prefetched))
+            self._marks.add(mark)
+            mark.add_done_callback(self._marks.discard)
+
+    async def _mark_started(self, tokens: list[str]) -> None:
+        try:
+            await self.store.mark_started(tokens)
+        except DB_ERRORS as exc:
+            log.warning("could not mark prefetched jobs started", extra={"error": str(exc)})
 
     async def _wait(self, seconds: float | None) -> None:
         with suppress(TimeoutError):
