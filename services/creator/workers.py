@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 WORKER_ITEMS = Counter("creator_worker_items_total", "Items handled by background components", ["worker", "result"])
 BUSY_PASSES_IN_A_ROW = 100
+# Off the request path, the settler can wait longer for GetAssets than a search does.
+SETTLE_ASSETS_DEADLINE_S = 2.0
 
 
 class BackgroundComponent:
@@ -187,7 +189,7 @@ class MediaSettler(BackgroundComponent):
         if not urls:
             return 0
         try:
-            infos = await self._cdn.assets(urls)
+            infos = await self._cdn.assets(urls, SETTLE_ASSETS_DEADLINE_S)
         except CdnUnavailable as exc:
             WORKER_ITEMS.labels(self.name, "postponed").inc(len(urls))
             log.info("cdn assets unavailable; media left pending", extra={"reason": str(exc)})
