@@ -93,7 +93,8 @@ def show(command: str, data: Any) -> str:
         ]
         return table(("state", "priority", "jobs"), rows) + (
             f"\noldest queued: {float(data.get('oldest_queued_age_seconds', 0)):.1f} s;"
-            f" running now: {data.get('active_workers', 0)}"
+            f" running now: {data.get('active_workers', 0)};"
+            f" claimed ahead, not started: {data.get('prefetched_jobs', 0)}"
         )
     rows = [
         (c["name"], short_enum(c.get("status")), f"{c.get('latency_ms', 0):.1f} ms", c.get("detail", ""))

@@ -69,3 +69,8 @@ def test_the_demo_headline_uses_the_reports_words_for_both_answers() -> None:
     assert "fetched from Instagram now" in line and "the report below is the answer 3.2 s later, from our store" in line
     assert "from our store" in report(later)
     assert headline("fit.bayann", later, 9, later, 0).count("from our store") == 1
+
+
+def test_the_queue_shows_running_jobs_and_prefetched_ones_apart() -> None:
+    text = show("queue", {"counts": [], "active_workers": 3, "prefetched_jobs": 2})
+    assert "running now: 3" in text and "claimed ahead, not started: 2" in text
