@@ -193,7 +193,8 @@ def test_sentiment_labels_come_from_the_score_band_so_they_never_disagree() -> N
     summary = compute(posts, FOLLOWERS).analytics.sentiment
     assert (summary.positive, summary.neutral, summary.negative) == (1, 1, 1)
     assert sentiment_label(0.04) == "neutral" and sentiment_label(0.47) == "positive"
-    assert sentiment_label(0.25) == "positive" and sentiment_label(-0.25) == "negative"
+    assert sentiment_label(0.2) == "positive" and sentiment_label(-0.2) == "negative"
+    assert sentiment_label(0.19) == "neutral"
 
 
 def test_low_confidence_and_unsupported_language_readings_are_left_out_and_counted() -> None:

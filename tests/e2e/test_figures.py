@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def band(score: float) -> str:
-    return "SENTIMENT_POSITIVE" if score >= 0.25 else "SENTIMENT_NEGATIVE" if score <= -0.25 else "SENTIMENT_NEUTRAL"
+    return "SENTIMENT_POSITIVE" if score >= 0.2 else "SENTIMENT_NEGATIVE" if score <= -0.2 else "SENTIMENT_NEUTRAL"
 
 
 def unlocked_by_name(e2e: E2E, user: str) -> dict[str, dict[str, Any]]:
