@@ -48,7 +48,8 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
-        self._marks: set[asyncio.Task[None]] = set()
+        self._unmarked: list[str] = []
+        self._marker: asyncio.Task[None] | None = None
 
     @property
     def active(self) -> int:
@@ -88,6 +89,8 @@ class WorkerPool:
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
                 await heartbeat
+        if self._marker is not None and not self._marker.done():
+            await asyncio.wait([self._marker], timeout=1.0)
 
     async def _release(self, jobs: list[ClaimedJob]) -> None:
         try:
@@ -130,16 +133,19 @@ class WorkerPool:
             task.add_done_callback(self._finished)
         self.counters.set_active(len(self._inflight))
         if prefetched:
-            # Off the job's path: the mark only feeds the queue status (running vs prefetched).
-            mark = asyncio.create_task(self._mark_started(prefetched))
-            self._marks.add(mark)
-            mark.add_done_callback(self._marks.discard)
+            # Off the job's path, one statement in flight at a time (marks made meanwhile go in the next one): the
+            # mark only feeds the queue status (running vs prefetched).
+            self._unmarked.extend(prefetched)
+            if self._marker is None or self._marker.done():
+                self._marker = asyncio.create_task(self._mark_started())
 
-    async def _mark_started(self, tokens: list[str]) -> None:
-        try:
-            await self.store.mark_started(tokens)
-        except DB_ERRORS as exc:
-            log.warning("could not mark prefetched jobs started", extra={"error": str(exc)})
+    async def _mark_started(self) -> None:
+        while self._unmarked:
+            tokens, self._unmarked = self._unmarked, []
+            try:
+                await self.store.mark_started(tokens)
+            except DB_ERRORS as exc:
+                log.warning("could not mark prefetched jobs started", extra={"error": str(exc)})
 
     async def _wait(self, seconds: float | None) -> None:
         with suppress(TimeoutError):
