@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from client.__main__ import show
+from client.api import profile_name
 from client.render import percent, report
 from scripts.demo import headline
 
@@ -74,3 +75,10 @@ def test_the_demo_headline_uses_the_reports_words_for_both_answers() -> None:
 def test_the_queue_shows_running_jobs_and_prefetched_ones_apart() -> None:
     text = show("queue", {"counts": [], "active_workers": 3, "prefetched_jobs": 2})
     assert "running now: 3" in text and "claimed ahead, not started: 2" in text
+
+
+def test_the_cli_sends_the_name_a_profile_url_ends_with() -> None:
+    assert profile_name("https://www.instagram.com/fit.bayann/") == "fit.bayann"
+    assert profile_name("instagram.com/fit.bayann") == "fit.bayann"
+    assert profile_name("@fit.bayann") == "@fit.bayann"
+    assert profile_name("https://example.com/fit.bayann") == "https://example.com/fit.bayann", "left to the server"
