@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from client.api import ApiError, GatewayClient
-from client.render import count, percent, report, short_enum, table
+from client.render import count, history, percent, report, short_enum, table
 from client.tokens import dev_token
 
 
@@ -63,11 +63,14 @@ def show(command: str, data: Any) -> str:
                 count(c.get("followers_count")),
                 c.get("dominant_category") or "-",
                 percent(c.get("mean_engagement_rate")),
+                c.get("engagement_posts_considered", 0)
+                if "mean_engagement_rate" in c
+                else c.get("engagement_absent_reason", ""),
                 c.get("unlocked_at", ""),
             )
             for c in data.get("creators", [])
         ]
-        return table(("creator", "followers", "category", "ER", "unlocked"), rows) + _next(data)
+        return table(("creator", "followers", "category", "ER", "ER posts", "unlocked"), rows) + _next(data)
     if command == "posts":
         rows = [
             (
@@ -77,24 +80,21 @@ def show(command: str, data: Any) -> str:
                 count(p.get("likes_count")),
                 count(p.get("comments_count")),
                 percent(p.get("engagement_rate")),
-                (p.get("caption") or "")[:50],
+                p.get("caption") or "",
             )
             for p in data.get("posts", [])
         ]
         return table(("post", "type", "taken", "likes", "comments", "ER", "caption"), rows) + _next(data)
     if command == "history":
-        rows = [
-            (s["captured_at"], count(s.get("followers_count")), count(s.get("following_count")), s.get("posts_count"))
-            for s in data.get("snapshots", [])
-        ]
-        return table(("captured", "followers", "following", "posts"), rows)
+        return history(data.get("snapshots", []))
     if command == "queue":
         rows = [
             (short_enum(c.get("state")), short_enum(c.get("priority")), c.get("count")) for c in data.get("counts", [])
         ]
         return table(("state", "priority", "jobs"), rows) + (
             f"\noldest queued: {float(data.get('oldest_queued_age_seconds', 0)):.1f} s;"
-            f" running now: {data.get('active_workers', 0)}"
+            f" running now: {data.get('active_workers', 0)};"
+            f" claimed ahead, not started: {data.get('prefetched_jobs', 0)}"
         )
     rows = [
         (c["name"], short_enum(c.get("status")), f"{c.get('latency_ms', 0):.1f} ms", c.get("detail", ""))

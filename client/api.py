@@ -26,6 +26,18 @@ class ApiError(Exception):
         self.message = message
 
 
+def profile_name(text: str) -> str:
+    """The name a profile URL ends with (the REST path takes a name or @name, not a URL); other text unchanged."""
+    stripped = text.strip()
+    parts = urllib.parse.urlsplit(stripped if "://" in stripped else f"https://{stripped}")
+    host = (parts.hostname or "").removeprefix("www.").removeprefix("m.")
+    if host in ("instagram.com", "instagr.am") and "/" in stripped:
+        segments = [segment for segment in parts.path.split("/") if segment]
+        if len(segments) == 1:
+            return segments[0]
+    return stripped
+
+
 @dataclass
 class GatewayClient:
     base_url: str
@@ -63,7 +75,8 @@ class GatewayClient:
         body: dict[str, Any] = {"refresh": refresh}
         if post_limit:
             body["post_limit"] = post_limit
-        return self._request("POST", f"/api/v1/creator/search/{urllib.parse.quote(username, safe='')}", body)
+        name = urllib.parse.quote(profile_name(username), safe="@")
+        return self._request("POST", f"/api/v1/creator/search/{name}", body)
 
     def unlocked(self, page_size: int = 0, page_token: str = "") -> Any:
         return self._request("GET", "/api/v1/creator/unlocked", page_size=page_size, page_token=page_token)

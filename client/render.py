@@ -17,12 +17,63 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
-    text = str(value)
+    # One line per row whatever the value holds (captions have line breaks and tabs).
+    text = " ".join(str(value).split())
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def percent(value: float | str | None) -> str:
-    return f"{float(value or 0) * 100:.2f}%"
+    """A fraction from the API as a percentage; "-" when the figure is absent."""
+    if value is None or value == "":
+        return "-"
+    return f"{float(value) * 100:.2f}%"
+
+
+def exact(value: Any) -> str:
+    """An exact count with thousands separators (history must show every follower, not "1.4M")."""
+    return f"{int(value or 0):,}"
+
+
+def change(value: int) -> str:
+    return f"{value:+,}" if value else "0"
+
+
+def history(snapshots: Sequence[dict[str, Any]]) -> str:
+    """Exact counts at each snapshot and the change since the previous one, oldest first."""
+    keys = ("followers_count", "following_count", "posts_count")
+    rows = []
+    for index, snap in enumerate(snapshots):
+        row: list[str] = [str(snap.get("captured_at", ""))]
+        for key in keys:
+            before = snapshots[index - 1] if index else None
+            row.append(exact(snap.get(key)))
+            row.append("-" if before is None else change(int(snap.get(key) or 0) - int(before.get(key) or 0)))
+        rows.append(row)
+    return table(("captured", "followers", "change", "following", "change", "posts", "change"), rows)
+
+
+def source(freshness: dict[str, Any]) -> str:
+    """Where an answer came from, in the words the demo uses too."""
+    if freshness.get("stale"):
+        return "stale copy from our store: " + str(freshness.get("stale_reason", ""))
+    if freshness.get("from_cache"):
+        return "from our store"
+    return "fetched from Instagram now"
+
+
+def _mean(value: Any, considered: Any, unit: str = "") -> str:
+    if value is None:
+        return f"- (no post of {int(considered or 0)})"
+    return f"{float(value):.0f}{unit} over {int(considered or 0)} posts"
+
+
+def _left_out(cover: dict[str, Any]) -> str:
+    parts = [f"{x.get('count', 0)} {x.get('reason', '?')}" for x in cover.get("left_out", [])]
+    return f"; left out: {', '.join(parts)}" if parts else ""
+
+
+def _absent(figure: dict[str, Any], key: str = "absent_reason") -> str:
+    return f"absent ({figure.get(key) or 'no posts'})"
 
 
 def count(value: Any) -> str:
@@ -67,31 +118,53 @@ def report(data: dict[str, Any]) -> str:
     avatar = profile.get("avatar", {})
     verified = " ✓" if profile.get("is_verified") else ""
     private = " (private)" if profile.get("is_private") else ""
-    source = (
-        "stale copy: " + freshness.get("stale_reason", "")
-        if freshness.get("stale")
-        else ("from cache" if freshness.get("from_cache") else "fetched now")
-    )
+    categories_cover = analytics.get("category_coverage", {})
+    languages_cover = analytics.get("language_coverage", {})
+    sentiment_cover = sentiment.get("coverage", {})
     languages = ", ".join(f"{x['label']} {percent(x['share'])}" for x in analytics.get("languages", [])[:4]) or "-"
     categories = ", ".join(f"{x['label']} {percent(x['share'])}" for x in analytics.get("categories", [])[:3]) or "-"
+    considered = engagement.get("posts_considered", 0)
+    rates = (
+        f"mean {percent(engagement['mean_rate'])}, median {percent(engagement.get('median_rate'))}"
+        f" over {considered} posts"
+        if "mean_rate" in engagement
+        else _absent(engagement)
+    )
+    per_week = frequency.get("posts_per_week")
+    posting = (
+        f"{float(per_week):.1f} posts/week, longest gap {float(frequency.get('longest_gap_days', 0)):.1f} days"
+        f" over {frequency.get('posts_considered', 0)} posts"
+        if per_week is not None
+        else f"- (fewer than two dated posts: {frequency.get('posts_considered', 0)})"
+    )
+    mood = (
+        f"mean {float(sentiment['mean_score']):+.2f} (positive {sentiment.get('positive', 0)},"
+        f" neutral {sentiment.get('neutral', 0)}, negative {sentiment.get('negative', 0)})"
+        f" over {sentiment_cover.get('posts_considered', 0)} captions"
+        if "mean_score" in sentiment
+        else _absent(sentiment_cover)
+    )
+    models = "; ".join(f"{m.get('task')}: {', '.join(m.get('languages', [])) or 'any'}" for m in data.get("models", []))
     lines = [
         f"@{profile.get('username', '?')}{verified}{private} - {profile.get('full_name', '')}",
         f"  {count(profile.get('followers_count'))} followers, {count(profile.get('following_count'))} following,"
         f" {count(profile.get('posts_count'))} posts; {profile.get('category') or 'no category'}",
-        f"  report: {source}, age {float(freshness.get('age_seconds', 0)):.0f} s;"
+        f"  report: {source(freshness)}, fetched {float(freshness.get('age_seconds', 0)):.0f} s ago;"
         f" analysis {short_enum(data.get('analysis_state'))}",
-        f"  engagement: mean {percent(engagement.get('mean_rate'))}, median {percent(engagement.get('median_rate'))}"
-        f" over {engagement.get('posts_considered', 0)} posts; avg likes {float(engagement.get('avg_likes', 0)):.0f},"
-        f" avg comments {float(engagement.get('avg_comments', 0)):.0f}",
-        f"  posting: {float(frequency.get('posts_per_week', 0)):.1f} posts/week,"
-        f" longest gap {float(frequency.get('longest_gap_days', 0)):.1f} days",
-        f"  sponsored: {sponsored.get('sponsored_posts', 0)} posts at"
+        f"  engagement: {rates}{_left_out(engagement)}",
+        f"  averages: likes {_mean(engagement.get('avg_likes'), considered)},"
+        f" comments {_mean(engagement.get('avg_comments'), engagement.get('comments_posts_considered'))},"
+        f" video views {_mean(engagement.get('avg_video_views'), engagement.get('video_posts_considered'))}",
+        f"  posting: {posting}",
+        f"  sponsored: {sponsored.get('sponsored_posts', 0)} of"
+        f" {sponsored.get('sponsored_posts', 0) + sponsored.get('organic_posts', 0)} posts at"
         f" {percent(sponsored.get('sponsored_engagement_rate'))}"
         f" vs organic {percent(sponsored.get('organic_engagement_rate'))}",
-        f"  dominant category: {analytics.get('dominant_category') or '-'} ({categories})",
-        f"  sentiment: mean {float(sentiment.get('mean_score', 0)):+.2f} (positive {sentiment.get('positive', 0)},"
-        f" neutral {sentiment.get('neutral', 0)}, negative {sentiment.get('negative', 0)})",
-        f"  languages: {languages}",
+        f"  dominant category: {analytics.get('dominant_category') or '-'} ({categories})"
+        f" over {categories_cover.get('posts_considered', 0)} captions{_left_out(categories_cover)}",
+        f"  sentiment: {mood}{_left_out(sentiment_cover)}",
+        f"  languages: {languages} over {languages_cover.get('posts_considered', 0)} captions",
+        f"  models read: {models or 'unknown'}",
         f"  avatar: {avatar.get('url', '-')} [{short_enum(avatar.get('state'))}]",
     ]
     posts = data.get("recent_posts", [])
@@ -103,13 +176,23 @@ def report(data: dict[str, Any]) -> str:
                 p.get("shortcode"),
                 short_enum(p.get("type")),
                 percent(p.get("engagement_rate")),
-                short_enum(p.get("analysis", {}).get("sentiment")),
+                _post_sentiment(p.get("analysis", {})),
                 p.get("analysis", {}).get("category") or "-",
                 p.get("analysis", {}).get("language") or "-",
-                (p.get("caption") or "").replace("\n", " "),
+                p.get("caption") or "",
             )
             for p in posts
         ]
         body = table(("post", "type", "ER", "sentiment", "category", "lang", "caption"), rows)
         lines.append("\n".join("  " + line for line in body.splitlines()))
     return "\n".join(lines)
+
+
+def _post_sentiment(analysis: dict[str, Any]) -> str:
+    if analysis.get("state") == "ANALYSIS_STATE_PENDING":
+        return "pending"
+    skipped = analysis.get("sentiment_skipped_reason")
+    if skipped:
+        return f"({skipped})"
+    label = f"{short_enum(analysis.get('sentiment'))} {float(analysis.get('sentiment_score', 0)):+.2f}"
+    return label + (" (low confidence)" if analysis.get("sentiment_low_confidence") else "")

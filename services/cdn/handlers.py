@@ -190,12 +190,14 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
         self, request: cdn_pb2.GetQueueStatusRequest, context: grpc.aio.ServicerContext
     ) -> cdn_pb2.QueueStatus:
         status = cdn_pb2.QueueStatus(oldest_queued_age_seconds=await self.store.oldest_queued_age())
-        running = 0
+        running = prefetched = 0
         for row in await self.store.queue_counts():
             status.counts.add(state=STATE_TO_PROTO[row["state"]], priority=row["priority"], count=row["n"])
             if row["state"] == "running":
-                running += row["n"]
+                running += row["n"] - row["prefetched"]
+                prefetched += row["prefetched"]
         status.active_workers = running
+        status.prefetched_jobs = prefetched
         return status
 
     async def GetStatistics(

@@ -59,6 +59,8 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     lease_token: str
+    # False while the job waits in the worker's prefetch buffer (claimed ahead, not yet processing).
+    started: bool = True
 
 
 @dataclass(frozen=True)

@@ -24,19 +24,28 @@ ON CONFLICT (source_url, kind) DO UPDATE
 RETURNING id, source_url, kind, state, (xmax = 0) AS created
 """
 
+# The first $4 jobs (in claim order) start at once; the rest wait in the worker's prefetch buffer (started_at NULL).
 CLAIM = """
 WITH picked AS (
-    SELECT id FROM cdn.jobs
+    SELECT id, priority FROM cdn.jobs
     WHERE state = 'queued'
     ORDER BY priority DESC, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
+), ranked AS (
+    SELECT id, row_number() OVER (ORDER BY priority DESC, id) AS n FROM picked
 )
 UPDATE cdn.jobs AS j
 SET state = 'running', attempts = j.attempts + 1, lease_token = gen_random_uuid(),
-    lease_until = now() + make_interval(secs => $2), worker_id = $3, updated_at = now()
-FROM picked WHERE j.id = picked.id
-RETURNING j.id, j.source_url, j.kind, j.priority, j.attempts, j.max_attempts, j.lease_token
+    lease_until = now() + make_interval(secs => $2), worker_id = $3, updated_at = now(),
+    started_at = CASE WHEN ranked.n <= $4 THEN now() END
+FROM ranked WHERE j.id = ranked.id
+RETURNING j.id, j.source_url, j.kind, j.priority, j.attempts, j.max_attempts, j.lease_token,
+          j.started_at IS NOT NULL AS started
+"""
+
+MARK_STARTED = """
+UPDATE cdn.jobs SET started_at = now() WHERE lease_token = ANY($1::uuid[]) AND state = 'running'
 """
 
 HEARTBEAT = """
@@ -144,7 +153,10 @@ UPDATE cdn.jobs SET state = 'queued', attempts = 0, run_at = now(), updated_at =
 WHERE state = 'dead' AND ($2::boolean OR id = ANY($1::bigint[]))
 """
 
-QUEUE_COUNTS = "SELECT state, priority, count(*) AS n FROM cdn.jobs GROUP BY state, priority ORDER BY state, priority"
+QUEUE_COUNTS = """
+SELECT state, priority, count(*) AS n, count(*) FILTER (WHERE state = 'running' AND started_at IS NULL) AS prefetched
+  FROM cdn.jobs GROUP BY state, priority ORDER BY state, priority
+"""
 
 OLDEST_QUEUED_AGE = """
 SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 FROM cdn.jobs WHERE state = 'queued'
@@ -219,8 +231,11 @@ class JobStore:
             for r in records
         }
 
-    async def claim(self, limit: int, lease_seconds: float, worker_id: str) -> list[ClaimedJob]:
-        records = await self.pool.fetch(CLAIM, limit, lease_seconds, worker_id)
+    async def claim(
+        self, limit: int, lease_seconds: float, worker_id: str, starting: int | None = None
+    ) -> list[ClaimedJob]:
+        """Leases up to `limit` jobs, most urgent first; the first `starting` (default all) are marked started."""
+        records = await self.pool.fetch(CLAIM, limit, lease_seconds, worker_id, limit if starting is None else starting)
         jobs = [
             ClaimedJob(
                 r["id"],
@@ -230,10 +245,15 @@ class JobStore:
                 r["attempts"],
                 r["max_attempts"],
                 str(r["lease_token"]),
+                r["started"],
             )
             for r in records
         ]
         return sorted(jobs, key=lambda j: (-j.priority, j.id))
+
+    async def mark_started(self, tokens: list[str]) -> int:
+        """Prefetched jobs a worker took out of its buffer and started."""
+        return _count(await self.pool.execute(MARK_STARTED, _uuids(tokens)))
 
     async def heartbeat(self, tokens: list[str], lease_seconds: float) -> int:
         return _count(await self.pool.execute(HEARTBEAT, _uuids(tokens), lease_seconds))

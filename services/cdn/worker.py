@@ -48,6 +48,8 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
+        self._unmarked: list[str] = []
+        self._marker: asyncio.Task[None] | None = None
 
     @property
     def active(self) -> int:
@@ -87,6 +89,8 @@ class WorkerPool:
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
                 await heartbeat
+        if self._marker is not None and not self._marker.done():
+            await asyncio.wait([self._marker], timeout=1.0)
 
     async def _release(self, jobs: list[ClaimedJob]) -> None:
         try:
@@ -104,7 +108,8 @@ class WorkerPool:
                 continue
             want = self.settings.concurrency + self.settings.prefetch - len(self._inflight)
             try:
-                jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id)
+                starting = self.settings.concurrency - len(self._inflight)
+                jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id, starting)
                 failures = 0
             except DB_ERRORS as exc:
                 failures += 1
@@ -118,12 +123,29 @@ class WorkerPool:
                 await self._wait(self.settings.poll_interval)
 
     def _start_buffered(self) -> None:
+        prefetched: list[str] = []
         while self._buffer and len(self._inflight) < self.settings.concurrency and not self._stopping.is_set():
             job = self._buffer.popleft()
+            if not job.started:
+                prefetched.append(job.lease_token)
             task = asyncio.create_task(self._run(job), name=f"cdn-job-{job.id}")
             self._inflight[task] = job
             task.add_done_callback(self._finished)
         self.counters.set_active(len(self._inflight))
+        if prefetched:
+            # Off the job's path, one statement in flight at a time (marks made meanwhile go in the next one): the
+            # mark only feeds the queue status (running vs prefetched).
+            self._unmarked.extend(prefetched)
+            if self._marker is None or self._marker.done():
+                self._marker = asyncio.create_task(self._mark_started())
+
+    async def _mark_started(self) -> None:
+        while self._unmarked:
+            tokens, self._unmarked = self._unmarked, []
+            try:
+                await self.store.mark_started(tokens)
+            except DB_ERRORS as exc:
+                log.warning("could not mark prefetched jobs started", extra={"error": str(exc)})
 
     async def _wait(self, seconds: float | None) -> None:
         with suppress(TimeoutError):

@@ -28,7 +28,7 @@ RETURNING a.post_id, a.creator_id, p.caption
 COMPLETE_ANALYSIS = """
 UPDATE creator.post_analyses SET state = 'done', last_error = '', status = $3, sentiment = $4, sentiment_score = $5,
        language = $6, language_confidence = $7, category = $8, category_score = $9, top_categories = $10::jsonb,
-       analysed_at = now()
+       sentiment_confidence = $11, sentiment_skipped = $12, category_skipped = $13, analysed_at = now()
  WHERE post_id = $1 AND caption_md5 = md5($2)
 """
 
@@ -96,6 +96,9 @@ async def complete_analyses(conn: asyncpg.Connection, done: Sequence[tuple[str, 
                 a.category,
                 a.category_score,
                 json.dumps([[label, score] for label, score in a.top_categories]),
+                a.sentiment_confidence,
+                a.sentiment_skipped,
+                a.category_skipped,
             )
             for post_id, caption, a in done
         ],

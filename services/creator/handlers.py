@@ -29,10 +29,14 @@ def _timestamp(value: object) -> Timestamp:
 
 class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
     def __init__(
-        self, parts: Callable[[], tuple[DatabaseGuard, SearchService] | None], default_post_limit: int
+        self,
+        parts: Callable[[], tuple[DatabaseGuard, SearchService] | None],
+        default_post_limit: int,
+        rules: store.ReportRules,
     ) -> None:
         self._parts = parts
         self._default_post_limit = default_post_limit
+        self._rules = rules
 
     def _ready(self) -> tuple[DatabaseGuard, SearchService]:
         parts = self._parts()
@@ -62,20 +66,7 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
             rows = await unlocks.list_unlocked(conn, user_id, size + 1, after)
         page, more = rows[:size], len(rows) > size
         return creator_pb2.ListUnlockedResponse(
-            creators=[
-                creator_pb2.UnlockedCreator(
-                    username=row.username,
-                    full_name=row.full_name,
-                    avatar_url=row.avatar_url,
-                    is_verified=row.is_verified,
-                    followers_count=row.followers,
-                    dominant_category=row.dominant_category,
-                    mean_engagement_rate=row.mean_engagement_rate,
-                    unlocked_at=_timestamp(row.unlocked_at),
-                    fetched_at=_timestamp(row.fetched_at),
-                )
-                for row in page
-            ],
+            creators=[unlocks.unlocked_message(row) for row in page],
             next_page_token=UNLOCKED_TOKENS.encode(page[-1].unlocked_at, page[-1].creator_id) if more else "",
         )
 
@@ -95,7 +86,7 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
             known = await store.load_media(conn, urls)
         last = page[-1] if page else None
         return creator_pb2.ListPostsResponse(
-            posts=[reports.post_message(post, known) for post in page],
+            posts=[reports.post_message(post, known, self._rules.thresholds) for post in page],
             next_page_token=POST_TOKENS.encode(last.taken_at, last.instagram_id) if more and last else "",
         )
 

@@ -93,13 +93,13 @@ class CdnClient:
             except grpc.aio.AioRpcError as exc:
                 raise CdnUnavailable(f"cdn EnqueueJobs: {exc.code().name}: {exc.details()}") from exc
 
-    async def assets(self, urls: Sequence[str]) -> list[MediaInfo]:
-        """The mirror state of each URL (one batched call per 500 URLs)."""
+    async def assets(self, urls: Sequence[str], deadline_s: float | None = None) -> list[MediaInfo]:
+        """The mirror state of each URL (one batched call per 500 URLs); background callers may wait longer."""
         found: list[MediaInfo] = []
         for start in range(0, len(urls), MAX_JOBS_PER_CALL):
             request = cdn_pb2.GetAssetsRequest(source_urls=list(urls[start : start + MAX_JOBS_PER_CALL]))
             try:
-                reply = await self._stub.GetAssets(request, timeout=self._assets_deadline_s)
+                reply = await self._stub.GetAssets(request, timeout=deadline_s or self._assets_deadline_s)
             except grpc.aio.AioRpcError as exc:
                 raise CdnUnavailable(f"cdn GetAssets: {exc.code().name}: {exc.details()}") from exc
             found.extend(media_info(asset) for asset in reply.assets)

@@ -8,7 +8,7 @@ from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.creator import analytics
-from services.creator.analytics import CaptionAnalysis, PostFacts
+from services.creator.analytics import PostFacts
 from services.creator.records import MediaInfo, StoredPost, StoredProfile
 
 _POST_TYPES = {
@@ -17,6 +17,7 @@ _POST_TYPES = {
     "carousel": creator_pb2.POST_TYPE_CAROUSEL,
     "reel": creator_pb2.POST_TYPE_REEL,
 }
+DEFAULT_THRESHOLDS = analytics.Thresholds()
 _SENTIMENTS = {
     "negative": creator_pb2.SENTIMENT_NEGATIVE,
     "neutral": creator_pb2.SENTIMENT_NEUTRAL,
@@ -49,25 +50,53 @@ def media_settled(url: str, known: Mapping[str, MediaInfo]) -> bool:
     return info is not None and info.state in (creator_pb2.MEDIA_STATE_MIRRORED, creator_pb2.MEDIA_STATE_FAILED)
 
 
-def analysis_message(analysis: CaptionAnalysis | None) -> creator_pb2.PostAnalysis:
+def analysis_message(
+    post: StoredPost | PostFacts, thresholds: analytics.Thresholds = DEFAULT_THRESHOLDS
+) -> creator_pb2.PostAnalysis:
+    """Every field present with an explicit state: PENDING until the models ran, then the results and their marks."""
+    facts_of = post if isinstance(post, PostFacts) else facts(post)
+    analysis = facts_of.analysis
+    if not facts_of.has_caption:
+        return creator_pb2.PostAnalysis(
+            state=creator_pb2.ANALYSIS_STATE_COMPLETE,
+            sentiment_skipped_reason=analytics.NO_CAPTION,
+            category_skipped_reason=analytics.NO_CAPTION,
+        )
     if analysis is None:
-        return creator_pb2.PostAnalysis()
-    return creator_pb2.PostAnalysis(
+        return creator_pb2.PostAnalysis(state=creator_pb2.ANALYSIS_STATE_PENDING)
+    message = creator_pb2.PostAnalysis(
         analyzed=True,
-        sentiment=_SENTIMENTS.get(analysis.sentiment, creator_pb2.SENTIMENT_UNSPECIFIED),
-        sentiment_score=analysis.sentiment_score,
+        state=creator_pb2.ANALYSIS_STATE_COMPLETE,
         language=analysis.language,
         language_confidence=analysis.language_confidence,
-        category=analysis.category,
-        category_score=analysis.category_score,
         top_categories=[creator_pb2.LabelScore(label=label, score=score) for label, score in analysis.top_categories],
     )
+    if analysis.status != "analyzed":
+        message.sentiment_skipped_reason = analytics.NO_TEXT
+        message.category_skipped_reason = analytics.NO_TEXT
+        return message
+    if analysis.sentiment_skipped or not analysis.sentiment:
+        message.sentiment_skipped_reason = analysis.sentiment_skipped or analytics.NO_TEXT
+    else:
+        message.sentiment = _SENTIMENTS[analytics.sentiment_label(analysis.sentiment_score)]
+        message.sentiment_score = analysis.sentiment_score
+        message.sentiment_confidence = analysis.sentiment_confidence
+        message.sentiment_low_confidence = analysis.sentiment_confidence < thresholds.min_sentiment_confidence
+    if analysis.category_skipped or not analysis.category:
+        message.category_skipped_reason = analysis.category_skipped or analytics.NO_TEXT
+    else:
+        message.category = analysis.category
+        message.category_score = analysis.category_score
+        message.category_low_confidence = analysis.category_score < thresholds.min_category_confidence
+    return message
 
 
-def post_message(post: StoredPost, known: Mapping[str, MediaInfo]) -> creator_pb2.Post:
+def post_message(
+    post: StoredPost, known: Mapping[str, MediaInfo], thresholds: analytics.Thresholds = DEFAULT_THRESHOLDS
+) -> creator_pb2.Post:
     taken = Timestamp()
     taken.FromDatetime(post.taken_at)
-    return creator_pb2.Post(
+    message = creator_pb2.Post(
         instagram_id=post.instagram_id,
         shortcode=post.shortcode,
         permalink=f"https://www.instagram.com/p/{post.shortcode}/",
@@ -86,9 +115,12 @@ def post_message(post: StoredPost, known: Mapping[str, MediaInfo]) -> creator_pb
         location_name=post.location_name,
         image=media(post.image_url, known),
         carousel=[media(url, known) for url in post.carousel_urls],
-        engagement_rate=analytics.engagement_rate(post.likes, post.comments, post.followers),
-        analysis=analysis_message(post.analysis),
+        analysis=analysis_message(post, thresholds),
     )
+    rate = analytics.engagement_rate(post.likes, post.comments, post.followers)
+    if rate is not None:
+        message.engagement_rate = rate
+    return message
 
 
 def facts(post: StoredPost) -> PostFacts:
@@ -128,17 +160,20 @@ def profile_message(profile: StoredProfile, known: Mapping[str, MediaInfo]) -> c
 
 
 def build_report(
-    profile: StoredProfile, posts: Sequence[StoredPost], known: Mapping[str, MediaInfo]
+    profile: StoredProfile,
+    posts: Sequence[StoredPost],
+    known: Mapping[str, MediaInfo],
+    thresholds: analytics.Thresholds = DEFAULT_THRESHOLDS,
 ) -> tuple[creator_pb2.CreatorReport, analytics.AnalyticsResult]:
-    """The report without its per-response parts (freshness, unlock time). Posts newest first."""
+    """The report without its per-response parts (freshness, unlock time, models). Posts newest first."""
     ordered = sorted(posts, key=lambda p: (p.taken_at, p.instagram_id), reverse=True)
-    result = analytics.compute([facts(post) for post in ordered], profile.followers)
+    result = analytics.compute([facts(post) for post in ordered], profile.followers, thresholds)
     fetched = Timestamp()
     fetched.FromDatetime(profile.fetched_at)
     report = creator_pb2.CreatorReport(
         profile=profile_message(profile, known),
         analytics=result.analytics,
-        recent_posts=[post_message(post, known) for post in ordered],
+        recent_posts=[post_message(post, known, thresholds) for post in ordered],
         freshness=creator_pb2.ReportFreshness(fetched_at=fetched),
         analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE if result.complete else creator_pb2.ANALYSIS_STATE_PENDING,
     )

@@ -185,7 +185,7 @@ class SearchService:
             await backlog.delete_outbox(conn, [item.id for item in claimed])
             settled = await self._settled_assets(saved.creator_id, [item.job.source_url for item in claimed])
             await store.save_media(conn, settled)
-        await store.render_report(conn, saved.creator_id)
+        await store.render_report(conn, saved.creator_id, self._settings.report_rules)
         return FetchOutcome(from_cache=False)
 
     async def _analyse(self, pending: list[tuple[str, str]]) -> list[CaptionAnalysis] | str:
@@ -227,7 +227,9 @@ class SearchService:
             self._refresh_media_later(opened.creator_id, _pending_media(report))
         if post_limit < len(report.recent_posts):
             async with self._guard.connection() as conn:
-                report = await store.render_report(conn, opened.creator_id, limit=post_limit)
+                report = await store.render_report(
+                    conn, opened.creator_id, self._settings.report_rules, limit=post_limit
+                )
         now = datetime.now(UTC)
         report.freshness.age_seconds = max((now - opened.fetched_at).total_seconds(), 0.0)
         report.freshness.from_cache = outcome.from_cache
@@ -237,6 +239,8 @@ class SearchService:
         unlocked = Timestamp()
         unlocked.FromDatetime(opened.unlocked_at)
         report.unlocked_at.CopyFrom(unlocked)
+        for model in await self._inference.model_languages():
+            report.models.add(task=model.task, model=model.model, languages=model.languages)
         return report
 
     def _refresh_media_later(self, creator_id: int, urls: list[str]) -> None:
@@ -253,7 +257,7 @@ class SearchService:
             if settled:
                 async with self._guard.connection() as conn:
                     await store.save_media(conn, settled)
-                    await store.render_report(conn, creator_id)
+                    await store.render_report(conn, creator_id, self._settings.report_rules)
         except Exception as exc:  # a background refresh must never take the service down; the next search retries
             log.warning("media refresh failed", extra={"creator_id": creator_id, "error": str(exc)})
 

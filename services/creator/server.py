@@ -1,7 +1,7 @@
 """Composition root of the creator service: `python -m services.creator.server`.
 
 Wires the database guard, the upstream source (with its PostgreSQL request budget), the inference and CDN clients,
-the search flow, the gRPC handlers and the background components (analysis completer, outbox relay).
+the search flow, the gRPC handlers and the background components (analysis completer, outbox relay, media settler).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from services.creator.quota import FetchQuota
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, UpstreamSettings, UpstreamSettingsError, create_source
-from services.creator.workers import AnalysisCompleter, OutboxRelay
+from services.creator.workers import AnalysisCompleter, MediaSettler, OutboxRelay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTLE_CREATORS_PER_PASS = 50
 
 
 class CreatorApp:
@@ -40,13 +41,14 @@ class CreatorApp:
         self.search: SearchService | None = None
         self.completer: AnalysisCompleter | None = None
         self.relay: OutboxRelay | None = None
+        self.settler: MediaSettler | None = None
         self._source: ProfileSource | None = None
         self._inference: InferenceClient | None = None
         self._cdn: CdnClient | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         creator_pb2_grpc.add_CreatorServiceServicer_to_server(
-            CreatorServicer(self._parts, self.settings.default_post_limit), server
+            CreatorServicer(self._parts, self.settings.default_post_limit, self.settings.report_rules), server
         )
         creator_pb2_grpc.add_SystemServiceServicer_to_server(
             SystemServicer(
@@ -86,6 +88,7 @@ class CreatorApp:
             lease_s=s.inference_deadline_s + 10,
             max_backoff_s=s.retry_backoff_max_s,
             poll_s=s.worker_poll_s,
+            rules=s.report_rules,
         )
         self.relay = OutboxRelay(
             guard,
@@ -95,14 +98,23 @@ class CreatorApp:
             max_backoff_s=s.retry_backoff_max_s,
             poll_s=s.worker_poll_s,
         )
+        self.settler = MediaSettler(
+            guard,
+            self._cdn,
+            creators=SETTLE_CREATORS_PER_PASS,
+            window_s=s.media_settle_window_s,
+            poll_s=s.media_settle_poll_s,
+            rules=s.report_rules,
+        )
         self.guard = guard
         self.completer.start()
         self.relay.start()
+        self.settler.start()
 
     async def stop(self, grace: float) -> None:
         if self.search is not None:
             await self.search.close()
-        for component in (self.completer, self.relay):
+        for component in (self.completer, self.relay, self.settler):
             if component is not None:
                 await component.stop(grace)
         if self._source is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from following.settings import EnvReader
+from services.creator.analytics import Thresholds
+from services.creator.store import ReportRules
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,18 @@ class CreatorSettings:
     db_acquire_timeout_s: float
     db_breaker_threshold: int
     db_breaker_cooldown_s: float
+    # Below these a model's reading is marked and left out of the creator's summaries (counted as left out).
+    min_sentiment_confidence: float = 0.5
+    min_category_confidence: float = 0.2
+    # The media settler: how often it asks the CDN about pending images of creators fetched within the window.
+    media_settle_poll_s: float = 1.0
+    media_settle_window_s: float = 3600.0
+
+    @property
+    def report_rules(self) -> ReportRules:
+        return ReportRules(
+            Thresholds(self.min_sentiment_confidence, self.min_category_confidence), self.default_post_limit
+        )
 
     @classmethod
     def read(cls, env: EnvReader) -> CreatorSettings:
@@ -63,6 +77,10 @@ class CreatorSettings:
             db_acquire_timeout_s=env.number("CREATOR_DB_ACQUIRE_TIMEOUT_S", 2.0, minimum=0.05, maximum=60),
             db_breaker_threshold=env.integer("CREATOR_DB_BREAKER_THRESHOLD", 2, minimum=1, maximum=100),
             db_breaker_cooldown_s=env.number("CREATOR_DB_BREAKER_COOLDOWN_S", 1.0, minimum=0.01, maximum=300),
+            min_sentiment_confidence=env.number("CREATOR_MIN_SENTIMENT_CONFIDENCE", 0.5, minimum=0, maximum=1),
+            min_category_confidence=env.number("CREATOR_MIN_CATEGORY_CONFIDENCE", 0.2, minimum=0, maximum=1),
+            media_settle_poll_s=env.number("CREATOR_MEDIA_SETTLE_POLL_S", 1.0, minimum=0.01, maximum=600),
+            media_settle_window_s=env.number("CREATOR_MEDIA_SETTLE_WINDOW_S", 3600, minimum=1, maximum=30 * 86_400),
         )
 
 

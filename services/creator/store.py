@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
 from creator.v1 import creator_pb2
 
-from services.creator import captions, reports
+from services.creator import analytics, captions, reports
 from services.creator.analytics import CaptionAnalysis
 from services.creator.media import JobPlan
 from services.creator.records import MediaInfo, Rendition, StoredPost, StoredProfile
@@ -90,9 +90,27 @@ ON CONFLICT (source_url, kind) DO UPDATE SET priority = GREATEST(o.priority, EXC
 
 LOAD_PROFILE = "SELECT * FROM creator.creators WHERE id = $1"
 
+# The images still unsettled (neither mirrored nor failed for good) of the most recently fetched creators whose
+# report shows pending media: what the media settler asks the CDN about.
+UNSETTLED_MEDIA = """
+SELECT c.id AS creator_id, u.url
+  FROM (SELECT id, avatar_url, recent_post_ids FROM creator.creators
+         WHERE media_pending AND report IS NOT NULL AND fetched_at > now() - make_interval(secs => $2)
+         ORDER BY fetched_at DESC LIMIT $1) c
+  CROSS JOIN LATERAL (
+      SELECT c.avatar_url AS url WHERE c.avatar_url <> ''
+      UNION
+      SELECT p.image_url FROM creator.posts p WHERE p.instagram_id = ANY(c.recent_post_ids) AND p.image_url <> ''
+      UNION
+      SELECT unnest(p.carousel_urls) FROM creator.posts p WHERE p.instagram_id = ANY(c.recent_post_ids)
+  ) u
+ WHERE NOT EXISTS (SELECT 1 FROM creator.media m WHERE m.source_url = u.url AND m.state IN (2, 3))
+"""
+
 LOAD_POSTS = """
 SELECT p.*, a.state AS analysis_state, a.status, a.sentiment, a.sentiment_score, a.language, a.language_confidence,
-       a.category, a.category_score, a.top_categories
+       a.category, a.category_score, a.top_categories, a.sentiment_confidence, a.sentiment_skipped,
+       a.category_skipped
   FROM creator.posts p LEFT JOIN creator.post_analyses a ON a.post_id = p.instagram_id
  WHERE p.instagram_id = ANY($1::text[])
 """
@@ -106,7 +124,7 @@ ON CONFLICT (source_url) DO UPDATE SET state = EXCLUDED.state, renditions = EXCL
 
 SAVE_REPORT = """
 UPDATE creator.creators SET report = $2, analysis_pending = $3, media_pending = $4, dominant_category = $5,
-       mean_engagement_rate = $6
+       mean_engagement_rate = $6, engagement_posts_considered = $7, engagement_absent_reason = $8
  WHERE id = $1
 """
 
@@ -252,6 +270,14 @@ async def _save_fetch_once(
     return SavedFetch(creator_id, fetched_at, [(r["post_id"], r["caption"]) for r in pending])
 
 
+async def unsettled_media(conn: asyncpg.Connection, creators: int, window_s: float) -> dict[int, list[str]]:
+    """Creator id -> its report's image URLs the CDN has not settled, for recently fetched creators."""
+    found: dict[int, list[str]] = {}
+    for row in await conn.fetch(UNSETTLED_MEDIA, creators, window_s):
+        found.setdefault(int(row["creator_id"]), []).append(str(row["url"]))
+    return found
+
+
 async def load_media(conn: asyncpg.Connection, urls: Sequence[str]) -> dict[str, MediaInfo]:
     rows = await conn.fetch(LOAD_MEDIA, list(urls))
     return {row["source_url"]: _media(row) for row in rows}
@@ -277,10 +303,23 @@ async def load_posts(conn: asyncpg.Connection, post_ids: Sequence[str], follower
     return [stored_post(row, followers) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ReportRules:
+    """How reports are rendered: the confidence thresholds, and the window of the unlocked list's summary figures
+    (the default post_limit, so they equal a default search's figures)."""
+
+    thresholds: analytics.Thresholds = field(default_factory=analytics.Thresholds)
+    summary_window: int = 12
+
+
 async def render_report(
-    conn: asyncpg.Connection, creator_id: int, limit: int | None = None
+    conn: asyncpg.Connection, creator_id: int, rules: ReportRules, limit: int | None = None
 ) -> creator_pb2.CreatorReport:
-    """Rebuilds the report of a creator from its rows. The whole report is saved; one cut to `limit` posts is not."""
+    """Rebuilds the report of a creator from its rows. The whole report is saved; one cut to `limit` posts is not.
+
+    The unlocked list's summary (dominant category, mean engagement rate) is computed over the `summary_window` most
+    recent posts, exactly as the report of a search with the default post_limit computes it.
+    """
     row = await conn.fetchrow(LOAD_PROFILE, creator_id)
     profile = stored_profile(row)
     posts = await load_posts(conn, row["recent_post_ids"], profile.followers)
@@ -288,9 +327,14 @@ async def render_report(
     if limit is not None and limit < len(posts):
         posts = posts[:limit]
     known = await load_media(conn, reports.media_urls(profile, posts))
-    report, result = reports.build_report(profile, posts, known)
+    report, result = reports.build_report(profile, posts, known, rules.thresholds)
     if limit is not None:
         return report
+    summary = result.analytics
+    if rules.summary_window < len(posts):
+        window = [reports.facts(post) for post in posts[: rules.summary_window]]
+        summary = analytics.compute(window, profile.followers, rules.thresholds).analytics
+    engagement = summary.engagement
     media_pending = not all(reports.media_settled(url, known) for url in reports.media_urls(profile, posts))
     await conn.execute(
         SAVE_REPORT,
@@ -298,8 +342,10 @@ async def render_report(
         report.SerializeToString(),
         not result.complete,
         media_pending,
-        report.analytics.dominant_category,
-        report.analytics.engagement.mean_rate,
+        summary.dominant_category,
+        engagement.mean_rate if engagement.HasField("mean_rate") else None,
+        engagement.posts_considered,
+        engagement.absent_reason,
     )
     return report
 
@@ -337,6 +383,9 @@ def stored_post(row: asyncpg.Record, followers: int) -> StoredPost:
             category=row["category"],
             category_score=row["category_score"],
             top_categories=tuple((str(label), float(score)) for label, score in json.loads(row["top_categories"])),
+            sentiment_confidence=row["sentiment_confidence"],
+            sentiment_skipped=row["sentiment_skipped"],
+            category_skipped=row["category_skipped"],
         )
     return StoredPost(
         instagram_id=row["instagram_id"],

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from creator.v1 import creator_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from following.errors import PermissionDenied
 from services.creator.records import StoredPost
@@ -21,7 +23,7 @@ SET_USER = "SELECT set_config('app.user_id', $1, true)"
 
 LIST_UNLOCKED = """
 SELECT u.unlocked_at, c.id, c.username, c.full_name, c.is_verified, c.followers, c.dominant_category,
-       c.mean_engagement_rate, c.fetched_at,
+       c.mean_engagement_rate, c.engagement_posts_considered, c.engagement_absent_reason, c.fetched_at,
        COALESCE((SELECT m.renditions -> -1 ->> 3 FROM creator.media m
                   WHERE m.source_url = c.avatar_url AND m.state = 2), c.avatar_url) AS avatar_url
   FROM creator.unlocks u JOIN creator.creators c ON c.id = u.creator_id
@@ -56,9 +58,11 @@ class UnlockedRow:
     is_verified: bool
     followers: int
     dominant_category: str
-    mean_engagement_rate: float
+    mean_engagement_rate: float | None  # None when no post qualifies (engagement_absent_reason says why)
     unlocked_at: datetime
     fetched_at: datetime
+    engagement_posts_considered: int = 0
+    engagement_absent_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +98,35 @@ async def list_unlocked(
             mean_engagement_rate=row["mean_engagement_rate"],
             unlocked_at=row["unlocked_at"],
             fetched_at=row["fetched_at"],
+            engagement_posts_considered=row["engagement_posts_considered"],
+            engagement_absent_reason=row["engagement_absent_reason"],
         )
         for row in rows
     ]
+
+
+def unlocked_message(row: UnlockedRow) -> creator_pb2.UnlockedCreator:
+    message = creator_pb2.UnlockedCreator(
+        username=row.username,
+        full_name=row.full_name,
+        avatar_url=row.avatar_url,
+        is_verified=row.is_verified,
+        followers_count=row.followers,
+        dominant_category=row.dominant_category,
+        unlocked_at=_timestamp(row.unlocked_at),
+        fetched_at=_timestamp(row.fetched_at),
+        engagement_posts_considered=row.engagement_posts_considered,
+        engagement_absent_reason=row.engagement_absent_reason,
+    )
+    if row.mean_engagement_rate is not None:
+        message.mean_engagement_rate = row.mean_engagement_rate
+    return message
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
 
 
 async def require_unlock(conn: asyncpg.Connection, user_id: str, username: str) -> tuple[int, int]:

@@ -3,6 +3,8 @@
 - `AnalysisCompleter`: claims pending caption analyses (any creator, any replica's), runs them through the inference
   service in batches, stores the results and re-renders the creators' reports. Failures back off per row.
 - `OutboxRelay`: hands CDN jobs left in `creator.media_outbox` (the CDN was down at search time) to the CDN.
+- `MediaSettler`: asks the CDN (GetAssets, over gRPC) about the unsettled images of recently fetched creators, stores
+  what it settled and re-renders those reports, so answers carry our URLs without anyone searching again.
 
 Both work in passes: a pass that did something is followed at once by another (bounded), an idle or failed pass by a
 wait of `poll_s` (cut short by `wake()` or `stop()`). State lives in PostgreSQL only, so a restart loses nothing.
@@ -14,17 +16,21 @@ import asyncio
 import contextlib
 import logging
 
+from creator.v1 import creator_pb2
 from prometheus_client import Counter
 
 from services.creator import backlog, store
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
 from services.creator.media import CdnClient, CdnUnavailable
+from services.creator.records import MediaInfo
 
 log = logging.getLogger(__name__)
 
 WORKER_ITEMS = Counter("creator_worker_items_total", "Items handled by background components", ["worker", "result"])
 BUSY_PASSES_IN_A_ROW = 100
+# Off the request path, the settler can wait longer for GetAssets than a search does.
+SETTLE_ASSETS_DEADLINE_S = 2.0
 
 
 class BackgroundComponent:
@@ -86,10 +92,12 @@ class AnalysisCompleter(BackgroundComponent):
         lease_s: float,
         max_backoff_s: float,
         poll_s: float,
+        rules: store.ReportRules,
     ) -> None:
         super().__init__(poll_s)
         self._guard = guard
         self._inference = inference
+        self._rules = rules
         self._batch = batch
         self._lease_s = lease_s
         self._max_backoff_s = max_backoff_s
@@ -111,7 +119,7 @@ class AnalysisCompleter(BackgroundComponent):
                 conn, [(item.post_id, item.caption, result) for item, result in zip(due, results, strict=True)]
             )
             for creator_id in sorted({item.creator_id for item in due}):
-                await store.render_report(conn, creator_id)
+                await store.render_report(conn, creator_id, self._rules)
         WORKER_ITEMS.labels(self.name, "done").inc(len(due))
         log.info("pending analyses completed", extra={"posts": len(due)})
         return len(due)
@@ -148,3 +156,52 @@ class OutboxRelay(BackgroundComponent):
         WORKER_ITEMS.labels(self.name, "done").inc(len(ids))
         log.info("outbox relayed to the cdn", extra={"jobs": len(ids)})
         return len(ids)
+
+
+class MediaSettler(BackgroundComponent):
+    """Each pass: one GetAssets call for the unsettled images of up to `creators` recently fetched creators; the
+    settled ones are stored and those creators' reports re-rendered. A pass that settled nothing waits `poll_s`, so
+    an image is in the stored report at most about `poll_s` + one pass after the CDN finished it."""
+
+    name = "media-settler"
+
+    def __init__(
+        self,
+        guard: DatabaseGuard,
+        cdn: CdnClient,
+        *,
+        creators: int,
+        window_s: float,
+        poll_s: float,
+        rules: store.ReportRules,
+    ) -> None:
+        super().__init__(poll_s)
+        self._guard = guard
+        self._cdn = cdn
+        self._creators = creators
+        self._window_s = window_s
+        self._rules = rules
+
+    async def run_once(self) -> int:
+        async with self._guard.connection() as conn:
+            unsettled = await store.unsettled_media(conn, self._creators, self._window_s)
+        urls = list(dict.fromkeys(url for found in unsettled.values() for url in found))
+        if not urls:
+            return 0
+        try:
+            infos = await self._cdn.assets(urls, SETTLE_ASSETS_DEADLINE_S)
+        except CdnUnavailable as exc:
+            WORKER_ITEMS.labels(self.name, "postponed").inc(len(urls))
+            log.info("cdn assets unavailable; media left pending", extra={"reason": str(exc)})
+            return 0
+        settled: list[MediaInfo] = [info for info in infos if info.state != creator_pb2.MEDIA_STATE_PENDING]
+        if not settled:
+            return 0
+        done = {info.source_url for info in settled}
+        async with self._guard.connection() as conn:
+            await store.save_media(conn, settled)
+            for creator_id, found in sorted(unsettled.items()):
+                if done.intersection(found):
+                    await store.render_report(conn, creator_id, self._rules)
+        WORKER_ITEMS.labels(self.name, "done").inc(len(settled))
+        return len(settled)

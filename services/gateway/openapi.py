@@ -161,8 +161,10 @@ class _Builder:
             properties[field.name] = {**schema, "description": note} if note and "$ref" not in schema else schema
             if note and "$ref" in schema:
                 properties[field.name] = {"allOf": [schema], "description": note}
-            # The gateway prints every scalar, enum and list, so responses always carry them.
-            if response and (field.type != FieldProto.TYPE_MESSAGE or field.label == FieldProto.LABEL_REPEATED):
+            # The gateway prints every scalar, enum and list, so responses always carry them; a proto3 `optional`
+            # field is absent when unset (a figure no post qualifies for).
+            printed = field.type != FieldProto.TYPE_MESSAGE or field.label == FieldProto.LABEL_REPEATED
+            if response and printed and not field.proto3_optional:
                 required.append(field.name)
         schema_out: dict[str, Any] = {"type": "object", "properties": properties}
         if required:

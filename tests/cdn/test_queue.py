@@ -129,5 +129,5 @@ async def test_claim_query_uses_the_partial_priority_index(store: JobStore) -> N
     await store.enqueue([job(n, Priority(1 + n % 4)) for n in range(2000)], 5)
     await store.pool.execute("ANALYZE cdn.jobs")
     async with store.pool.acquire() as conn, conn.transaction():
-        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + CLAIM, 10, 30.0, "w"))
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + CLAIM, 10, 30.0, "w", 3))
     assert "jobs_claim_idx" in plan, plan

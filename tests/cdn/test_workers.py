@@ -157,3 +157,27 @@ async def test_graceful_stop_releases_jobs_that_outlive_the_grace(
     channel, cdn, _ = cdn_stub(second.address)
     async with channel:
         await wait_for_states(cdn, urls, {DONE})
+
+
+async def test_queue_status_counts_running_jobs_only_and_prefetched_ones_apart(
+    start_cdn: StartCdn, image_server: ImageServer
+) -> None:
+    urls = []
+    for i in range(8):
+        image_server.routes[f"/slow{i}.jpg"] = Route(images.jpeg(32, 32, (i, 9, 9)), delay=1.5)
+        urls.append(image_server.url(f"/slow{i}.jpg"))
+    runner = await start_cdn(CDN_RATE_LIMIT_PER_HOST="0", CDN_WORKER_CONCURRENCY="2", CDN_CLAIM_PREFETCH="3")
+    channel, cdn, status = cdn_stub(runner.address)
+    seen: list[tuple[int, int]] = []
+    async with channel:
+        await cdn.EnqueueJobs(specs(urls))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            queue = await status.GetQueueStatus(cdn_pb2.GetQueueStatusRequest(), timeout=5)
+            seen.append((queue.active_workers, queue.prefetched_jobs))
+            if queue.prefetched_jobs:
+                break
+            await asyncio.sleep(0.05)
+        await wait_for_states(cdn, urls, {DONE}, deadline_s=30)
+    assert seen[-1] == (2, 3), seen
+    assert all(active <= 2 for active, _ in seen), "never more running than the capacity"

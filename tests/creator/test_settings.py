@@ -15,6 +15,9 @@ def test_defaults_match_the_documented_ones() -> None:
     assert settings.inference_addr == "127.0.0.1:50052"
     assert settings.cdn_addr == "127.0.0.1:50053"
     assert settings.inference_deadline_s == 2.0
+    assert (settings.min_sentiment_confidence, settings.min_category_confidence) == (0.5, 0.2)
+    assert (settings.media_settle_poll_s, settings.media_settle_window_s) == (1.0, 3600)
+    assert settings.report_rules.summary_window == settings.default_post_limit
 
 
 def test_bad_values_are_reported_with_their_variable_names() -> None:

@@ -42,6 +42,11 @@ def test_inference_down_answers_pending_and_completes_after_restart(e2e: E2E) ->
         assert time.monotonic() - started < 10, "the search does not hang on a dead inference service"
         assert report["analysis_state"] == "ANALYSIS_STATE_PENDING"
         assert report["analytics"]["dominant_category"] == ""
+        sentiment = report["analytics"]["sentiment"]
+        assert sentiment["coverage"]["state"] == "ANALYSIS_STATE_PENDING", "present, with an explicit state"
+        assert sentiment["coverage"]["absent_reason"] == "analysis_pending" and "mean_score" not in sentiment
+        captioned = [post["analysis"] for post in report["recent_posts"] if post["caption"].strip()]
+        assert captioned and all(a["state"] == "ANALYSIS_STATE_PENDING" for a in captioned)
         assert report["profile"]["username"] == "green.kai"
     finally:
         e2e.stack.start("inference")
