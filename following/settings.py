@@ -145,6 +145,8 @@ class RuntimeSettings:
     migrate_on_start: bool
     log_level: str
     shutdown_grace_seconds: float
+    #: A background loop that has not completed an iteration for this long turns the service NOT_SERVING.
+    background_deadline_seconds: float = 120.0
 
     @classmethod
     def read(
@@ -165,4 +167,5 @@ class RuntimeSettings:
             migrate_on_start=env.flag("MIGRATE_ON_START", True),
             log_level=env.text("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0, maximum=600),
+            background_deadline_seconds=env.number("BACKGROUND_DEADLINE_SECONDS", 120.0, minimum=0.1, maximum=86_400),
         )
