@@ -25,7 +25,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from following import logs
-from following.db import create_pool
+from following.db import CONNECTION_ERRORS, create_pool
+from following.errors import Unavailable
 from following.interceptors import CallInterceptor, Readiness
 from following.metrics import MetricsEndpoint, serve_metrics
 from following.migrations import MigrationError, discover, migrate
@@ -130,7 +131,9 @@ class ServiceRunner:
                 async with self.pool.acquire() as conn:
                     applied = await migrate(conn, self.app.name, migrations)
                 log.info("migrations checked", extra={"applied": applied, "known": len(migrations)})
-        self.supervisor = Supervisor(self._background_changed)
+        # A loop failing only because the database (or another dependency) is down is alive: the service reports the
+        # dependency, and a restart would not bring it back.
+        self.supervisor = Supervisor(self._background_changed, excused=(*CONNECTION_ERRORS, Unavailable))
         await self.app.start(RuntimeContext(settings, self.pool, self._health, self.supervisor))
         self._readiness.ready = True
         await self._set_status(health_pb2.HealthCheckResponse.SERVING)

@@ -5,10 +5,12 @@ supervisor repeats it until stopped. Any exception from a step (a database error
 a bug) is logged with its traceback and the step is tried again after a jittered exponential backoff, so no loop dies
 silently. `wake()` cuts an idle wait short (new work arrived); it does not cut a backoff short.
 
-Each completed iteration is recorded in the gauge `following_background_last_success_timestamp_seconds{loop}`. A
-watchdog reports the loops that have not completed an iteration within their deadline (stuck in a step, or failing
-every time) to `on_change`; the service runtime turns that into grpc.health NOT_SERVING, so the orchestrator restarts
-the process, and the creator lists it in `/api/health`.
+Each completed iteration is recorded in the gauge `following_background_last_success_timestamp_seconds{loop}` (the
+alert on it fires however the loop fails). A watchdog reports the loops that have not completed an iteration within
+their deadline (stuck in a step, or failing every time) to `on_change`; the service runtime turns that into
+grpc.health NOT_SERVING, so the orchestrator restarts the process, and the creator lists it in `/api/health`. An
+iteration that failed with one of the `excused` errors (a dependency such as the database is down: restarting would
+not help, and the service reports that dependency itself) counts as alive for the deadline, not as a success.
 """
 
 from __future__ import annotations
@@ -63,8 +65,10 @@ class Loop:
         backoff_base_s: float,
         backoff_max_s: float,
         clock: Callable[[], float],
+        excused: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.name = name
+        self._excused = excused
         self.deadline_s = deadline_s
         self.failures = 0
         self.last_error = ""
@@ -74,7 +78,7 @@ class Loop:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self.last_success = clock()
+        self.last_success = self.last_alive = clock()
         self._task = asyncio.create_task(self._run(), name=name)
 
     def wake(self) -> None:
@@ -86,7 +90,7 @@ class Loop:
         return self._stopping.is_set()
 
     def stall(self, now: float) -> Stall | None:
-        age = now - self.last_success
+        age = now - self.last_alive
         if self._stopping.is_set() or age <= self.deadline_s:
             return None
         return Stall(self.name, age, self.last_error)
@@ -113,6 +117,8 @@ class Loop:
             except Exception as exc:
                 self.failures += 1
                 self.last_error = type(exc).__name__
+                if isinstance(exc, self._excused):
+                    self.last_alive = self._clock()
                 FAILURES.labels(self.name).inc()
                 pause = self._backoff()
                 log.exception(
@@ -125,7 +131,7 @@ class Loop:
                 log.info("background loop recovered", extra={"loop": self.name, "failures": self.failures})
             self.failures = 0
             self.last_error = ""
-            self.last_success = self._clock()
+            self.last_success = self.last_alive = self._clock()
             LAST_SUCCESS.labels(self.name).set(time.time())
             if delay > 0:
                 await self._pause(delay, wakeable=True)
@@ -157,9 +163,11 @@ class Supervisor:
         check_every_s: float = 1.0,
         backoff_base_s: float = 0.1,
         backoff_max_s: float = 2.0,
+        excused: tuple[type[BaseException], ...] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._on_change = on_change
+        self._excused = excused
         self._check_every_s = check_every_s
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
@@ -179,6 +187,7 @@ class Supervisor:
             backoff_base_s=self._backoff_base_s,
             backoff_max_s=self._backoff_max_s,
             clock=self._clock,
+            excused=self._excused,
         )
         self._loops[name] = loop
         if self._watchdog is None:

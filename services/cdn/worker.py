@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from following.db import CONNECTION_ERRORS
 from following.supervisor import Loop, Supervisor
 from services.cdn.jobs import ClaimedJob, Deferred, JobFailure, Outcome, backoff_seconds
 from services.cdn.store import JobStore
@@ -22,6 +23,8 @@ from services.cdn.telemetry import PROCESSING, LiveCounters
 
 log = logging.getLogger(__name__)
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+RECORD_RETRY_FIRST_S = 0.1
+RECORD_RETRY_MAX_S = 2.0
 
 Processor = Callable[[ClaimedJob], Awaitable[Outcome]]
 
@@ -133,7 +136,8 @@ class WorkerPool:
         try:
             outcome = await self.processor(job)
         except Deferred as deferred:
-            await self._record(self.store.defer(job, deferred.run_at, str(deferred)), job)
+            run_at, reason = deferred.run_at, str(deferred)
+            await self._record(lambda: self.store.defer(job, run_at, reason), job)
             return
         except JobFailure as failure:
             await self._failed(job, str(failure) or type(failure).__name__, failure.permanent, started)
@@ -145,7 +149,7 @@ class WorkerPool:
             await self._failed(job, f"internal error: {type(exc).__name__}: {exc}", False, started)
             return
         elapsed_ms = (time.monotonic() - started) * 1000
-        if await self._record(self.store.complete(job, outcome, elapsed_ms), job):
+        if await self._record(lambda: self.store.complete(job, outcome, elapsed_ms), job):
             self.counters.event("done")
             self.counters.transfer(outcome.bytes_in, outcome.bytes_out)
             PROCESSING.observe(elapsed_ms / 1000)
@@ -158,23 +162,35 @@ class WorkerPool:
             else backoff_seconds(job.attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds)
         )
         elapsed_ms = (time.monotonic() - started) * 1000
-        call = self.store.fail(job, error, dead=dead, retry_in=delay, processing_ms=elapsed_ms, bytes_in=0)
-        if await self._record(call, job):
+        if await self._record(
+            lambda: self.store.fail(job, error, dead=dead, retry_in=delay, processing_ms=elapsed_ms, bytes_in=0), job
+        ):
             self.counters.event("failed")
             if dead:
                 self.counters.event("dead")
             log.warning("job failed", extra={"job_id": job.id, "error": error, "dead": dead, "retry_in_s": delay})
 
-    async def _record(self, write: Awaitable[bool], job: ClaimedJob) -> bool:
-        """Writes an outcome; on a lost lease or a database error the rescuer takes over (the work is idempotent)."""
-        try:
-            if await write:
-                return True
-            log.warning("lease lost before the outcome was recorded", extra={"job_id": job.id})
-        except Exception as exc:  # any failure (asyncpg's own state errors too) leaves the job to the rescuer
-            log.error(
-                "could not record job outcome",
-                extra={"job_id": job.id, "error": str(exc)},
-                exc_info=not isinstance(exc, DB_ERRORS),
-            )
-        return False
+    async def _record(self, write: Callable[[], Awaitable[bool]], job: ClaimedJob) -> bool:
+        """Writes an outcome. While the database is unreachable the write is retried with backoff for up to one lease
+        (the job keeps its slot, so its lease is still heartbeated), as finished work is worth recording rather than
+        redoing. On a lost lease, another error or after that, the rescuer takes over (the work is idempotent)."""
+        deadline = time.monotonic() + self.settings.lease_seconds
+        pause = RECORD_RETRY_FIRST_S
+        while True:
+            try:
+                if await write():
+                    return True
+                log.warning("lease lost before the outcome was recorded", extra={"job_id": job.id})
+                return False
+            except CONNECTION_ERRORS as exc:
+                if time.monotonic() + pause > deadline:
+                    log.error(
+                        "could not record job outcome; the rescuer will", extra={"job_id": job.id, "error": f"{exc}"}
+                    )
+                    return False
+                log.info("outcome not recorded yet; retrying", extra={"job_id": job.id, "error": str(exc)})
+            except Exception:
+                log.exception("could not record job outcome; the rescuer will", extra={"job_id": job.id})
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECORD_RETRY_MAX_S)

@@ -99,7 +99,7 @@ class DatabaseGuard:
             return trial
         remaining = self._breaker.retry_in()
         raise Unavailable(
-            f"database unavailable; retry in {max(remaining, 0.1):.1f} s",
+            f"database unavailable; circuit open, retry in {max(remaining, 0.1):.1f} s",
             retry_after=max(remaining, 1.0),
         )
 

@@ -96,3 +96,16 @@ async def test_wake_ends_an_idle_wait_and_stop_lets_the_running_step_finish() ->
     await until(lambda: len(calls) == 2, 5, "a woken second step")
     await supervisor.stop(5)
     assert len(finished) == 2, "stop waited for the running step"
+
+
+async def test_a_loop_failing_only_on_an_excused_error_stays_on_schedule_but_not_successful() -> None:
+    async def database_down() -> float:
+        raise ConnectionRefusedError("connect call failed")
+
+    supervisor = Supervisor(check_every_s=0.05, backoff_base_s=0.01, backoff_max_s=0.02, excused=(OSError,))
+    loop = supervisor.add("waiting-for-the-database", database_down, deadline_s=0.2)
+    started = loop.last_success
+    await until(lambda: loop.failures >= 20, 5, "twenty failed iterations")
+    assert supervisor.stalls() == []
+    assert loop.last_success == started
+    await supervisor.stop(1)
