@@ -79,8 +79,10 @@ async def test_a_claimer_stuck_past_its_deadline_turns_health_not_serving_until_
     async def status_is(expected: str) -> bool:
         return await check(runner.address) == expected
 
-    await until(lambda: status_is("NOT_SERVING"), 10, "NOT_SERVING while the claimer hangs")
-    release.set()
+    try:
+        await until(lambda: status_is("NOT_SERVING"), 10, "NOT_SERVING while the claimer hangs")
+    finally:
+        release.set()  # a failed check must not leave the claimer hanging through the service's stop
     await until(lambda: status_is("SERVING"), 10, "SERVING once the claimer completes an iteration")
 
 
