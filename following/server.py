@@ -133,7 +133,11 @@ class ServiceRunner:
                 log.info("migrations checked", extra={"applied": applied, "known": len(migrations)})
         # A loop failing only because the database (or another dependency) is down is alive: the service reports the
         # dependency, and a restart would not bring it back.
-        self.supervisor = Supervisor(self._background_changed, excused=(*CONNECTION_ERRORS, Unavailable))
+        self.supervisor = Supervisor(
+            self._background_changed,
+            check_every_s=min(1.0, settings.background_deadline_seconds / 2),
+            excused=(*CONNECTION_ERRORS, Unavailable),
+        )
         await self.app.start(RuntimeContext(settings, self.pool, self._health, self.supervisor))
         self._readiness.ready = True
         await self._set_status(health_pb2.HealthCheckResponse.SERVING)

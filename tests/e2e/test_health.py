@@ -17,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 
 def get(e2e: E2E, path: str) -> tuple[int, Any]:
+    request = urllib.request.Request(f"{e2e.gateway}{path}", headers={"Authorization": f"Bearer {e2e.token('ops')}"})
     try:
-        with urllib.request.urlopen(f"{e2e.gateway}{path}", timeout=10) as reply:
+        with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
@@ -34,10 +35,10 @@ def test_health_answers_503_with_its_body_and_agrees_with_cdn_health_while_postg
     finally:
         e2e.stack.pg.start()
     assert status == 503, body
-    assert body["status"] == "HEALTH_STATUS_NOT_SERVING"
+    assert body.get("status") == "HEALTH_STATUS_NOT_SERVING", body
     components = {c["name"]: c for c in body["components"]}
     assert components["database"]["status"] == "HEALTH_STATUS_NOT_SERVING"
-    assert cdn["status"] == "COMPONENT_STATUS_DOWN"
+    assert cdn.get("status") == "COMPONENT_STATUS_DOWN", cdn
     assert components["cdn"]["status"] == "HEALTH_STATUS_NOT_SERVING", components["cdn"]
     port = str(e2e.stack.pg.port)
     for text in [*(c.get("detail", "") for c in components.values()), cdn.get("detail", "")]:
