@@ -6,7 +6,7 @@ VENV_STAMP := .venv/.installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help setup protos lint typecheck test test-fast up down logs status demo models eval \
-        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e k8s-check openapi clean
+        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e k8s-check openapi clean chaos
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench-e2e: models ## Fresh and cached searches end to end through Envoy
 
 bench: models ## Every benchmark plus end-to-end searches; writes BENCHMARKS.md
 	$(PY) -m bench.all
+
+chaos: setup ## PostgreSQL outages under load on a private stack; prints the table RELIABILITY.md records
+	$(PY) -m scripts.chaos
 
 k8s-check: setup ## Render every kustomize overlay and validate it offline
 	$(PY) -m deploy.check

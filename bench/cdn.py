@@ -36,6 +36,7 @@ from following.db import create_pool
 from following.dbroles import bootstrap, owner_role_name, role_name
 from following.healthcheck import wait_serving
 from following.migrations import migrate_directory
+from following.supervisor import Supervisor
 from scripts.pgcluster import PgCluster, free_port
 from services.cdn.jobs import ClaimedJob, Kind, NewJob, Outcome, Priority
 from services.cdn.server import MIGRATIONS
@@ -162,9 +163,10 @@ async def claim_throughput(dsn: str, admin: asyncpg.Connection, concurrency: int
         await store.enqueue(batch, 5)
     counters = LiveCounters()
     workers = WorkerPool(store, noop, counters, PoolSettings(concurrency, concurrency, 30.0, 0.05, 1.0, 10.0))
+    supervisor = Supervisor()
     try:
         started = time.perf_counter()
-        workers.start()
+        workers.start(supervisor, deadline_s=60.0)
         # The pool's own counter, not a database poll that would compete for the same cores.
         for _ in range(120_000):
             if counters.done >= NOOP_JOBS:
@@ -175,6 +177,7 @@ async def claim_throughput(dsn: str, admin: asyncpg.Connection, concurrency: int
         return NOOP_JOBS / elapsed
     finally:
         await workers.stop(5.0)
+        await supervisor.stop(1.0)
         await pool.close()
 
 

@@ -1,4 +1,5 @@
-"""The asyncpg pool every service uses: bounded connect and statement timeouts, and a patient first connection."""
+"""The asyncpg pool every service uses: bounded connect and statement timeouts, and a patient first connection; and
+which errors mean "the database cannot be reached" (as opposed to a bad query)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ import time
 import asyncpg
 
 log = logging.getLogger(__name__)
+
+#: Errors that say the database (or the connection to it) is unavailable, not that a statement was wrong. Callers answer
+#: them with UNAVAILABLE and a retry-after; asyncpg's InternalClientError ("cannot switch to state ...") is a connection
+#: left unusable by an outage.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+#: The retry-after (seconds) of an answer refused because the database was unreachable.
+DATABASE_RETRY_AFTER_S = 2.0
 
 
 async def create_pool(

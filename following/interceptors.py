@@ -1,5 +1,8 @@
 """The one server interceptor: request id, caller identity, readiness gate, domain-error mapping and RPC metrics.
 
+A database connection error that reaches it (the database is down or restarting) is answered UNAVAILABLE with a
+retry-after, never INTERNAL, and its message names no host, port or exception class (the log keeps them).
+
 Handlers stay thin: they read the caller with `caller_user_id()`, raise `DomainError`s, and never touch status codes.
 """
 
@@ -13,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from following.db import CONNECTION_ERRORS, DATABASE_RETRY_AFTER_S
 from following.errors import DomainError, Unauthenticated, Unavailable
 from following.logs import request_id_var, user_id_var
 from following.metrics import RPC_HANDLED, RPC_LATENCY
@@ -99,7 +103,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             try:
                 self._enter(context)
                 return await inner(request, context)
-            except Exception as exc:
+            except Exception as raised:
+                exc = _unreachable_database(raised, method)
                 code = _status_of(exc, context)
                 await self._fail(exc, method, context)
             finally:
@@ -115,7 +120,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 self._enter(context)
                 async for item in inner(request, context):
                     yield item
-            except Exception as exc:
+            except Exception as raised:
+                exc = _unreachable_database(raised, method)
                 code = _status_of(exc, context)
                 await self._fail(exc, method, context)
             finally:
@@ -143,6 +149,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             latency = self._latency[method] = RPC_LATENCY.labels(self._service, _short(method))
         handled.inc()
         latency.observe(time.perf_counter() - started)
+
+
+def _unreachable_database(exc: Exception, method: str) -> Exception:
+    """A connection error as UNAVAILABLE with a retry-after; anything else unchanged."""
+    if isinstance(exc, DomainError) or not isinstance(exc, CONNECTION_ERRORS):
+        return exc
+    log.warning("database unreachable", extra={"method": method, "error": f"{type(exc).__name__}: {exc}"})
+    return Unavailable("database unavailable; retry shortly", retry_after=DATABASE_RETRY_AFTER_S)
 
 
 def _short(method: str) -> str:

@@ -2,6 +2,8 @@
 
 A service supplies a `ServiceApp` (its composition root). The runner binds the port with grpc.health.v1 reporting
 NOT_SERVING, opens the database pool, applies the service's migrations, starts the app, and only then reports SERVING.
+The app runs its background loops on the runtime's `Supervisor`; while one of them is overdue the service reports
+NOT_SERVING.
 SIGTERM or SIGINT reports NOT_SERVING, lets in-flight RPCs finish within the grace period, stops the app (which
 finishes or releases its background work) and closes the pool.
 """
@@ -23,11 +25,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from following import logs
-from following.db import create_pool
+from following.db import CONNECTION_ERRORS, create_pool
+from following.errors import Unavailable
 from following.interceptors import CallInterceptor, Readiness
 from following.metrics import MetricsEndpoint, serve_metrics
 from following.migrations import Migration, MigrationError, discover, migrate
 from following.settings import EnvReader, RuntimeSettings, SettingsError
+from following.supervisor import Stall, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class RuntimeContext:
     settings: RuntimeSettings
     pool: asyncpg.Pool | None
     health: health.aio.HealthServicer
+    #: Runs the app's long-lived background loops (and watches their deadlines).
+    supervisor: Supervisor
 
 
 class ServiceApp(Protocol):
@@ -87,6 +93,8 @@ class ServiceRunner:
         self._health = health.aio.HealthServicer()
         self._readiness = Readiness()
         self._names: list[str] = []
+        self._stopping = False
+        self.supervisor: Supervisor | None = None
 
     @property
     def address(self) -> str:
@@ -122,7 +130,14 @@ class ServiceRunner:
                 migrations = discover(self.app.migrations_dir)
                 applied = await self._migrate(migrations)
                 log.info("migrations checked", extra={"applied": applied, "known": len(migrations)})
-        await self.app.start(RuntimeContext(settings, self.pool, self._health))
+        # A loop failing only because the database (or another dependency) is down is alive: the service reports the
+        # dependency, and a restart would not bring it back.
+        self.supervisor = Supervisor(
+            self._background_changed,
+            check_every_s=min(1.0, settings.background_deadline_seconds / 2),
+            excused=(*CONNECTION_ERRORS, Unavailable),
+        )
+        await self.app.start(RuntimeContext(settings, self.pool, self._health, self.supervisor))
         self._readiness.ready = True
         await self._set_status(health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -150,17 +165,26 @@ class ServiceRunner:
 
     async def stop(self, grace: float | None = None) -> None:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        self._stopping = True
         await self._set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
         if self._server is not None:
             await self._server.stop(grace)
         try:
             await self.app.stop(grace)
+            if self.supervisor is not None:
+                await self.supervisor.stop(grace)
         finally:
             if self.pool is not None:
                 await self.pool.close()
             if self.metrics is not None:
                 self.metrics.close()
         log.info("stopped")
+
+    async def _background_changed(self, stalls: list[Stall]) -> None:
+        if self._stopping or not self._readiness.ready:
+            return
+        serving = health_pb2.HealthCheckResponse
+        await self._set_status(serving.NOT_SERVING if stalls else serving.SERVING)
 
     async def _set_status(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
         for name in ("", *self._names):

@@ -147,6 +147,8 @@ class RuntimeSettings:
     shutdown_grace_seconds: float
     #: The schema owner's DSN for MIGRATE_ON_START (local development); the runtime role cannot alter its tables.
     migration_database_url: str | None = None
+    #: A background loop that has not completed an iteration for this long turns the service NOT_SERVING.
+    background_deadline_seconds: float = 120.0
 
     @classmethod
     def read(
@@ -168,4 +170,5 @@ class RuntimeSettings:
             log_level=env.text("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0, maximum=600),
             migration_database_url=env.optional_text("MIGRATION_DATABASE_URL"),
+            background_deadline_seconds=env.number("BACKGROUND_DEADLINE_SECONDS", 120.0, minimum=0.1, maximum=86_400),
         )

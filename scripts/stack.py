@@ -213,8 +213,8 @@ class Stack:
             return None
         return pid
 
-    def up(self, extra_env: dict[str, dict[str, str]] | None = None) -> None:
-        """Starts what is not running yet, in dependency order, waiting for each to answer."""
+    def up(self, extra_env: dict[str, dict[str, str]] | None = None, only: tuple[str, ...] | None = None) -> None:
+        """Starts what is not running yet (of `only`, when given), in dependency order, waiting for each to answer."""
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids.mkdir(parents=True, exist_ok=True)
         _progress(f"{'postgres':<16} starting on 127.0.0.1:{self.pg.port}")
@@ -222,7 +222,8 @@ class Stack:
         self._ensure_database()
         asyncio.run(bootstrap(self.pg.dsn("following")))
         for component in COMPONENTS:
-            self.start(component.name, (extra_env or {}).get(component.name))
+            if only is None or component.name in only:
+                self.start(component.name, (extra_env or {}).get(component.name))
 
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         component = self.component(name)

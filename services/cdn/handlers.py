@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from following.errors import InvalidArgument
 from following.pagination import PageTokenCodec
+from following.supervisor import Stall
 from services.cdn.breaker import Breakers, State
 from services.cdn.jobs import MAX_BATCH, STATE_TO_PROTO, check_source_url, parse_specs
 from services.cdn.storage import Storage
@@ -24,6 +26,7 @@ BREAKER_STATES = {
 }
 DEAD_JOB_TOKENS = PageTokenCodec("dead_jobs", int)
 OK, DEGRADED, DOWN = cdn_pb2.COMPONENT_STATUS_OK, cdn_pb2.COMPONENT_STATUS_DEGRADED, cdn_pb2.COMPONENT_STATUS_DOWN
+log = logging.getLogger(__name__)
 
 
 class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
@@ -128,8 +131,15 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
 
 class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
     def __init__(
-        self, store: JobStore, storage: Storage, breakers: Breakers, counters: LiveCounters, capacity: int
+        self,
+        store: JobStore,
+        storage: Storage,
+        breakers: Breakers,
+        counters: LiveCounters,
+        capacity: int,
+        stalls: Callable[[], list[Stall]] = list,
     ) -> None:
+        self.stalls = stalls
         self.store = store
         self.storage = storage
         self.breakers = breakers
@@ -141,16 +151,21 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
     ) -> cdn_pb2.CdnHealth:
         health = cdn_pb2.CdnHealth(database=OK, storage=OK)
         problems = []
+        # Public answer (`/api/v1/cdn/health`): what is down, never where or which exception; the log has that.
         try:
             await self.store.ping()
         except Exception as exc:
             health.database = DOWN
-            problems.append(f"database: {type(exc).__name__}: {exc}")
+            problems.append("database: unreachable")
+            log.warning("health: database unreachable", extra={"error": f"{type(exc).__name__}: {exc}"})
         try:
             await self.storage.check()
         except Exception as exc:
             health.storage = DOWN
-            problems.append(f"storage: {type(exc).__name__}: {exc}")
+            problems.append("storage: unavailable")
+            log.warning("health: storage unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+        stalls = self.stalls()
+        problems.extend(stall.describe() for stall in stalls)
         now = time.time()
         for view in self.breakers.views():
             breaker = health.breakers.add(
@@ -159,7 +174,7 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
             if view.state is State.OPEN:
                 breaker.retry_at.FromSeconds(int(now + view.retry_in))
                 problems.append(f"breaker open for {view.host}")
-        if health.database == DOWN:
+        if health.database == DOWN or stalls:
             health.status = DOWN
         elif problems:
             health.status = DEGRADED

@@ -1,16 +1,14 @@
 """Background maintenance, each step named: the scheduler (RETRYING jobs whose backoff elapsed → QUEUED), the rescuer
 (RUNNING jobs whose lease expired → QUEUED, or DEAD when out of attempts) and the gauge refresher (queue depth, oldest
-queued age and breaker state for Prometheus). Safe to run on every replica at once."""
+queued age and breaker state for Prometheus). Safe to run on every replica at once. One supervised loop
+(following.supervisor) runs them every `interval` seconds."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from contextlib import suppress
 
-import asyncpg
-
+from following.supervisor import Loop, Supervisor
 from services.cdn.breaker import Breakers, State
 from services.cdn.store import JobStore
 from services.cdn.telemetry import BREAKER_OPEN, JOBS, OLDEST_QUEUED, LiveCounters
@@ -28,16 +26,15 @@ class Maintenance:
         self.breakers = breakers
         self.interval = interval
         self.gauge_interval = gauge_interval
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._next_gauges = 0.0
+        self._loop: Loop | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="cdn-maintenance")
+    def start(self, supervisor: Supervisor, deadline_s: float) -> None:
+        self._loop = supervisor.add("cdn-maintenance", self.step, deadline_s=deadline_s)
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
+        if self._loop is not None:
+            await self._loop.stop()
 
     async def run_once(self) -> tuple[int, int]:
         """Runs the scheduler and the rescuer once; returns (promoted, rescued)."""
@@ -58,15 +55,10 @@ class Maintenance:
         for view in self.breakers.views():
             BREAKER_OPEN.labels(view.host).set(1 if view.state is State.OPEN else 0)
 
-    async def _loop(self) -> None:
-        next_gauges = 0.0
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-                if time.monotonic() >= next_gauges:
-                    await self.refresh_gauges()
-                    next_gauges = time.monotonic() + self.gauge_interval
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-                log.warning("maintenance step failed", extra={"error": str(exc)})
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
+    async def step(self) -> float:
+        """One round: scheduler and rescuer, the gauges when due; returns the wait before the next round."""
+        await self.run_once()
+        if time.monotonic() >= self._next_gauges:
+            await self.refresh_gauges()
+            self._next_gauges = time.monotonic() + self.gauge_interval
+        return self.interval

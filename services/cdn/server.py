@@ -15,6 +15,7 @@ from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 
 from following.server import RuntimeContext, run
 from following.settings import EnvReader, RuntimeSettings
+from following.supervisor import Supervisor
 from services.cdn.breaker import Breakers
 from services.cdn.downloads import Downloader, DownloadPolicy
 from services.cdn.fileserver import FileServer
@@ -60,7 +61,15 @@ class CdnApp:
         self.pool: WorkerPool | None = None
         self.maintenance: Maintenance | None = None
         self._cdn = CdnHandlers(self.store, self.storage, settings.max_attempts, self._wake_workers)
-        self._status = CdnStatusHandlers(self.store, self.storage, self.breakers, self.counters, settings.concurrency)
+        self._supervisor: Supervisor | None = None
+        self._status = CdnStatusHandlers(
+            self.store,
+            self.storage,
+            self.breakers,
+            self.counters,
+            settings.concurrency,
+            lambda: self._supervisor.stalls() if self._supervisor is not None else [],
+        )
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         cdn_pb2_grpc.add_CdnServiceServicer_to_server(self._cdn, server)
@@ -97,9 +106,11 @@ class CdnApp:
         )
         self.pool = WorkerPool(store, processor, self.counters, pool_settings)
         self.maintenance = Maintenance(store, self.counters, self.breakers, s.maintenance_interval, s.gauge_interval)
-        self.maintenance.start()
+        self._supervisor = ctx.supervisor
+        deadline = ctx.settings.background_deadline_seconds
+        self.maintenance.start(ctx.supervisor, deadline)
         if s.workers_enabled:
-            self.pool.start()
+            self.pool.start(ctx.supervisor, deadline)
 
     def _wake_workers(self) -> None:
         if self.pool is not None:

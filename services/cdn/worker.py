@@ -1,6 +1,7 @@
 """The worker pool of one replica: claims jobs up to its concurrency limit, runs them through a processor, renews
 their leases with heartbeats, records each outcome, and on shutdown stops claiming, lets in-flight jobs finish within
-the grace period and releases the rest back to QUEUED."""
+the grace period and releases the rest back to QUEUED. The claimer and the heartbeat are loops of the service's
+supervisor (following.supervisor), so no error can stop them for good."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from dataclasses import dataclass
 
 import asyncpg
 
+from following.db import CONNECTION_ERRORS
+from following.supervisor import Loop, Supervisor
 from services.cdn.jobs import ClaimedJob, Deferred, JobFailure, Outcome, backoff_seconds
 from services.cdn.store import JobStore
 from services.cdn.telemetry import PROCESSING, LiveCounters
 
 log = logging.getLogger(__name__)
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+RECORD_RETRY_FIRST_S = 0.1
+RECORD_RETRY_MAX_S = 2.0
 
 Processor = Callable[[ClaimedJob], Awaitable[Outcome]]
 
@@ -45,9 +49,9 @@ class WorkerPool:
         self._inflight: dict[asyncio.Task[None], ClaimedJob] = {}
         #: Claimed ahead (up to `prefetch`), so one claim round trip feeds several jobs; leased and heartbeated too.
         self._buffer: deque[ClaimedJob] = deque()
-        self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._loops: list[asyncio.Task[None]] = []
+        self._claimer: Loop | None = None
+        self._heartbeat: Loop | None = None
         self._unmarked: list[str] = []
         self._marker: asyncio.Task[None] | None = None
 
@@ -55,22 +59,20 @@ class WorkerPool:
     def active(self) -> int:
         return len(self._inflight)
 
-    def start(self) -> None:
-        self._loops = [
-            asyncio.create_task(self._claim_loop(), name="cdn-claimer"),
-            asyncio.create_task(self._heartbeat_loop(), name="cdn-heartbeat"),
-        ]
+    def start(self, supervisor: Supervisor, deadline_s: float) -> None:
+        """Runs the claimer and the heartbeat as supervised loops (a failing step is retried with backoff)."""
+        self._claimer = supervisor.add("cdn-claimer", self._claim_step, deadline_s=deadline_s)
+        self._heartbeat = supervisor.add("cdn-heartbeat", self._heartbeat_step, deadline_s=deadline_s)
 
     def wake(self) -> None:
         """New work was enqueued: claim now instead of at the next poll."""
-        self._wake.set()
+        if self._claimer is not None:
+            self._claimer.wake()
 
     async def stop(self, grace: float) -> None:
         self._stopping.set()
-        self._wake.set()
-        claimer, heartbeat = self._loops or (None, None)
-        if claimer is not None:
-            await claimer
+        if self._claimer is not None:
+            await self._claimer.stop(grace)
         if self._buffer:
             await self._release(list(self._buffer))
             self._buffer.clear()
@@ -85,10 +87,8 @@ class WorkerPool:
             await asyncio.wait(pending)
         if leftover:
             await self._release(leftover)
-        if heartbeat is not None:
-            heartbeat.cancel()
-            with suppress(asyncio.CancelledError):
-                await heartbeat
+        if self._heartbeat is not None:
+            await self._heartbeat.stop(0.1)
         if self._marker is not None and not self._marker.done():
             await asyncio.wait([self._marker], timeout=1.0)
 
@@ -96,31 +96,25 @@ class WorkerPool:
         try:
             released = await self.store.release([job.lease_token for job in jobs])
             log.warning("released unstarted or unfinished jobs", extra={"jobs": released})
-        except DB_ERRORS as exc:
-            log.error("could not release jobs; the rescuer will", extra={"error": str(exc)})
+        except Exception as exc:  # whatever it is, the rescuer requeues the jobs when their leases expire
+            log.error(
+                "could not release jobs; the rescuer will",
+                extra={"error": str(exc)},
+                exc_info=not isinstance(exc, DB_ERRORS),
+            )
 
-    async def _claim_loop(self) -> None:
-        failures = 0
-        while not self._stopping.is_set():
-            self._start_buffered()
-            if self._buffer:
-                await self._wait(None)  # every slot busy; a finishing job wakes us
-                continue
-            want = self.settings.concurrency + self.settings.prefetch - len(self._inflight)
-            try:
-                starting = self.settings.concurrency - len(self._inflight)
-                jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id, starting)
-                failures = 0
-            except DB_ERRORS as exc:
-                failures += 1
-                log.warning("claim failed", extra={"error": str(exc)})
-                await self._wait(min(self.settings.poll_interval * 2**failures, 10.0))
-                continue
-            self.counters.event("claimed", len(jobs))
-            self._buffer.extend(jobs)
-            self._start_buffered()
-            if not jobs:
-                await self._wait(self.settings.poll_interval)
+    async def _claim_step(self) -> float:
+        """Starts buffered jobs, claims more when the buffer is empty; returns how long to wait before the next try."""
+        self._start_buffered()
+        if self._buffer or self._stopping.is_set():
+            return self.settings.poll_interval  # every slot busy; a finishing job wakes the claimer
+        want = self.settings.concurrency + self.settings.prefetch - len(self._inflight)
+        starting = self.settings.concurrency - len(self._inflight)
+        jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id, starting)
+        self.counters.event("claimed", len(jobs))
+        self._buffer.extend(jobs)
+        self._start_buffered()
+        return 0.0 if jobs else self.settings.poll_interval
 
     def _start_buffered(self) -> None:
         prefetched: list[str] = []
@@ -147,34 +141,25 @@ class WorkerPool:
             except DB_ERRORS as exc:
                 log.warning("could not mark prefetched jobs started", extra={"error": str(exc)})
 
-    async def _wait(self, seconds: float | None) -> None:
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        self._wake.clear()
-
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
         self.counters.set_active(len(self._inflight))
-        self._wake.set()
+        self.wake()
 
-    async def _heartbeat_loop(self) -> None:
-        interval = self.settings.lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            tokens = [job.lease_token for job in (*self._inflight.values(), *self._buffer)]
-            if not tokens:
-                continue
-            try:
-                await self.store.heartbeat(tokens, self.settings.lease_seconds)
-            except DB_ERRORS as exc:
-                log.warning("heartbeat failed", extra={"error": str(exc)})
+    async def _heartbeat_step(self) -> float:
+        """Renews the leases of running and buffered jobs; a failure is retried by the supervisor."""
+        tokens = [job.lease_token for job in (*self._inflight.values(), *self._buffer)]
+        if tokens:
+            await self.store.heartbeat(tokens, self.settings.lease_seconds)
+        return self.settings.lease_seconds / 3
 
     async def _run(self, job: ClaimedJob) -> None:
         started = time.monotonic()
         try:
             outcome = await self.processor(job)
         except Deferred as deferred:
-            await self._record(self.store.defer(job, deferred.run_at, str(deferred)), job)
+            run_at, reason = deferred.run_at, str(deferred)
+            await self._record(lambda: self.store.defer(job, run_at, reason), job)
             return
         except JobFailure as failure:
             await self._failed(job, str(failure) or type(failure).__name__, failure.permanent, started)
@@ -186,7 +171,7 @@ class WorkerPool:
             await self._failed(job, f"internal error: {type(exc).__name__}: {exc}", False, started)
             return
         elapsed_ms = (time.monotonic() - started) * 1000
-        if await self._record(self.store.complete(job, outcome, elapsed_ms), job):
+        if await self._record(lambda: self.store.complete(job, outcome, elapsed_ms), job):
             self.counters.event("done")
             self.counters.transfer(outcome.bytes_in, outcome.bytes_out)
             PROCESSING.observe(elapsed_ms / 1000)
@@ -199,19 +184,35 @@ class WorkerPool:
             else backoff_seconds(job.attempts, self.settings.backoff_base_seconds, self.settings.backoff_max_seconds)
         )
         elapsed_ms = (time.monotonic() - started) * 1000
-        call = self.store.fail(job, error, dead=dead, retry_in=delay, processing_ms=elapsed_ms, bytes_in=0)
-        if await self._record(call, job):
+        if await self._record(
+            lambda: self.store.fail(job, error, dead=dead, retry_in=delay, processing_ms=elapsed_ms, bytes_in=0), job
+        ):
             self.counters.event("failed")
             if dead:
                 self.counters.event("dead")
             log.warning("job failed", extra={"job_id": job.id, "error": error, "dead": dead, "retry_in_s": delay})
 
-    async def _record(self, write: Awaitable[bool], job: ClaimedJob) -> bool:
-        """Writes an outcome; on a lost lease or a database error the rescuer takes over (the work is idempotent)."""
-        try:
-            if await write:
-                return True
-            log.warning("lease lost before the outcome was recorded", extra={"job_id": job.id})
-        except DB_ERRORS as exc:
-            log.error("could not record job outcome", extra={"job_id": job.id, "error": str(exc)})
-        return False
+    async def _record(self, write: Callable[[], Awaitable[bool]], job: ClaimedJob) -> bool:
+        """Writes an outcome. While the database is unreachable the write is retried with backoff for up to one lease
+        (the job keeps its slot, so its lease is still heartbeated), as finished work is worth recording rather than
+        redoing. On a lost lease, another error or after that, the rescuer takes over (the work is idempotent)."""
+        deadline = time.monotonic() + self.settings.lease_seconds
+        pause = RECORD_RETRY_FIRST_S
+        while True:
+            try:
+                if await write():
+                    return True
+                log.warning("lease lost before the outcome was recorded", extra={"job_id": job.id})
+                return False
+            except CONNECTION_ERRORS as exc:
+                if time.monotonic() + pause > deadline:
+                    log.error(
+                        "could not record job outcome; the rescuer will", extra={"job_id": job.id, "error": f"{exc}"}
+                    )
+                    return False
+                log.info("outcome not recorded yet; retrying", extra={"job_id": job.id, "error": str(exc)})
+            except Exception:
+                log.exception("could not record job outcome; the rescuer will", extra={"job_id": job.id})
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECORD_RETRY_MAX_S)

@@ -19,21 +19,12 @@ import asyncpg
 from prometheus_client import Gauge
 
 from following.breaker import BreakerState, CircuitBreaker
+from following.db import CONNECTION_ERRORS
 from following.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 BREAKER_OPEN = Gauge("creator_db_breaker_open", "1 while the database circuit breaker is open")
-
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-)
 
 
 __all__ = ["CONNECTION_ERRORS", "BreakerState", "DatabaseGuard"]
@@ -94,9 +85,8 @@ class DatabaseGuard:
 
     def _failure(self, exc: BaseException) -> Unavailable:
         self._record_failure(exc)
-        return Unavailable(
-            f"database unavailable: {exc.__class__.__name__}; retry shortly", retry_after=self._cooldown_s
-        )
+        # The caller sees no host, port or exception class; the log (and last_error) keeps them.
+        return Unavailable("database unavailable; retry shortly", retry_after=self._cooldown_s)
 
     def _end_trial(self, trial: bool) -> None:
         if trial:
@@ -109,7 +99,7 @@ class DatabaseGuard:
             return trial
         remaining = self._breaker.retry_in()
         raise Unavailable(
-            f"database unavailable ({self.last_error}); circuit open, retry in {max(remaining, 0.1):.1f} s",
+            f"database unavailable; circuit open, retry in {max(remaining, 0.1):.1f} s",
             retry_after=max(remaining, 1.0),
         )
 

@@ -2,7 +2,7 @@
 
 Cached path: one statement (`creator.open_report`) unlocks the creator for the caller and returns the rendered report;
 while images are still being copied, the CDN is asked about them in the background (at most every few seconds per
-creator), so the next answer carries the mirrored URLs.
+creator, by the supervised `media-refresh` loop), so the next answer carries the mirrored URLs.
 Fetch path: one fetch per username at a time in this process (a shared future) and across replicas (a session
 advisory lock, with a re-check of the store once it is held). After the fetch is stored, the captions go to the
 inference service in one batched call and the images to the CDN; whatever fails there stays in the backlog for the
@@ -25,6 +25,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 
 from following.errors import NotFound, ResourceExhausted, Unavailable
+from following.supervisor import Loop, Supervisor
 from services.creator import backlog, store
 from services.creator.analytics import CaptionAnalysis
 from services.creator.dbguard import DatabaseGuard
@@ -76,7 +77,12 @@ class SearchService:
         self._settings = settings
         self._flights: dict[tuple[str, int], asyncio.Future[FetchOutcome]] = {}
         self._assets_checked: dict[int, float] = {}
-        self._media_refreshes: set[asyncio.Task[None]] = set()
+        self._media_due: dict[int, list[str]] = {}
+        self._media_loop: Loop | None = None
+
+    def start(self, supervisor: Supervisor, deadline_s: float) -> None:
+        """Runs the media refresh as a supervised loop."""
+        self._media_loop = supervisor.add("media-refresh", self._refresh_due_media, deadline_s=deadline_s)
 
     async def search(self, user_id: str, username: str, refresh: bool, post_limit: int) -> creator_pb2.CreatorReport:
         started = datetime.now(UTC)
@@ -246,10 +252,15 @@ class SearchService:
     def _refresh_media_later(self, creator_id: int, urls: list[str]) -> None:
         """Asks the CDN about images still being copied, off the request path; the next answer shows the result."""
         self._mark_assets_checked(creator_id)
-        if urls and len(self._media_refreshes) < MAX_MEDIA_REFRESHES:
-            task = asyncio.create_task(self._refresh_media(creator_id, urls))
-            self._media_refreshes.add(task)
-            task.add_done_callback(self._media_refreshes.discard)
+        if urls and len(self._media_due) < MAX_MEDIA_REFRESHES and self._media_loop is not None:
+            self._media_due[creator_id] = urls
+            self._media_loop.wake()
+
+    async def _refresh_due_media(self) -> float:
+        """One pass of the media-refresh loop: every creator asked for since the last pass, concurrently."""
+        due, self._media_due = self._media_due, {}
+        await asyncio.gather(*(self._refresh_media(creator_id, urls) for creator_id, urls in due.items()))
+        return self._settings.worker_poll_s
 
     async def _refresh_media(self, creator_id: int, urls: list[str]) -> None:
         try:
@@ -258,14 +269,13 @@ class SearchService:
                 async with self._guard.connection() as conn:
                     await store.save_media(conn, settled)
                     await store.render_report(conn, creator_id, self._settings.report_rules)
-        except Exception as exc:  # a background refresh must never take the service down; the next search retries
+        except Exception as exc:  # one creator's failure must not hold up the others; the next search retries
             log.warning("media refresh failed", extra={"creator_id": creator_id, "error": str(exc)})
 
     async def close(self) -> None:
-        """Cancels background media refreshes (they are only a cache of the CDN's state)."""
-        for task in list(self._media_refreshes):
-            task.cancel()
-        await asyncio.gather(*self._media_refreshes, return_exceptions=True)
+        """Stops the media refresh (it is only a cache of the CDN's state)."""
+        if self._media_loop is not None:
+            await self._media_loop.stop(0.5)
 
     def _mark_assets_checked(self, creator_id: int) -> None:
         if len(self._assets_checked) >= MAX_TRACKED_CREATORS:

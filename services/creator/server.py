@@ -14,6 +14,7 @@ from creator.v1 import creator_pb2, creator_pb2_grpc
 
 from following.server import RuntimeContext, run
 from following.settings import EnvReader, RuntimeSettings
+from following.supervisor import Supervisor
 from services.creator.budget import PgRequestBudget
 from services.creator.dbguard import DatabaseGuard
 from services.creator.handlers import CreatorServicer
@@ -45,6 +46,7 @@ class CreatorApp:
         self._source: ProfileSource | None = None
         self._inference: InferenceClient | None = None
         self._cdn: CdnClient | None = None
+        self._supervisor: Supervisor | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         creator_pb2_grpc.add_CreatorServiceServicer_to_server(
@@ -52,7 +54,11 @@ class CreatorApp:
         )
         creator_pb2_grpc.add_SystemServiceServicer_to_server(
             SystemServicer(
-                lambda: self.guard, self.settings.inference_addr, self.settings.cdn_addr, self.settings.health_timeout_s
+                lambda: self.guard,
+                self.settings.inference_addr,
+                self.settings.cdn_addr,
+                self.settings.health_timeout_s,
+                lambda: self._supervisor.stalls() if self._supervisor is not None else [],
             ),
             server,
         )
@@ -107,9 +113,12 @@ class CreatorApp:
             rules=s.report_rules,
         )
         self.guard = guard
-        self.completer.start()
-        self.relay.start()
-        self.settler.start()
+        self._supervisor = ctx.supervisor
+        deadline = ctx.settings.background_deadline_seconds
+        self.search.start(ctx.supervisor, deadline)
+        self.completer.start(ctx.supervisor, deadline)
+        self.relay.start(ctx.supervisor, deadline)
+        self.settler.start(ctx.supervisor, deadline)
 
     async def stop(self, grace: float) -> None:
         if self.search is not None:

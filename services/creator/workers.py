@@ -6,19 +6,19 @@
 - `MediaSettler`: asks the CDN (GetAssets, over gRPC) about the unsettled images of recently fetched creators, stores
   what it settled and re-renders those reports, so answers carry our URLs without anyone searching again.
 
-Both work in passes: a pass that did something is followed at once by another (bounded), an idle or failed pass by a
-wait of `poll_s` (cut short by `wake()` or `stop()`). State lives in PostgreSQL only, so a restart loses nothing.
+Both work in passes, as loops of the service's supervisor (following.supervisor): a pass that did something is
+followed at once by another (bounded), an idle pass by a wait of `poll_s` (cut short by `wake()` or `stop()`), a failed
+one by the supervisor's backoff. State lives in PostgreSQL only, so a restart loses nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from creator.v1 import creator_pb2
 from prometheus_client import Counter
 
+from following.supervisor import Loop, Supervisor
 from services.creator import backlog, store
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
@@ -38,46 +38,32 @@ class BackgroundComponent:
 
     def __init__(self, poll_s: float) -> None:
         self._poll_s = poll_s
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._busy = 0
+        self._loop: Loop | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
+    def start(self, supervisor: Supervisor, deadline_s: float) -> None:
+        self._loop = supervisor.add(self.name, self.step, deadline_s=deadline_s)
 
     def wake(self) -> None:
-        self._wake.set()
+        if self._loop is not None:
+            self._loop.wake()
 
     async def stop(self, grace: float) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=max(grace, 0.1))
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+        if self._loop is not None:
+            await self._loop.stop(grace)
 
     async def run_once(self) -> int:
         """One pass; returns how many items it handled."""
         raise NotImplementedError
 
-    async def _run(self) -> None:
-        busy = 0
-        while not self._stopping.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception as exc:
-                log.warning("background pass failed", extra={"worker": self.name, "error": str(exc)})
-                handled = 0
-            if handled and busy < BUSY_PASSES_IN_A_ROW:
-                busy += 1
-                continue
-            busy = 0
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+    async def step(self) -> float:
+        """One pass; returns the wait before the next (none after a busy pass, up to a bound)."""
+        handled = await self.run_once()
+        if handled and self._busy < BUSY_PASSES_IN_A_ROW:
+            self._busy += 1
+            return 0.0
+        self._busy = 0
+        return self._poll_s
 
 
 class AnalysisCompleter(BackgroundComponent):

@@ -47,6 +47,19 @@ STATUS_CODES: tuple[tuple[int, int], ...] = (
     (504, 4),  # DEADLINE_EXCEEDED: route timeout
 )
 
+# A service may ask for 503 (only that) on an answer whose body must stay as it is; the header never reaches clients.
+HTTP_STATUS_LUA = """
+function envoy_on_response(handle)
+  local status = handle:headers():get("x-http-status")
+  if status ~= nil then
+    handle:headers():remove("x-http-status")
+    if status == "503" then
+      handle:headers():replace(":status", "503")
+    end
+  end
+end
+"""
+
 ACCESS_LOG_FORMAT: dict[str, str] = {
     "ts": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
     "level": "info",
@@ -324,6 +337,7 @@ def render(settings: GatewaySettings) -> Rendered:
         request_check_lua=lua.request_check(settings, files, methods),
         identity_check_lua=lua.identity_check(settings),
         operator_check_lua=lua.operator_check(settings, methods),
+        http_status_lua=HTTP_STATUS_LUA,
         hints=[*malformed_path_hints(settings.cors_origins), *HINTS, *method_hints(methods)],
         status_codes=STATUS_CODES,
         method_routes=method_routes(settings, methods),

@@ -49,3 +49,26 @@ async def test_searches_fail_fast_while_postgresql_is_down_and_recover_when_it_i
 
     await eventually(searchable, deadline_s=15, what="searches working again")
     assert creator.app.guard is not None and creator.app.guard.state.value == "closed"
+
+
+async def test_outage_answers_name_no_host_port_or_exception_class(
+    start_creator: StartCreator, upstream: SampleAdmin, pg_cluster: PgCluster
+) -> None:
+    creator = await start_creator(CREATOR_DB_BREAKER_COOLDOWN_S="0.5", CREATOR_DB_BREAKER_THRESHOLD="2")
+    await creator.search("fit.bayann")
+    await asyncio.to_thread(pg_cluster.stop, "fast")
+    try:
+        shown = []
+        for _ in range(5):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await creator.search("fit.bayann")
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert dict(info.value.trailing_metadata() or ()).get("retry-after")
+            shown.append(info.value.details() or "")
+        health = await creator.system.GetHealth(creator_pb2.GetHealthRequest(), timeout=5)
+        shown.extend(c.detail for c in health.components)
+    finally:
+        await asyncio.to_thread(pg_cluster.start)
+    for text in shown:
+        assert str(pg_cluster.port) not in text and "127.0.0.1" not in text, text
+        assert "Error" not in text and "Exception" not in text, text

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable
 
 from creator.v1 import creator_pb2
 
+from following.healthcheck import check
 from scripts.pgcluster import free_port
-from tests.creator.conftest import StartCdn, StartCreator
+from tests.creator.conftest import StartCdn, StartCreator, eventually
 
 
 async def test_health_is_serving_when_every_component_answers(start_creator: StartCreator, start_cdn: StartCdn) -> None:
@@ -42,3 +45,42 @@ async def test_openapi_document_is_served_as_json(start_creator: StartCreator) -
     document = json.loads(body.data)
     assert document["openapi"].startswith("3.1")
     assert "/api/v1/creator/search/{username}" in document["paths"]
+
+
+async def test_a_background_loop_stuck_past_its_deadline_shows_in_health_until_it_moves_again(
+    start_creator: StartCreator,
+) -> None:
+    creator = await start_creator(BACKGROUND_DEADLINE_SECONDS="0.5")
+    relay = creator.app.relay
+    assert relay is not None
+    release = asyncio.Event()
+
+    async def hanging_pass() -> int:
+        await release.wait()
+        return 0
+
+    relay.run_once = hanging_pass  # type: ignore[method-assign]
+
+    async def creator_component() -> creator_pb2.ComponentHealth:
+        health = await creator.system.GetHealth(creator_pb2.GetHealthRequest(), timeout=5)
+        return next(c for c in health.components if c.name == "creator")
+
+    try:
+        await eventually(
+            lambda: _is(creator_component(), creator_pb2.HEALTH_STATUS_NOT_SERVING), 10, "the stall in /api/health"
+        )
+        component = await creator_component()
+        assert "outbox-relay has not completed an iteration" in component.detail
+        await eventually(lambda: _reports(creator.runner.address, "NOT_SERVING"), 5, "grpc.health NOT_SERVING")
+    finally:
+        release.set()
+    await eventually(lambda: _is(creator_component(), creator_pb2.HEALTH_STATUS_SERVING), 10, "the loop moving again")
+    await eventually(lambda: _reports(creator.runner.address, "SERVING"), 5, "grpc.health SERVING again")
+
+
+async def _reports(address: str, status: str) -> bool:
+    return await check(address) == status
+
+
+async def _is(component: Awaitable[creator_pb2.ComponentHealth], status: creator_pb2.HealthStatus) -> bool:
+    return (await component).status == status
