@@ -20,7 +20,7 @@ from tests.cdn.conftest import ImageServer, Route, StartCdn, cdn_stub, wait_for_
 
 DONE = cdn_pb2.JOB_STATE_DONE
 AVATAR = cdn_pb2.ASSET_KIND_AVATAR
-Claim = Callable[[int, float, str], Coroutine[Any, Any, list[ClaimedJob]]]
+Claim = Callable[..., Coroutine[Any, Any, list[ClaimedJob]]]
 
 
 async def until(condition: Callable[[], Awaitable[bool]], deadline_s: float, what: str) -> None:
@@ -32,11 +32,11 @@ async def until(condition: Callable[[], Awaitable[bool]], deadline_s: float, wha
 
 
 def failing_once(claim: Claim, calls: list[float]) -> Claim:
-    async def claim_or_fail(limit: int, lease_seconds: float, worker_id: str) -> list[ClaimedJob]:
+    async def claim_or_fail(*args: Any) -> list[ClaimedJob]:
         calls.append(time.monotonic())
         if len(calls) == 1:
             raise InternalClientError("cannot switch to state 12; another operation (2) is in progress")
-        return await claim(limit, lease_seconds, worker_id)
+        return await claim(*args)
 
     return claim_or_fail
 
@@ -70,9 +70,9 @@ async def test_a_claimer_stuck_past_its_deadline_turns_health_not_serving_until_
     release = asyncio.Event()
     real_claim = runner.app.store.claim
 
-    async def hanging_claim(limit: int, lease_seconds: float, worker_id: str) -> list[ClaimedJob]:
+    async def hanging_claim(*args: Any) -> list[ClaimedJob]:
         await release.wait()
-        return await real_claim(limit, lease_seconds, worker_id)
+        return await real_claim(*args)
 
     runner.app.store.claim = hanging_claim  # type: ignore[method-assign,assignment]
 
