@@ -1,5 +1,7 @@
 """The analysis use case: checks a request, answers letterless texts without a model, sends the others to the
 batcher of each model that serves a requested task (all models at once), and assembles one result per text.
+When a requested task's model reads only some languages, the language model runs too, so that texts in other
+languages are answered "unsupported_language" instead of a guess.
 """
 
 from __future__ import annotations
@@ -21,18 +23,20 @@ class Analyzer:
     def __init__(self, batchers: Sequence[Batcher], limits: Limits) -> None:
         self.batchers = list(batchers)
         self.limits = limits
-        self.labels: dict[TaskName, tuple[str, ...]] = {
-            head.task: head.labels for batcher in self.batchers for head in batcher.runner.spec.heads
-        }
+        heads = [head for batcher in self.batchers for head in batcher.runner.spec.heads]
+        self.labels: dict[TaskName, tuple[str, ...]] = {head.task: head.labels for head in heads}
+        self.languages: dict[TaskName, frozenset[str]] = {head.task: frozenset(head.languages) for head in heads}
 
     async def analyze(self, texts: Sequence[str], tasks: Sequence[TaskName]) -> list[TextAnalysis]:
         analysis.check_request(texts, self.limits)
         wanted = tuple(dict.fromkeys(tasks or ALL_TASKS))
+        restricted = any(self.languages.get(task) for task in wanted) and TaskName.LANGUAGE in self.labels
+        computed = tuple(dict.fromkeys((*wanted, TaskName.LANGUAGE))) if restricted else wanted
         with_text = [i for i, text in enumerate(texts) if prepared.has_text(text)]
         running: list[asyncio.Future[Probabilities]] = []
         try:
             for batcher in self.batchers:
-                if with_text and set(batcher.runner.tasks) & set(wanted):
+                if with_text and set(batcher.runner.tasks) & set(computed):
                     prepare = (
                         prepared.language_text if batcher.runner.tasks == (TaskName.LANGUAGE,) else prepared.model_text
                     )
@@ -46,8 +50,8 @@ class Analyzer:
         for result in finished:
             merged.update(result)
         results = [analysis.no_text_analysis(wanted) for _ in texts]
-        matrices = {task: merged[task].tolist() for task in wanted} if with_text else {}  # once per task
+        matrices = {task: merged[task].tolist() for task in computed} if with_text else {}  # once per task
         for row, index in enumerate(with_text):
-            rows: dict[TaskName, Sequence[float]] = {task: matrices[task][row] for task in wanted}
-            results[index] = analysis.analysed(wanted, self.labels, rows)
+            rows: dict[TaskName, Sequence[float]] = {task: matrices[task][row] for task in computed}
+            results[index] = analysis.analysed(wanted, self.labels, rows, self.languages)
         return results

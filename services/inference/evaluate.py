@@ -1,7 +1,8 @@
-"""`make eval`: per-task accuracy and macro-F1 of the models in MODELS_DIR on the evaluation set in tests/data.
+"""`make eval`: per-task accuracy and macro-F1 of the models in MODELS_DIR on the evaluation set in tests/data, and
+sentiment on the challenge set (negation, contrast, light sarcasm, emoji pairs) in tests/data.
 
-Scores are printed for every caption and for the English ones; the default sentiment and category models are
-English-only, so their scores on other languages say little. The same scoring backs the quality tests.
+Scores are printed for every caption and for the English ones; the default sentiment and category models read English
+only and skip other languages ("unsupported_language"), which is counted. The same scoring backs the quality tests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.inference.analysis import Limits, TextAnalysis
+from services.inference.analysis import LOW_CONFIDENCE, UNSUPPORTED_LANGUAGE, Limits, TextAnalysis
 from services.inference.analyzer import Analyzer
 from services.inference.batcher import Batcher, BatchPolicy
 from services.inference.manifest import load_manifest
@@ -21,6 +22,9 @@ from services.inference.modelcache import resolve_models_dir
 from services.inference.runners import load_runners
 
 EVAL_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "captions.jsonl"
+# Written apart from the evaluation, dev and training sets: each tag names what it probes; captions sharing a `pair`
+# differ only by one emoji and should get one label.
+CHALLENGE_SET = EVAL_SET.with_name("sentiment_challenge.jsonl")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Example:
     category: str
     language: str
     tags: tuple[str, ...]
+    pair: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,14 @@ class Score:
 def load_examples(path: Path = EVAL_SET) -> list[Example]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [
-        Example(row["text"], row["sentiment"], row["category"], row["language"], tuple(row.get("tags", ())))
+        Example(
+            row["text"],
+            row["sentiment"],
+            row.get("category", ""),
+            row.get("language", "en"),
+            tuple(row.get("tags", ())),
+            row.get("pair", ""),
+        )
         for row in rows
     ]
 
@@ -75,15 +87,25 @@ def task_scores(examples: Sequence[Example], results: Sequence[TextAnalysis]) ->
         "category (en)": score(
             [e.category for e, _ in english], [r.category.label if r.category else "" for _, r in english]
         ),
-        "sentiment (non-en)": score(
-            [e.sentiment for e, r in zip(examples, results, strict=True) if e.language not in ("en", "und")],
-            [
-                r.sentiment.label if r.sentiment else ""
-                for e, r in zip(examples, results, strict=True)
-                if e.language not in ("en", "und")
-            ],
-        ),
     }
+
+
+def skipped_share(examples: Sequence[Example], results: Sequence[TextAnalysis]) -> Score:
+    """Share of the non-English captions whose sentiment was skipped as an unsupported language (as accuracy)."""
+    foreign = [r for e, r in zip(examples, results, strict=True) if e.language not in ("en", "und")]
+    skipped = [r for r in foreign if r.sentiment is not None and r.sentiment.skipped_reason == UNSUPPORTED_LANGUAGE]
+    return Score(len(foreign), len(skipped) / len(foreign) if foreign else 0.0, 0.0)
+
+
+def challenge_scores(examples: Sequence[Example], results: Sequence[TextAnalysis]) -> tuple[Score, int, int]:
+    """Sentiment on the challenge set, and (emoji pairs whose label differs, pairs)."""
+    labels = [r.sentiment.label if r.sentiment else "" for r in results]
+    pairs: dict[str, set[str]] = {}
+    for example, label in zip(examples, labels, strict=True):
+        if example.pair:
+            pairs.setdefault(example.pair, set()).add(label)
+    flipped = sum(1 for seen in pairs.values() if len(seen) > 1)
+    return score([e.sentiment for e in examples], labels), flipped, len(pairs)
 
 
 async def _analyse(examples: Sequence[Example]) -> list[TextAnalysis]:
@@ -102,16 +124,31 @@ async def _analyse(examples: Sequence[Example]) -> list[TextAnalysis]:
 
 def main() -> None:
     examples = load_examples()
-    results = asyncio.run(_analyse(examples))
+    challenge = load_examples(CHALLENGE_SET)
+    results = asyncio.run(_analyse([*examples, *challenge]))
+    results, challenge_results = results[: len(examples)], results[len(examples) :]
     print(f"evaluation set: {len(examples)} captions ({EVAL_SET.name})")
     print(f"{'task':<22}{'n':>5}{'accuracy':>10}{'macro-F1':>10}")
     for name, task in task_scores(examples, results).items():
         print(f"{name:<22}{task.count:>5}{task.accuracy:>10.3f}{task.macro_f1:>10.3f}")
+    skipped = skipped_share(examples, results)
+    print(f"non-English captions skipped as unsupported_language: {skipped.accuracy:.2f} of {skipped.count}")
+    sentiment, flipped, pairs = challenge_scores(challenge, challenge_results)
+    print(f"challenge set: {len(challenge)} captions ({CHALLENGE_SET.name})")
+    print(f"{'sentiment (challenge)':<22}{sentiment.count:>5}{sentiment.accuracy:>10.3f}{sentiment.macro_f1:>10.3f}")
+    print(f"emoji pairs whose label one emoji flips: {flipped} of {pairs}")
+    english = [(e, r) for e, r in zip(examples, results, strict=True) if e.language == "en" and r.sentiment]
+    for low in (True, False):
+        part = [(e, r) for e, r in english if r.sentiment and (r.sentiment.confidence < LOW_CONFIDENCE) == low]
+        right = sum(1 for e, r in part if r.sentiment and r.sentiment.label == e.sentiment)
+        where = "below" if low else "at or above"
+        print(f"English sentiment {where} confidence {LOW_CONFIDENCE}: {len(part)} captions, {right} right")
     if os.environ.get("EVAL_SHOW_MISSES"):
-        for example, result in zip(examples, results, strict=True):
+        for example, result in zip([*examples, *challenge], [*results, *challenge_results], strict=True):
             got = (result.sentiment.label if result.sentiment else "", result.category.label if result.category else "")
-            if example.language == "en" and got != (example.sentiment, example.category):
-                print(f"  miss: {example.text[:70]!r} want {example.sentiment}/{example.category} got {got}")
+            want = (example.sentiment, example.category or got[1])
+            if example.language == "en" and got != want:
+                print(f"  miss: {example.text[:70]!r} want {want[0]}/{want[1]} got {got}")
 
 
 if __name__ == "__main__":

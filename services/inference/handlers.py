@@ -25,6 +25,7 @@ SENTIMENTS = {
     "negative": pb.SENTIMENT_LABEL_NEGATIVE,
     "neutral": pb.SENTIMENT_LABEL_NEUTRAL,
     "positive": pb.SENTIMENT_LABEL_POSITIVE,
+    "": pb.SENTIMENT_LABEL_UNSPECIFIED,  # the model did not read the text (skipped_reason says why)
 }
 STATUSES = {TextStatus.ANALYZED: pb.TEXT_STATUS_ANALYZED, TextStatus.NO_TEXT: pb.TEXT_STATUS_NO_TEXT}
 
@@ -34,6 +35,8 @@ def to_proto(result: TextAnalysis) -> inference_pb2.TextAnalysis:
     if result.sentiment is not None:
         message.sentiment.label = SENTIMENTS[result.sentiment.label]
         message.sentiment.score = result.sentiment.score
+        message.sentiment.confidence = result.sentiment.confidence
+        message.sentiment.skipped_reason = result.sentiment.skipped_reason
         for item in result.sentiment.probabilities:
             message.sentiment.probabilities.add(label=item.label, score=item.score)
     if result.language is not None:
@@ -42,6 +45,7 @@ def to_proto(result: TextAnalysis) -> inference_pb2.TextAnalysis:
     if result.category is not None:
         message.category.label = result.category.label
         message.category.score = result.category.score
+        message.category.skipped_reason = result.category.skipped_reason
         for item in result.category.top:
             message.category.top.add(label=item.label, score=item.score)
     return message
@@ -62,6 +66,7 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
                     quantization=spec.quantization,
                     labels=list(head.labels),
                     kind=spec.kind,
+                    languages=list(head.languages),
                 )
 
     async def AnalyzeTexts(

@@ -6,13 +6,17 @@ Format (`manifest.json`, written by `make models`, hand-editable for production 
      "models": [{"name": "<folder>", "file": "model.onnx", "kind": "head" | "classifier" | "nli-zero-shot",
                  "featurizer": "tokenizer" | "byte-ngram", "max_length": 128, "batching": "padded" | "per-text",
                  "quantization": "int8-dynamic-per-channel", "version": "<hash or release>",
-                 "heads": [{"task": "sentiment", "output": "sentiment_logits", "labels": ["negative", ...]}],
+                 "heads": [{"task": "sentiment", "output": "sentiment_logits", "labels": ["negative", ...],
+                            "languages": ["en"]}],
                  "hypothesis_template": "This post is about {}."}]}
 
 `batching` (default "padded"): "padded" runs a batch as one graph call, padded to its longest text; "per-text" runs
 each text of a batch as its own graph call, unpadded (tokenizer featurizer only). Per-text suits dynamically quantized
 graphs: their activation scales are computed per call, so a padded batch's results depend on its batch-mates and
 its padding, while a text run alone gets the same answer in any batch and no padding is computed.
+
+`languages` (optional, ISO 639-1 codes): the languages the head reads; texts identified as another language get no
+answer from it (`unsupported_language`). Left out or empty: it reads any language.
 
 `labels` may be left out: they are then read from `id2label` in the folder's `config.json`. For "nli-zero-shot" the
 head's labels are the candidate labels, and the entailment index comes from `label2id` in `config.json`.
@@ -48,6 +52,7 @@ class HeadSpec:
     task: TaskName
     output: str
     labels: tuple[str, ...]
+    languages: tuple[str, ...] = ()  # ISO 639-1 codes the head reads; empty: any
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,12 @@ def _parse_model(raw: dict[str, Any], root: Path) -> ModelSpec:
         labels = tuple(str(label) for label in head["labels"]) if head.get("labels") else _id2label(config, where)
         if task == TaskName.SENTIMENT and sorted(labels) != sorted(SENTIMENT_LABELS):
             raise ManifestError(f"{where}: sentiment labels must be {SENTIMENT_LABELS}, got {labels}")
-        heads.append(HeadSpec(task=task, output=str(head.get("output", "logits")), labels=labels))
+        languages = head.get("languages") or []
+        if not isinstance(languages, list) or not all(isinstance(code, str) and code for code in languages):
+            raise ManifestError(f"{where}: head languages must be a list of ISO 639-1 codes, got {languages!r}")
+        heads.append(
+            HeadSpec(task=task, output=str(head.get("output", "logits")), labels=labels, languages=tuple(languages))
+        )
     if not heads:
         raise ManifestError(f"{where}: no heads")
     spec = ModelSpec(

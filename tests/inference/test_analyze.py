@@ -7,6 +7,9 @@ import pytest
 from inference.v1 import inference_pb2 as pb
 from inference.v1 import inference_pb2_grpc
 
+from services.inference.analysis import SENTIMENT_BAND
+from services.inference.evaluate import load_examples
+
 Stub = inference_pb2_grpc.InferenceServiceStub
 
 
@@ -88,3 +91,60 @@ async def test_list_models_describes_each_task_with_labels_and_quantization(stub
     assert len(by_task[pb.TASK_CATEGORY].labels) == 14
     assert "en" in by_task[pb.TASK_LANGUAGE].labels and by_task[pb.TASK_LANGUAGE].kind == "classifier"
     assert all(model.version and model.backend == "onnx" for model in response.models)
+
+
+async def test_texts_in_a_language_the_models_do_not_read_get_no_sentiment_or_category_and_say_why(stub: Stub) -> None:
+    texts = [
+        "Déçue par cette marque, la livraison a pris trois semaines et le produit est arrivé cassé.",
+        "Entrenamiento de piernas terminado, cada día más fuerte",
+        "Our flight got cancelled and the airline lost our luggage, worst trip ever",
+    ]
+    french, spanish, english = await analyze(stub, texts)
+    for result, code in ((french, "fr"), (spanish, "es")):
+        assert result.status == pb.TEXT_STATUS_ANALYZED and result.language.code == code
+        assert result.sentiment.label == pb.SENTIMENT_LABEL_UNSPECIFIED
+        assert result.sentiment.skipped_reason == "unsupported_language"
+        assert result.sentiment.confidence == 0.0 and not result.sentiment.probabilities
+        assert result.category.label == "" and result.category.skipped_reason == "unsupported_language"
+        assert not result.category.top
+    assert english.sentiment.label == pb.SENTIMENT_LABEL_NEGATIVE and english.sentiment.skipped_reason == ""
+    assert english.category.label and english.category.skipped_reason == ""
+
+
+async def test_an_unsupported_language_is_skipped_even_when_only_sentiment_is_asked(stub: Stub) -> None:
+    (result,) = await analyze(
+        stub, ["Das neue Album ist endlich fertig, ich bin so stolz auf die Band"], [pb.TASK_SENTIMENT]
+    )
+    assert result.sentiment.skipped_reason == "unsupported_language"
+    assert result.sentiment.label == pb.SENTIMENT_LABEL_UNSPECIFIED
+    assert not result.HasField("language") and not result.HasField("category")
+
+
+async def test_every_result_carries_a_confidence_and_the_label_never_disagrees_with_the_score(stub: Stub) -> None:
+    texts = [example.text for example in load_examples() if example.language == "en"][:64]
+    for result in await analyze(stub, texts):
+        if result.status != pb.TEXT_STATUS_ANALYZED or result.sentiment.skipped_reason:
+            continue
+        sentiment = result.sentiment
+        probabilities = {p.label: p.score for p in sentiment.probabilities}
+        assert sentiment.score == pytest.approx(probabilities["positive"] - probabilities["negative"])
+        band = (
+            pb.SENTIMENT_LABEL_POSITIVE
+            if sentiment.score >= SENTIMENT_BAND
+            else pb.SENTIMENT_LABEL_NEGATIVE
+            if sentiment.score <= -SENTIMENT_BAND
+            else pb.SENTIMENT_LABEL_NEUTRAL
+        )
+        assert sentiment.label == band, (sentiment.label, sentiment.score)
+        name = pb.SentimentLabel.Name(sentiment.label).removeprefix("SENTIMENT_LABEL_").lower()
+        assert sentiment.confidence == pytest.approx(probabilities[name]) and 0.0 < sentiment.confidence <= 1.0
+        assert 0.0 < result.category.score <= 1.0 and result.category.score == result.category.top[0].score
+
+
+async def test_list_models_says_which_languages_each_model_reads(stub: Stub) -> None:
+    response = await stub.ListModels(pb.ListModelsRequest(), timeout=10)
+    by_task = {model.task: model for model in response.models}
+    assert list(by_task[pb.TASK_SENTIMENT].languages) == ["en"]
+    assert list(by_task[pb.TASK_CATEGORY].languages) == ["en"]
+    assert list(by_task[pb.TASK_LANGUAGE].languages) == list(by_task[pb.TASK_LANGUAGE].labels)
+    assert {"en", "es", "fr", "de", "ja"} <= set(by_task[pb.TASK_LANGUAGE].languages)

@@ -49,7 +49,7 @@ def test_heads_in_the_graph_equal_the_trained_weights_on_the_embedding(models_di
     session = ort.InferenceSession(str(spec.path))
     featurize = TokenizerFeaturizer(spec.folder, spec.max_length, [i.name for i in session.get_inputs()])
     embedding, logits = session.run(["sentence_embedding", head.output], featurize(["What a day", "Never again"]))
-    layers, labels = sentiment.load_head()
+    layers, labels = sentiment.load_head(spec.folder / sentiment.BUILT_HEAD)  # fine-tuned with the encoder
     assert list(head.labels) == labels
     expected = sentiment.predict(list(layers), embedding)
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)

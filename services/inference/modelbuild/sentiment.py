@@ -14,12 +14,14 @@ Retrain with `python -m services.inference.modelbuild.sentiment` (downloads the 
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,9 @@ TRAIN_CAPTIONS = (
     Path(__file__).parent / "data" / "train_captions_extra.jsonl",
 )
 DEV_CAPTIONS = Path(__file__).parent / "data" / "dev_captions.jsonl"
+VADER_SAMPLE = Path(__file__).parent / "data" / "vader_sample.jsonl.gz"  # what the build fine-tunes on (finetune.py)
+VADER_SAMPLE_PER_CLASS = 500
+BUILT_HEAD = "sentiment_head.npz"  # the fine-tuned head, saved next to the graph that holds it
 # Dev macro-F1 of single fits at the 0.75 band: 0.85 with 5 repeats, 0.88 with 10; 0.73 without the captions.
 # With the 300 extra captions (three-seed heads, per-text embeddings): 0.882 with 5 repeats, 0.890 with 10.
 CAPTION_REPEATS = 10
@@ -116,9 +121,17 @@ def predict(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.nd
     return x
 
 
-def load_head() -> tuple[tuple[tuple[np.ndarray, np.ndarray], ...], list[str]]:
-    """The committed head: its layers, in order, and its labels."""
-    with np.load(HEAD_FILE) as trained:
+def save_head(path: Path, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    arrays: dict[str, np.ndarray] = {"labels": np.array(LABELS)}
+    for index, (weight, bias) in enumerate(layers):
+        arrays[f"weight{index}"], arrays[f"bias{index}"] = weight, bias
+    with path.open("wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
+
+
+def load_head(path: Path = HEAD_FILE) -> tuple[tuple[tuple[np.ndarray, np.ndarray], ...], list[str]]:
+    """A head's layers, in order, and its labels; by default the committed head (trained on frozen embeddings)."""
+    with np.load(path) as trained:
         count = sum(1 for name in trained.files if name.startswith("weight"))
         layers = tuple((trained[f"weight{i}"], trained[f"bias{i}"]) for i in range(count))
         return layers, [str(label) for label in trained["labels"]]
@@ -132,9 +145,23 @@ def report(name: str, layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray
     print(f"{name}: accuracy {(predicted == y).mean():.3f}, macro-F1 {macro_f1:.3f} ({len(y)} texts)")
 
 
+def write_vader_sample(texts: list[str], labels: np.ndarray, per_class: int = VADER_SAMPLE_PER_CLASS) -> None:
+    """The fixed VADER sample the build fine-tunes on: the first `per_class` sentences of each label in the training
+    part of the held-out split below (seed 7), so the 3,000 held-out sentences stay out of it."""
+    train = np.random.default_rng(7).permutation(len(texts))[3000:]
+    rows = [
+        {"text": texts[i], "sentiment": LABELS[label]}
+        for label in range(len(LABELS))
+        for i in [i for i in train if labels[i] == label][:per_class]
+    ]
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    VADER_SAMPLE.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))  # same rows, same bytes, same build hash
+
+
 def main() -> None:
     started = time.monotonic()
     texts, labels = vader_sentences(cache_root() / "downloads")
+    write_vader_sample(texts, labels)
     parts = [labelled_captions(path) for path in TRAIN_CAPTIONS]
     captions = [text for part_texts, _ in parts for text in part_texts]
     caption_labels = np.concatenate([part_labels for _, part_labels in parts])
@@ -155,11 +182,7 @@ def main() -> None:
     report("held-out VADER sentences", check, vectors[held_out], labels[held_out])
     layers = fit_mlp(np.vstack([vectors, extra_x]), np.concatenate([labels, extra_y]))
     report("dev captions (not trained on)", layers, dev_vectors, dev_labels)
-    arrays: dict[str, np.ndarray] = {"labels": np.array(LABELS)}
-    for index, (weight, bias) in enumerate(layers):
-        arrays[f"weight{index}"], arrays[f"bias{index}"] = weight, bias
-    with HEAD_FILE.open("wb") as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
+    save_head(HEAD_FILE, layers)
     print(f"wrote {HEAD_FILE.name} in {time.monotonic() - started:.0f} s")
 
 
