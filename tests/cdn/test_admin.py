@@ -59,7 +59,9 @@ async def test_operators_list_retry_and_discard_dead_jobs(start_cdn: StartCdn, i
     ],
     ids=["neither", "both", "not-a-number", "too-long"],
 )
-async def test_bad_retry_requests_are_invalid_arguments(start_cdn: StartCdn, request_: cdn_pb2.RetryJobsRequest) -> None:
+async def test_bad_retry_requests_are_invalid_arguments(
+    start_cdn: StartCdn, request_: cdn_pb2.RetryJobsRequest
+) -> None:
     runner = await start_cdn(CDN_WORKERS_ENABLED="false")
     channel, _, _ = cdn_stub(runner.address)
     admin = cdn_pb2_grpc.CdnAdminServiceStub(channel)

@@ -121,9 +121,7 @@ def test_the_sample_source_stays_the_default_and_ignores_a_callers_instagram_var
         shutil.rmtree(stack.run, ignore_errors=True)
 
 
-def test_make_up_reads_the_source_from_the_callers_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_make_up_reads_the_source_from_the_callers_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("INSTAGRAM_SOURCE", "web")
     monkeypatch.setenv("INSTAGRAM_PROXY_URL", "http://127.0.0.1:3128")
     monkeypatch.setenv("CDN_ALLOWED_HOSTS", "*.cdninstagram.com")

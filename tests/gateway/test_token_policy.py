@@ -120,7 +120,10 @@ async def test_a_bad_sub_over_native_grpc_is_unauthenticated(channel: grpc.aio.C
 
 
 # The dead-letter tools change the queue: (path, JSON body), each posted only with the operator role.
-OPERATOR_WRITES = [("/api/v1/cdn/dead-jobs/retry", {"all": True}), ("/api/v1/cdn/dead-jobs/discard", {"job_ids": ["7"]})]
+OPERATOR_WRITES = [
+    ("/api/v1/cdn/dead-jobs/retry", {"all": True}),
+    ("/api/v1/cdn/dead-jobs/discard", {"job_ids": ["7"]}),
+]
 
 
 @pytest.mark.parametrize(("path", "body"), OPERATOR_WRITES, ids=[w[0] for w in OPERATOR_WRITES])
