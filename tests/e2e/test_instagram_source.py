@@ -83,6 +83,7 @@ def test_the_web_source_settings_reach_the_creator_and_the_cdn(web_stack: Stack)
     cdn = web_stack.component("cdn").env(web_stack)
     assert cdn["CDN_ALLOWED_HOSTS"] == web_stack.values["INSTAGRAM_BASE_URL"].removeprefix("http://")
     assert web_stack.describe_source().startswith(f"web ({web_stack.values['INSTAGRAM_BASE_URL']}")
+    assert f"Instagram source web ({web_stack.values['INSTAGRAM_BASE_URL']}" in web_stack.describe()
 
 
 def test_a_search_on_the_web_source_fetches_from_the_configured_upstream_and_mirrors_its_images(
