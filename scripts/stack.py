@@ -217,6 +217,21 @@ class Stack:
             env.setdefault("CDN_ALLOW_PRIVATE_NETWORKS", "true")
         return env
 
+    def running_source(self) -> str | None:
+        """The INSTAGRAM_SOURCE the running creator was started with (from its environment), if it runs."""
+        pid = self.pid("creator")
+        if pid is None:
+            return None
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        for entry in environ:
+            key, _, value = entry.decode(errors="replace").partition("=")
+            if key == "INSTAGRAM_SOURCE":
+                return value
+        return None
+
     def describe_source(self) -> str:
         base = self.instagram().get("INSTAGRAM_BASE_URL", "https://www.instagram.com")
         if self.source == "sample":
@@ -261,6 +276,8 @@ class Stack:
         running = self.pid(name)
         if running is not None:
             _progress(f"{name:<16} already running (pid {running})")
+            if name == "creator" and (started := self.running_source()) not in (None, self.source):
+                _progress(f"{name:<16} runs on the {started} source, not {self.source}: make down && make up to switch")
             return
         log_path = self.logs / f"{name}.log"
         with log_path.open("ab") as log:

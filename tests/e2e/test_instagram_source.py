@@ -86,6 +86,16 @@ def test_the_web_source_settings_reach_the_creator_and_the_cdn(web_stack: Stack)
     assert f"Instagram source web ({web_stack.values['INSTAGRAM_BASE_URL']}" in web_stack.describe()
 
 
+def test_up_on_another_source_says_the_running_creator_must_restart(
+    web_stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert web_stack.running_source() == "web"
+    monkeypatch.setenv("INSTAGRAM_SOURCE", "sample")
+    again = Stack(web_stack.run)  # what `INSTAGRAM_SOURCE=sample make up` sees on this run folder
+    again.start("creator")
+    assert "runs on the web source, not sample: make down && make up" in capsys.readouterr().err
+
+
 def test_a_search_on_the_web_source_fetches_from_the_configured_upstream_and_mirrors_its_images(
     web_stack: Stack, apart_upstream: str
 ) -> None:
