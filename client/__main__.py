@@ -1,4 +1,4 @@
-"""`python -m client`: search creators and read what you unlocked, from the terminal.
+"""`following` (or `python -m client`): search creators, read your unlocks, run the image queue, from a terminal.
 
 In development the client mints its own token from the local stack's secret (`--user` picks who you are); against a
 real deployment pass a Supabase access token with `--token` or FOLLOWING_TOKEN.
@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from client.api import ApiError, GatewayClient
-from client.render import count, history, percent, report, short_enum, table
+from client.render import cdn_stats, count, dead_jobs, history, percent, report, short_enum, table
 from client.tokens import dev_token
 
 
@@ -29,8 +29,21 @@ def _progress(label: str, done: threading.Event) -> None:
     print("\r" + " " * (len(label) + 12) + "\r", end="", file=sys.stderr, flush=True)
 
 
+def command_of(args: argparse.Namespace) -> str:
+    """The command as `show` names it: `search`, ..., `queue`, `queue-dead`, `queue-retry`, `queue-discard`,
+    `cdn-stats`."""
+    if args.command == "queue":
+        if args.action:
+            return f"queue-{args.action}"
+        return "queue-dead" if args.dead else "queue"
+    if args.command == "cdn":
+        return f"cdn-{args.action}"
+    return str(args.command)
+
+
 def run(args: argparse.Namespace, api: GatewayClient) -> Any:
-    if args.command == "search":
+    command = command_of(args)
+    if command == "search":
         done = threading.Event()
         spinner = threading.Thread(target=_progress, args=(f"searching @{args.username}", done), daemon=True)
         if sys.stderr.isatty() and not args.json:
@@ -41,14 +54,22 @@ def run(args: argparse.Namespace, api: GatewayClient) -> Any:
             done.set()
             if spinner.is_alive():
                 spinner.join()
-    if args.command == "unlocked":
+    if command == "unlocked":
         return api.unlocked(args.page_size, args.page_token)
-    if args.command == "posts":
+    if command == "posts":
         return api.posts(args.username, args.page_size, args.page_token)
-    if args.command == "history":
+    if command == "history":
         return api.history(args.username)
-    if args.command == "queue":
+    if command == "queue":
         return api.queue_status()
+    if command == "queue-dead":
+        return api.dead_jobs(args.page_size, args.page_token)
+    if command == "queue-retry":
+        return api.retry_dead_jobs(args.job_ids, every=args.all)
+    if command == "queue-discard":
+        return api.discard_dead_jobs(args.job_ids, every=args.all)
+    if command == "cdn-stats":
+        return {"metrics": api.cdn_metrics(), "statistics": api.cdn_statistics(args.days)}
     return api.health()
 
 
@@ -87,6 +108,14 @@ def show(command: str, data: Any) -> str:
         return table(("post", "type", "taken", "likes", "comments", "ER", "caption"), rows) + _next(data)
     if command == "history":
         return history(data.get("snapshots", []))
+    if command == "queue-dead":
+        return dead_jobs(data) + _next(data)
+    if command == "queue-retry":
+        return f"retried {int(data.get('retried', 0))} dead jobs: they are queued again with a fresh attempt budget"
+    if command == "queue-discard":
+        return f"discarded {int(data.get('discarded', 0))} dead jobs"
+    if command == "cdn-stats":
+        return cdn_stats(data)
     if command == "queue":
         rows = [
             (short_enum(c.get("state")), short_enum(c.get("priority")), c.get("count")) for c in data.get("counts", [])
@@ -108,12 +137,53 @@ def _next(data: dict[str, Any]) -> str:
     return f"\nmore: --page-token {token}" if token else ""
 
 
+EXIT_CODES = """exit codes:
+  0  done
+  1  server error: the gateway or a service failed (HTTP 500, or an answer this client does not expect)
+  2  usage: a bad command line, or the gateway refused the request as invalid (HTTP 400, 405, 413, 414)
+  3  auth: no token could be made or the token was refused (HTTP 401, 403: e.g. no operator role)
+  4  not found: no such creator, dead job or route (HTTP 404)
+  5  unavailable: cannot reach the gateway, a service is down, rate limited or too slow (HTTP 429, 502-504);
+     retrying later may succeed"""
+
+OK, SERVER_ERROR, USAGE, AUTH, NOT_FOUND, UNAVAILABLE = 0, 1, 2, 3, 4, 5
+# Commands whose routes need the operator role: the development token is minted with it.
+OPERATOR_COMMANDS = ("queue", "cdn")
+
+
+def exit_code(status: int) -> int:
+    """The exit code for an HTTP status (0: no answer came back)."""
+    if status == 0 or status in (429, 502, 503, 504):
+        return UNAVAILABLE
+    if status in (401, 403):
+        return AUTH
+    if status == 404:
+        return NOT_FOUND
+    if 400 <= status < 500:
+        return USAGE
+    return SERVER_ERROR
+
+
+def _json_option(p: argparse.ArgumentParser, default: Any) -> None:
+    # On every (sub)command, so `--json` works before or after it; subcommands leave the value alone unless given.
+    p.add_argument("--json", action="store_true", default=default, help="print the raw JSON answer")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="following", description=__doc__.splitlines()[0])
-    p.add_argument("--gateway", default=os.environ.get("FOLLOWING_GATEWAY", "http://127.0.0.1:8080"))
+    p = argparse.ArgumentParser(
+        prog="following",
+        description=__doc__.splitlines()[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--gateway",
+        default=os.environ.get("FOLLOWING_GATEWAY", "http://127.0.0.1:8080"),
+        help="the gateway's URL (FOLLOWING_GATEWAY; default http://127.0.0.1:8080)",
+    )
     p.add_argument("--token", default=os.environ.get("FOLLOWING_TOKEN"), help="a Supabase access token")
     p.add_argument("--user", default="demo", help="development user to mint a token for (local stack only)")
-    p.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    _json_option(p, False)
     sub = p.add_subparsers(dest="command", required=True)
     search = sub.add_parser("search", help="search a creator (and unlock it)")
     search.add_argument("username")
@@ -127,26 +197,55 @@ def parser() -> argparse.ArgumentParser:
         paged.add_argument("--page-token", default="")
     history = sub.add_parser("history", help="follower history of a creator")
     history.add_argument("username")
-    sub.add_parser("queue", help="the image queue's status")
+    queue = sub.add_parser(
+        "queue",
+        help="the image queue: status, dead jobs, retry or discard them (operator role)",
+        description="The image queue's status; --dead lists the dead jobs (failed for good) with their last error; "
+        "`retry` queues dead jobs again with a fresh attempt budget; `discard` deletes them.",
+    )
+    queue.add_argument("--dead", action="store_true", help="list the dead jobs, newest failure first")
+    queue.add_argument("--page-size", type=int, default=0, help="dead jobs per page (1-500; default 100)")
+    queue.add_argument("--page-token", default="")
+    actions = queue.add_subparsers(dest="action")
+    for name, verb in (("retry", "queue again with a fresh attempt budget"), ("discard", "delete for good")):
+        action = actions.add_parser(name, help=f"dead jobs to {verb}: job ids, or --all")
+        action.add_argument("job_ids", nargs="*", metavar="JOB_ID", help="ids from `following queue --dead`")
+        action.add_argument("--all", action="store_true", help="every dead job")
+        _json_option(action, argparse.SUPPRESS)
+    cdn = sub.add_parser("cdn", help="the image pipeline (operator role)")
+    cdn_actions = cdn.add_subparsers(dest="action", required=True)
+    stats = cdn_actions.add_parser("stats", help="live counters of the answering replica and per-day statistics")
+    stats.add_argument("--days", type=int, default=0, help="days of statistics, counting today (1-90; default 7)")
+    _json_option(stats, argparse.SUPPRESS)
     sub.add_parser("health", help="the state of every service")
+    for command in (search, unlocked, posts, history, queue, cdn, sub.choices["health"]):
+        _json_option(command, argparse.SUPPRESS)
     return p
 
 
-def main() -> None:
-    args = parser().parse_args()
+def main(argv: list[str] | None = None) -> int:
+    """Runs one command; returns the exit code (see EXIT_CODES)."""
+    p = parser()
+    args = p.parse_args(argv)
+    command = command_of(args)
+    if command in ("queue-retry", "queue-discard") and bool(args.job_ids) == args.all:
+        p.error(f"queue {args.action}: give job ids or --all, not both")
     token = args.token
-    if not token and args.command != "health":
+    if not token and command != "health":
         try:
-            token = dev_token(args.user, operator=args.command == "queue")
+            token = dev_token(args.user, operator=args.command in OPERATOR_COMMANDS)
         except FileNotFoundError as exc:
-            sys.exit(f"error: {exc}; or pass --token")
+            print(f"error: {exc}; or pass --token", file=sys.stderr)
+            return AUTH
     api = GatewayClient(args.gateway, token, timeout=60)
     try:
         data = run(args, api)
     except ApiError as exc:
-        sys.exit(f"error: {exc}")
-    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else show(args.command, data))
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code(exc.status)
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else show(command, data))
+    return OK
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

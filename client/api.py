@@ -19,9 +19,13 @@ HINTS = {
 
 
 class ApiError(Exception):
+    """The gateway answered an error (`status` is its HTTP status), or none came back at all (`status` 0: the message
+    says why, e.g. "cannot reach the gateway at URL")."""
+
     def __init__(self, status: int, message: str) -> None:
         hint = HINTS.get(status, "")
-        super().__init__(f"{message} (HTTP {status}{': ' + hint if hint and hint not in message else ''})")
+        suffix = f" (HTTP {status}{': ' + hint if hint and hint not in message else ''})" if status else ""
+        super().__init__(message + suffix)
         self.status = status
         self.message = message
 
@@ -91,5 +95,24 @@ class GatewayClient:
     def queue_status(self) -> Any:
         return self._request("GET", "/api/v1/cdn/queue/status")
 
+    def dead_jobs(self, page_size: int = 0, page_token: str = "") -> Any:
+        return self._request("GET", "/api/v1/cdn/dead-jobs", page_size=page_size, page_token=page_token)
+
+    def retry_dead_jobs(self, job_ids: list[str], every: bool = False) -> Any:
+        return self._request("POST", "/api/v1/cdn/dead-jobs/retry", _dead_job_selection(job_ids, every))
+
+    def discard_dead_jobs(self, job_ids: list[str], every: bool = False) -> Any:
+        return self._request("POST", "/api/v1/cdn/dead-jobs/discard", _dead_job_selection(job_ids, every))
+
+    def cdn_metrics(self) -> Any:
+        return self._request("GET", "/api/v1/cdn/metrics")
+
+    def cdn_statistics(self, days: int = 0) -> Any:
+        return self._request("GET", "/api/v1/cdn/statistics", days=days)
+
     def health(self) -> Any:
         return self._request("GET", "/api/health")
+
+
+def _dead_job_selection(job_ids: list[str], every: bool) -> dict[str, Any]:
+    return {"all": True} if every else {"job_ids": list(job_ids)}

@@ -196,3 +196,55 @@ def _post_sentiment(analysis: dict[str, Any]) -> str:
         return f"({skipped})"
     label = f"{short_enum(analysis.get('sentiment'))} {float(analysis.get('sentiment_score', 0)):+.2f}"
     return label + (" (low confidence)" if analysis.get("sentiment_low_confidence") else "")
+
+
+def dead_jobs(data: dict[str, Any]) -> str:
+    """Dead jobs with the reason each failed for good, and what to do next."""
+    jobs = data.get("jobs", [])
+    rows = [
+        (
+            j.get("job_id", ""),
+            short_enum(j.get("kind")),
+            j.get("attempts", 0),
+            j.get("failed_at", ""),
+            j.get("source_url", ""),
+            j.get("last_error", ""),
+        )
+        for j in jobs
+    ]
+    total = int(data.get("total_size") or 0)
+    if not total and not jobs:
+        return "no dead jobs"
+    return (
+        table(("job", "kind", "attempts", "failed at", "image", "last error"), rows)
+        + f"\n{total} dead jobs in all; `following queue retry JOB_ID...` (or --all) queues them again,"
+        " `following queue discard JOB_ID...` deletes them"
+    )
+
+
+def cdn_stats(data: dict[str, Any]) -> str:
+    """The answering replica's live counters, then the per-day statistics of all replicas."""
+    m = data.get("metrics", {})
+    lines = [
+        f"this replica: up {float(m.get('uptime_seconds', 0)):.0f} s; workers {m.get('active_workers', 0)}"
+        f"/{m.get('worker_capacity', 0)} busy; claimed {exact(m.get('jobs_claimed'))},"
+        f" done {exact(m.get('jobs_done'))},"
+        f" failed attempts {exact(m.get('jobs_failed'))}, dead {exact(m.get('jobs_dead'))},"
+        f" rescued {exact(m.get('jobs_rescued'))}; downloads refused {exact(m.get('downloads_rejected'))};"
+        f" bytes in {exact(m.get('bytes_downloaded'))}, stored {exact(m.get('bytes_stored'))}",
+    ]
+    rows = [
+        (
+            d.get("date", ""),
+            exact(d.get("processed")),
+            exact(d.get("failed")),
+            percent(d.get("success_rate")),
+            f"{float(d.get('p50_ms', 0)):.0f} ms",
+            f"{float(d.get('p95_ms', 0)):.0f} ms",
+            exact(d.get("bytes_in")),
+            exact(d.get("bytes_out")),
+        )
+        for d in data.get("statistics", {}).get("days", [])
+    ]
+    lines.append(table(("day (UTC)", "processed", "failed", "success", "p50", "p95", "bytes in", "bytes out"), rows))
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from deploy import configuration, dockerfiles, imports, monitoring, policies, traffic, wiring
+from deploy import configuration, dockerfiles, imports, monitoring, policies, runbooks, traffic, wiring
 from deploy.images import REQUIREMENT_SETS, RequirementError, requirements
 from deploy.render import TARGETS, Rendered, RenderError, render
 from deploy.schemas import validate
@@ -57,6 +57,8 @@ def run_checks(rendered: dict[str, Rendered], report: Report) -> None:
             report.add(f"check_references [{target}]", wiring.check_references(result, templates))
             report.add(f"check_traffic [{target}]", traffic.check_traffic(result))
             report.add(f"check_metric_names [{target}]", monitoring.check_metric_names(result))
+            report.add(f"check_runbook_urls [{target}]", runbooks.check_runbook_urls(result))
+            report.add(f"check_runbook_commands [{target}]", runbooks.check_runbook_commands(result))
             report.add(f"check_keys_read [{target}]", configuration.check_keys_read(result))
             report.add(f"check_settings_accepted [{target}]", configuration.check_settings_accepted(result, templates))
     for app, migrate in RELEASES.items():

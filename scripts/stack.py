@@ -45,6 +45,14 @@ DEFAULTS = {
     "SUPABASE_JWT_ISSUER": "http://127.0.0.1:8080/auth/v1",
 }
 STOP_TIMEOUT_S = 30.0
+# Upstream settings a caller may set in the environment or `stack.env`; they reach the creator and the CDN as given,
+# where the stack's own sample-upstream values are only defaults.
+PASSTHROUGH_PREFIXES = ("INSTAGRAM_",)
+PASSTHROUGH_KEYS = ("CDN_ALLOWED_HOSTS", "CDN_ALLOWED_PORTS", "CDN_ALLOW_PRIVATE_NETWORKS")
+
+
+def _passthrough(key: str) -> bool:
+    return key.startswith(PASSTHROUGH_PREFIXES) or key in PASSTHROUGH_KEYS
 
 
 @dataclass(frozen=True)
@@ -112,10 +120,8 @@ COMPONENTS = (
                 "CDN_STORAGE_URL": f"file://{stack.run / 'cdn'}",
                 "CDN_HTTP_LISTEN": stack.values["CDN_HTTP_LISTEN"],
                 "CDN_PUBLIC_BASE_URL": f"http://{stack.values['CDN_HTTP_LISTEN']}",
-                # host:port: an allowlisted host is fetched only on its scheme's default port or the port named.
-                "CDN_ALLOWED_HOSTS": stack.values["SAMPLE_UPSTREAM_LISTEN"],
-                "CDN_ALLOW_PRIVATE_NETWORKS": "true",
             }
+            | stack.image_hosts()
         ),
         _grpc_ready("CDN_ADDR"),
     ),
@@ -124,12 +130,8 @@ COMPONENTS = (
         "services.creator.server",
         lambda stack: (
             _service_env("creator")(stack)
-            | {
-                "INSTAGRAM_SOURCE": "sample",
-                "INSTAGRAM_BASE_URL": f"http://{stack.values['SAMPLE_UPSTREAM_LISTEN']}",
-                "INFERENCE_ADDR": stack.values["INFERENCE_ADDR"],
-                "CDN_ADDR": stack.values["CDN_ADDR"],
-            }
+            | stack.instagram()
+            | {"INFERENCE_ADDR": stack.values["INFERENCE_ADDR"], "CDN_ADDR": stack.values["CDN_ADDR"]}
         ),
         _grpc_ready("CREATOR_ADDR"),
     ),
@@ -189,8 +191,52 @@ class Stack:
             if sep and not key.startswith("#"):
                 values[key.strip()] = value.strip()
         if overrides is None:
-            values.update({key: value for key, value in os.environ.items() if key in values})
+            values.update({key: value for key, value in os.environ.items() if key in values or _passthrough(key)})
         return values
+
+    @property
+    def source(self) -> str:
+        """The creator's upstream: `sample` (the local fake Instagram, the default) or `web` (Instagram)."""
+        return self.values.get("INSTAGRAM_SOURCE", "sample").strip().lower() or "sample"
+
+    def instagram(self) -> dict[str, str]:
+        """The creator's INSTAGRAM_* settings: the caller's as given; on the sample source, the local upstream's URL."""
+        env = {key: value for key, value in self.values.items() if key.startswith(PASSTHROUGH_PREFIXES)}
+        env["INSTAGRAM_SOURCE"] = self.source
+        if self.source == "sample":
+            env.setdefault("INSTAGRAM_BASE_URL", f"http://{self.values['SAMPLE_UPSTREAM_LISTEN']}")
+        return env
+
+    def image_hosts(self) -> dict[str, str]:
+        """The CDN's download allowlist: the caller's if set; on the sample source, the local upstream (a private
+        address); on the web source, the CDN's own default (Instagram's image hosts)."""
+        env = {key: self.values[key] for key in PASSTHROUGH_KEYS if key in self.values}
+        if self.source == "sample":
+            # host:port: an allowlisted host is fetched only on its scheme's default port or the port named.
+            env.setdefault("CDN_ALLOWED_HOSTS", self.values["SAMPLE_UPSTREAM_LISTEN"])
+            env.setdefault("CDN_ALLOW_PRIVATE_NETWORKS", "true")
+        return env
+
+    def running_source(self) -> str | None:
+        """The INSTAGRAM_SOURCE the running creator was started with (from its environment), if it runs."""
+        pid = self.pid("creator")
+        if pid is None:
+            return None
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        for entry in environ:
+            key, _, value = entry.decode(errors="replace").partition("=")
+            if key == "INSTAGRAM_SOURCE":
+                return value
+        return None
+
+    def describe_source(self) -> str:
+        base = self.instagram().get("INSTAGRAM_BASE_URL", "https://www.instagram.com")
+        if self.source == "sample":
+            return f"sample (the local fake Instagram at {base})"
+        return f"web ({base}; set INSTAGRAM_SOURCE=sample or remove it for the local fake Instagram)"
 
     def component(self, name: str) -> Component:
         return next(c for c in COMPONENTS if c.name == name)
@@ -217,6 +263,7 @@ class Stack:
         """Starts what is not running yet (of `only`, when given), in dependency order, waiting for each to answer."""
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids.mkdir(parents=True, exist_ok=True)
+        _progress(f"{'instagram':<16} source {self.describe_source()}")
         _progress(f"{'postgres':<16} starting on 127.0.0.1:{self.pg.port}")
         self.pg.start()
         self._ensure_database()
@@ -230,13 +277,17 @@ class Stack:
         running = self.pid(name)
         if running is not None:
             _progress(f"{name:<16} already running (pid {running})")
+            if name == "creator" and (started := self.running_source()) not in (None, self.source):
+                _progress(f"{name:<16} runs on the {started} source, not {self.source}: make down && make up to switch")
             return
         log_path = self.logs / f"{name}.log"
         with log_path.open("ab") as log:
+            # The caller's upstream settings reach a process only through `values` (a private stack ignores them).
+            inherited = {key: value for key, value in os.environ.items() if not _passthrough(key)}
             proc = subprocess.Popen(
                 [sys.executable, "-m", component.module],
                 cwd=ROOT,
-                env={**os.environ, **component.env(self), **(extra_env or {})},
+                env={**inherited, **component.env(self), **(extra_env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -293,6 +344,7 @@ class Stack:
             f"  metrics          creator {v['CREATOR_METRICS_LISTEN']}, inference {v['INFERENCE_METRICS_LISTEN']},"
             f" cdn {v['CDN_METRICS_LISTEN']}, envoy {v['GATEWAY_ADMIN_LISTEN']}/stats/prometheus\n"
             f"  mirrored images  http://{v['CDN_HTTP_LISTEN']}/\n"
+            f"  Instagram source {self.describe_source()}\n"
             f"  fake Instagram   http://{v['SAMPLE_UPSTREAM_LISTEN']}/\n"
             f"  PostgreSQL       {self.pg.dsn('following')}\n"
             f"  logs             {self.logs} (make logs)    client: bin/following --help    stop: make down\n"
@@ -322,9 +374,9 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def private_stack(prefix: str = "following-stack-") -> Stack:
-    """A stack in a fresh temp folder on free loopback ports, for tests and benchmarks; `shutil.rmtree(stack.run)`
-    after `down()` removes it."""
+def private_stack(prefix: str = "following-stack-", settings: dict[str, str] | None = None) -> Stack:
+    """A stack in a fresh temp folder on free loopback ports, for tests and benchmarks; `settings` go into its
+    `stack.env` (e.g. INSTAGRAM_*). `shutil.rmtree(stack.run)` after `down()` removes it."""
     run = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(run, 0o755)  # the cluster may run as the postgres user
     ports = {key: f"127.0.0.1:{free_port()}" for key in DEFAULTS if key.endswith(("_LISTEN", "_ADDR"))}
@@ -332,6 +384,7 @@ def private_stack(prefix: str = "following-stack-") -> Stack:
         **ports,
         "STACK_PG_PORT": str(free_port()),
         "SUPABASE_JWT_ISSUER": f"http://{ports['GATEWAY_LISTEN']}/auth/v1",
+        **(settings or {}),
     }
     return Stack(run, overrides)
 

@@ -10,13 +10,13 @@ import grpc
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from following.errors import InvalidArgument
+from following.errors import InvalidArgument, NotFound
 from following.pagination import PageTokenCodec
 from following.supervisor import Stall
 from services.cdn.breaker import Breakers, State
 from services.cdn.jobs import MAX_BATCH, STATE_TO_PROTO, check_source_url, parse_specs
 from services.cdn.storage import Storage
-from services.cdn.store import JobStore
+from services.cdn.store import DeadChange, JobStore
 from services.cdn.telemetry import LiveCounters
 
 BREAKER_STATES = {
@@ -235,3 +235,50 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
                 bytes_out=row["bytes_out"],
             )
         return out
+
+
+class CdnAdminHandlers(cdn_pb2_grpc.CdnAdminServiceServicer):
+    """The operators' dead-letter tools, routed by the gateway for the operator role only."""
+
+    def __init__(self, cdn: CdnHandlers) -> None:
+        self.cdn = cdn
+
+    async def ListDeadJobs(
+        self, request: cdn_pb2.ListDeadJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.ListDeadJobsResponse:
+        response = await self.cdn.ListDeadJobs(request, context)
+        response.total_size = await self.cdn.store.count_dead()
+        return response
+
+    async def RetryDeadJobs(
+        self, request: cdn_pb2.RetryJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.RetryJobsResponse:
+        ids = _dead_job_ids(list(request.job_ids), request.all)
+        change = _found(await self.cdn.store.retry_dead_exactly(ids, request.all))
+        if change:
+            self.cdn.on_enqueue()
+        return cdn_pb2.RetryJobsResponse(retried=change)
+
+    async def DiscardDeadJobs(
+        self, request: cdn_pb2.DiscardJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.DiscardJobsResponse:
+        ids = _dead_job_ids(list(request.job_ids), request.all)
+        return cdn_pb2.DiscardJobsResponse(discarded=_found(await self.cdn.store.discard_dead(ids, request.all)))
+
+
+def _dead_job_ids(job_ids: list[str], every: bool) -> list[int]:
+    if every == bool(job_ids):
+        raise InvalidArgument("job_ids: give job ids or set all, not both")
+    if len(job_ids) > MAX_BATCH:
+        raise InvalidArgument(f"job_ids: at most {MAX_BATCH}")
+    for job_id in job_ids:
+        if not job_id.isdigit() or len(job_id) > 18:
+            raise InvalidArgument(f"job_ids: {job_id[:40]!r} is not a job id")
+    return [int(job_id) for job_id in job_ids]
+
+
+def _found(change: DeadChange) -> int:
+    if change.missing:
+        names = ", ".join(str(job_id) for job_id in change.missing[:10])
+        raise NotFound(f"no dead job with id {names}; nothing was changed (list them with GET /api/v1/cdn/dead-jobs)")
+    return change.changed

@@ -19,7 +19,7 @@ from following.supervisor import Supervisor
 from services.cdn.breaker import Breakers
 from services.cdn.downloads import Downloader, DownloadPolicy
 from services.cdn.fileserver import FileServer
-from services.cdn.handlers import CdnHandlers, CdnStatusHandlers
+from services.cdn.handlers import CdnAdminHandlers, CdnHandlers, CdnStatusHandlers
 from services.cdn.imaging import ImagePolicy
 from services.cdn.jobs import Kind
 from services.cdn.maintenance import Maintenance
@@ -61,6 +61,7 @@ class CdnApp:
         self.pool: WorkerPool | None = None
         self.maintenance: Maintenance | None = None
         self._cdn = CdnHandlers(self.store, self.storage, settings.max_attempts, self._wake_workers)
+        self._admin = CdnAdminHandlers(self._cdn)
         self._supervisor: Supervisor | None = None
         self._status = CdnStatusHandlers(
             self.store,
@@ -74,8 +75,9 @@ class CdnApp:
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         cdn_pb2_grpc.add_CdnServiceServicer_to_server(self._cdn, server)
         cdn_pb2_grpc.add_CdnStatusServiceServicer_to_server(self._status, server)
+        cdn_pb2_grpc.add_CdnAdminServiceServicer_to_server(self._admin, server)
         services = cdn_pb2.DESCRIPTOR.services_by_name
-        return [services["CdnService"].full_name, services["CdnStatusService"].full_name]
+        return [services[name].full_name for name in ("CdnService", "CdnStatusService", "CdnAdminService")]
 
     async def start(self, ctx: RuntimeContext) -> None:
         assert ctx.pool is not None, "the cdn service needs DATABASE_URL"

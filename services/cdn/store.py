@@ -153,6 +153,20 @@ UPDATE cdn.jobs SET state = 'queued', attempts = 0, run_at = now(), updated_at =
 WHERE state = 'dead' AND ($2::boolean OR id = ANY($1::bigint[]))
 """
 
+# The operators' dead-letter tools: the named jobs that are dead, locked so a check and its change agree.
+LOCK_DEAD = """
+SELECT id FROM cdn.jobs WHERE id = ANY($1::bigint[]) AND state = 'dead' ORDER BY id FOR UPDATE
+"""
+
+# Deletes dead jobs; their renditions (none) and attempts go with them (ON DELETE CASCADE).
+DISCARD_DEAD = """
+DELETE FROM cdn.jobs WHERE state = 'dead' AND ($2::boolean OR id = ANY($1::bigint[]))
+"""
+
+COUNT_DEAD = """
+SELECT count(*) FROM cdn.jobs WHERE state = 'dead'
+"""
+
 QUEUE_COUNTS = """
 SELECT state, priority, count(*) AS n, count(*) FILTER (WHERE state = 'running' AND started_at IS NULL) AS prefetched
   FROM cdn.jobs GROUP BY state, priority ORDER BY state, priority
@@ -303,6 +317,26 @@ class JobStore:
     async def retry_dead(self, ids: list[int], every: bool) -> int:
         return _count(await self.pool.execute(RETRY_DEAD, ids, every))
 
+    async def count_dead(self) -> int:
+        return int(await self.pool.fetchval(COUNT_DEAD))
+
+    async def retry_dead_exactly(self, ids: list[int], every: bool) -> DeadChange:
+        """Like `retry_dead`, but all or nothing: if a named job is not dead, nothing changes."""
+        return await self._change_dead(RETRY_DEAD, ids, every)
+
+    async def discard_dead(self, ids: list[int], every: bool) -> DeadChange:
+        """Deletes the named dead jobs (or all); all or nothing like `retry_dead_exactly`."""
+        return await self._change_dead(DISCARD_DEAD, ids, every)
+
+    async def _change_dead(self, statement: str, ids: list[int], every: bool) -> DeadChange:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not every:
+                found = {row["id"] for row in await conn.fetch(LOCK_DEAD, ids)}
+                missing = sorted(set(ids) - found)
+                if missing:
+                    return DeadChange(0, missing)
+            return DeadChange(_count(await conn.execute(statement, ids, every)), [])
+
     async def queue_counts(self) -> list[asyncpg.Record]:
         return list(await self.pool.fetch(QUEUE_COUNTS))
 
@@ -314,6 +348,14 @@ class JobStore:
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1", timeout=2.0)
+
+
+@dataclass(frozen=True)
+class DeadChange:
+    """What a retry or discard of dead jobs did: `changed` jobs, or none and the named ids that are not dead."""
+
+    changed: int
+    missing: list[int]
 
 
 def _count(status: str) -> int:

@@ -18,6 +18,7 @@ GATEWAY_SERVICES: dict[str, str] = {
     "creator.v1.CreatorService": "creator",
     "creator.v1.SystemService": "creator",
     "cdn.v1.CdnStatusService": "cdn",
+    "cdn.v1.CdnAdminService": "cdn",
 }
 
 # RPCs callable without a JWT (besides CORS preflights): the health checks an uptime monitor calls, and the docs.
@@ -29,12 +30,16 @@ PUBLIC_METHODS: frozenset[str] = frozenset(
     }
 )
 
-# RPCs only a token with the operator role may call: the image pipeline's internals (queue, counters, history).
+# RPCs only a token with the operator role may call: the image pipeline's internals (queue, counters, history) and
+# its dead-letter tools (list, retry, discard).
 OPERATOR_METHODS: frozenset[str] = frozenset(
     {
         "cdn.v1.CdnStatusService.GetMetrics",
         "cdn.v1.CdnStatusService.GetQueueStatus",
         "cdn.v1.CdnStatusService.GetStatistics",
+        "cdn.v1.CdnAdminService.ListDeadJobs",
+        "cdn.v1.CdnAdminService.RetryDeadJobs",
+        "cdn.v1.CdnAdminService.DiscardDeadJobs",
     }
 )
 

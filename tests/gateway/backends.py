@@ -156,6 +156,31 @@ class CdnStatusTestBackend(cdn_pb2_grpc.CdnStatusServiceServicer):
         return statistics
 
 
+class CdnAdminTestBackend(cdn_pb2_grpc.CdnAdminServiceServicer):
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    async def ListDeadJobs(
+        self, request: cdn_pb2.ListDeadJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.ListDeadJobsResponse:
+        self._recorder.record("CdnAdminListDeadJobs", context)
+        response = cdn_pb2.ListDeadJobsResponse(total_size=1)
+        response.jobs.add(job_id="7", source_url="https://x.cdninstagram.com/a.jpg", last_error="HTTP 404")
+        return response
+
+    async def RetryDeadJobs(
+        self, request: cdn_pb2.RetryJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.RetryJobsResponse:
+        self._recorder.record("CdnAdminRetryDeadJobs", context)
+        return cdn_pb2.RetryJobsResponse(retried=len(request.job_ids))
+
+    async def DiscardDeadJobs(
+        self, request: cdn_pb2.DiscardJobsRequest, context: grpc.aio.ServicerContext
+    ) -> cdn_pb2.DiscardJobsResponse:
+        self._recorder.record("CdnAdminDiscardDeadJobs", context)
+        return cdn_pb2.DiscardJobsResponse(discarded=len(request.job_ids))
+
+
 class InternalCdnTestBackend(cdn_pb2_grpc.CdnServiceServicer):
     """Internal: must never be reached through the gateway."""
 
@@ -200,6 +225,7 @@ async def start_test_backend(listen: str = "127.0.0.1:0") -> RunningTestBackend:
     creator_pb2_grpc.add_CreatorServiceServicer_to_server(CreatorTestBackend(recorder), server)
     creator_pb2_grpc.add_SystemServiceServicer_to_server(SystemTestBackend(recorder), server)
     cdn_pb2_grpc.add_CdnStatusServiceServicer_to_server(CdnStatusTestBackend(recorder), server)
+    cdn_pb2_grpc.add_CdnAdminServiceServicer_to_server(CdnAdminTestBackend(recorder), server)
     cdn_pb2_grpc.add_CdnServiceServicer_to_server(InternalCdnTestBackend(recorder), server)
     inference_pb2_grpc.add_InferenceServiceServicer_to_server(InferenceTestBackend(recorder), server)
     port = server.add_insecure_port(listen)

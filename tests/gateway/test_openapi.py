@@ -76,7 +76,14 @@ def test_only_the_health_checks_and_openapi_are_public(document: dict[str, Any])
 
 def test_operator_routes_say_they_need_the_operator_role(document: dict[str, Any]) -> None:
     operator = {path for path, ops in document["paths"].items() for op in ops.values() if "operator" in op["summary"]}
-    assert operator == {"/api/v1/cdn/metrics", "/api/v1/cdn/queue/status", "/api/v1/cdn/statistics"}
+    assert operator == {
+        "/api/v1/cdn/metrics",
+        "/api/v1/cdn/queue/status",
+        "/api/v1/cdn/statistics",
+        "/api/v1/cdn/dead-jobs",
+        "/api/v1/cdn/dead-jobs/retry",
+        "/api/v1/cdn/dead-jobs/discard",
+    }
     assert document["security"] == [{"bearerAuth": []}]
 
 

@@ -31,6 +31,9 @@ REST_CASES: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any]]] = 
     ("GET", "/api/v1/cdn/metrics", None, "CdnGetMetrics", {"jobs_done": "3"}),
     ("GET", "/api/v1/cdn/queue/status", None, "CdnGetQueueStatus", {"active_workers": 2}),
     ("GET", "/api/v1/cdn/statistics?days=2", None, "CdnGetStatistics", {}),
+    ("GET", "/api/v1/cdn/dead-jobs?page_size=5", None, "CdnAdminListDeadJobs", {"total_size": "1"}),
+    ("POST", "/api/v1/cdn/dead-jobs/retry", {"job_ids": ["7", "8"]}, "CdnAdminRetryDeadJobs", {"retried": 2}),
+    ("POST", "/api/v1/cdn/dead-jobs/discard", {"all": True}, "CdnAdminDiscardDeadJobs", {"discarded": 0}),
 ]
 
 

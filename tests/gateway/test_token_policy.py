@@ -19,7 +19,12 @@ from tests.gateway.envoys import StartGateway
 from tests.gateway.tokens import ISSUER, Keys
 
 PROTECTED = "/api/v1/creator/unlocked"
-OPERATOR_ROUTES = ["/api/v1/cdn/metrics", "/api/v1/cdn/queue/status", "/api/v1/cdn/statistics?days=2"]
+OPERATOR_ROUTES = [
+    "/api/v1/cdn/metrics",
+    "/api/v1/cdn/queue/status",
+    "/api/v1/cdn/statistics?days=2",
+    "/api/v1/cdn/dead-jobs?page_size=2",
+]
 DAY = 86400
 
 
@@ -112,6 +117,34 @@ async def test_a_bad_sub_over_native_grpc_is_unauthenticated(channel: grpc.aio.C
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await creator.ListUnlocked(creator_pb2.ListUnlockedRequest(), metadata=auth)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+# The dead-letter tools change the queue: (path, JSON body), each posted only with the operator role.
+OPERATOR_WRITES = [
+    ("/api/v1/cdn/dead-jobs/retry", {"all": True}),
+    ("/api/v1/cdn/dead-jobs/discard", {"job_ids": ["7"]}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), OPERATOR_WRITES, ids=[w[0] for w in OPERATOR_WRITES])
+async def test_dead_job_tools_refuse_a_user_without_the_operator_role_and_answer_an_operator(
+    gateway: EnvoyProcess,
+    http: aiohttp.ClientSession,
+    recorder: RunningTestBackend,
+    keys: Keys,
+    path: str,
+    body: dict[str, Any],
+) -> None:
+    for token in (keys.hs256(), keys.hs256(app_metadata={"role": "user"}), keys.hs256(role="operator")):
+        async with http.post(gateway.base_url + path, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+            answer = await r.json()
+        assert (r.status, answer["code"]) == (403, 7), answer
+        assert "operator" in answer["message"]
+    assert recorder.recorder.calls == [], "no refused request reached the CDN"
+    operator = keys.hs256(app_metadata={"role": "operator"})
+    async with http.post(gateway.base_url + path, json=body, headers={"Authorization": f"Bearer {operator}"}) as r:
+        assert r.status == 200, await r.text()
+    assert len(recorder.recorder.calls) == 1
 
 
 @pytest.mark.parametrize("path", OPERATOR_ROUTES)
