@@ -1,19 +1,16 @@
-"""SystemService: the health of the database and of every service (grpc.health.v1, short timeouts), and the OpenAPI
-document generated from the protos by the gateway package."""
+"""SystemService: the health of the database and of every service (grpc.health.v1, short timeouts). GetOpenApi is not
+implemented here: the gateway renders the document from the protos and answers GET /api/openapi.json itself."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import Awaitable, Callable
 
 import grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
-from google.api import httpbody_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from following.errors import Unavailable
 from following.healthcheck import check
 from services.creator.dbguard import DatabaseGuard
 
@@ -42,7 +39,6 @@ class SystemServicer(creator_pb2_grpc.SystemServiceServicer):
         self._inference_addr = inference_addr
         self._cdn_addr = cdn_addr
         self._timeout_s = timeout_s
-        self._openapi: bytes | None = None
 
     async def GetHealth(
         self, request: creator_pb2.GetHealthRequest, context: grpc.aio.ServicerContext
@@ -58,17 +54,6 @@ class SystemServicer(creator_pb2_grpc.SystemServiceServicer):
         checked = Timestamp()
         checked.GetCurrentTime()
         return creator_pb2.GetHealthResponse(status=overall(components), components=components, checked_at=checked)
-
-    async def GetOpenApi(
-        self, request: creator_pb2.GetOpenApiRequest, context: grpc.aio.ServicerContext
-    ) -> httpbody_pb2.HttpBody:
-        if self._openapi is None:
-            try:
-                module = importlib.import_module("services.gateway.openapi")
-                self._openapi = bytes(module.load_document())
-            except (ImportError, AttributeError, FileNotFoundError) as exc:
-                raise Unavailable(f"OpenAPI document not generated: run make openapi ({exc})") from exc
-        return httpbody_pb2.HttpBody(content_type="application/json", data=self._openapi)
 
     async def _timed(self, name: str, probe: Awaitable[str]) -> creator_pb2.ComponentHealth:
         started = time.perf_counter()

@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from google.protobuf import descriptor_pb2
 
 from services.gateway import lua
 from services.gateway.contract import GATEWAY_SERVICES, Method, gateway_methods, load_descriptor_set
+from services.gateway.docs import render_docs_page
+from services.gateway.openapi import build_document, render_document
 from services.gateway.settings import GatewaySettings, JwksUrl, SettingsError
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.j2")
@@ -259,6 +262,20 @@ HINTS: tuple[Hint, ...] = (
 )
 
 
+CORS_REFUSED = Hint(
+    name="cors-refused",
+    statuses=(403,),
+    headers=(
+        {"name": ":method", "string_match": {"exact": "OPTIONS"}},
+        {"name": "access-control-request-method", "present_match": True},
+    ),
+    status=403,
+    code=7,
+    message="This origin is not allowed to call the API from a browser: add it to the gateway's CORS_ORIGINS (exact "
+    "origins) or CORS_ORIGIN_PATTERNS (such as https://*.vercel.app).",
+    reason="CORS_ORIGIN_REFUSED",
+)
+
 _MALFORMED_PATH = _path_regex(r"[^?]*(%2[fF]|%5[cC]|%00|/\.\.?(/|\?|$)|/%2[eE]).*")
 _MALFORMED_PATH_MESSAGE = (
     "The request path is malformed: encoded slashes or backslashes, NUL bytes and '.' or '..' segments are not "
@@ -266,12 +283,18 @@ _MALFORMED_PATH_MESSAGE = (
 )
 
 
-def malformed_path_hints(cors_origins: tuple[str, ...]) -> list[Hint]:
+def allowed_origin_regex(cors_origins: tuple[str, ...], patterns: tuple[str, ...] = ()) -> str:
+    """One RE2 regex matching exactly the allowed origins (and origin patterns), for the replies the CORS filter does
+    not see."""
+    return "|".join([*(re.escape(o) for o in cors_origins), *(f"(?:{p})" for p in patterns)])
+
+
+def malformed_path_hints(cors_origins: tuple[str, ...], patterns: tuple[str, ...] = ()) -> list[Hint]:
     """Envoy refuses such paths before routing (path_normalization_failed) with an empty body and before the CORS
     filter runs, so the hint adds the CORS headers itself, for allowed origins only."""
     allowed = {
         "name": "origin",
-        "string_match": {"safe_regex": {"regex": "|".join(re.escape(o) for o in cors_origins)}},
+        "string_match": {"safe_regex": {"regex": allowed_origin_regex(cors_origins, patterns)}},
     }
     cors_headers = (
         ("access-control-allow-origin", "%REQ(ORIGIN)%"),
@@ -382,9 +405,33 @@ def public_paths(methods: list[Method]) -> list[str]:
     return paths
 
 
+OPENAPI_PATH = "/api/openapi.json"
+DOCS_PATH = "/api/docs"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A page Envoy serves itself (direct_response): the contract answers while every service is down."""
+
+    name: str
+    path: str
+    content_type: str
+    body: str
+
+
+def documents(files: descriptor_pb2.FileDescriptorSet) -> list[Document]:
+    """The OpenAPI document and the docs page, rendered from the descriptor set the gateway starts with."""
+    document = build_document(files)
+    return [
+        Document("openapi", OPENAPI_PATH, "application/json", render_document(files).decode()),
+        Document("docs", DOCS_PATH, "text/html; charset=utf-8", render_docs_page(document)),
+    ]
+
+
 def render(settings: GatewaySettings) -> Rendered:
     files = load_descriptor_set(settings.descriptor)
     methods = gateway_methods(files)
+    pages = documents(files)
     jwks = local_jwks(settings)
     providers = [Provider("supabase")] if jwks else []
     if settings.jwks_url:
@@ -402,7 +449,12 @@ def render(settings: GatewaySettings) -> Rendered:
         request_check_lua=lua.request_check(settings, files, methods),
         identity_check_lua=lua.identity_check(settings),
         operator_check_lua=lua.operator_check(settings, methods),
-        hints=[*malformed_path_hints(settings.cors_origins), *HINTS, *method_hints(methods)],
+        hints=[
+            *malformed_path_hints(settings.cors_origins, settings.cors_origin_patterns),
+            CORS_REFUSED,
+            *HINTS,
+            *method_hints(methods),
+        ],
         detail_errors=DETAIL_ERRORS,
         status_errors=[(e, error_body(e.code, "%LOCAL_REPLY_BODY%", e.reason, e.retry_after_s)) for e in STATUS_ERRORS],
         default_error=error_body(2, "%LOCAL_REPLY_BODY%", "INTERNAL"),
@@ -410,7 +462,10 @@ def render(settings: GatewaySettings) -> Rendered:
         read_timeout=_duration(settings.read_timeout_s),
         connect_timeout=_duration(settings.connect_timeout_s),
         providers=providers,
-        public_paths=public_paths(methods),
+        public_paths=[*public_paths(methods), DOCS_PATH],
+        documents=pages,
+        allowed_origin_regex=allowed_origin_regex(settings.cors_origins, settings.cors_origin_patterns),
+        max_document_bytes=max(len(page.body.encode()) for page in pages) + 4096,
         services=list(GATEWAY_SERVICES),
         clusters=[
             {"name": "creator", "address": settings.creator_addr},
