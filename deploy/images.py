@@ -21,7 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON_IMAGE = "python:3.11.14-slim-bookworm"
 # Only protoc needs these; the runtime images do not carry them.
 PROTO_TOOLS = ("grpcio-tools", "googleapis-common-protos")
-GRPC_RUNTIME = ("grpcio", "grpcio-health-checking", "grpcio-reflection", "protobuf")
+# grpcio-status and the google.rpc types: every service sends its errors as a google.rpc.Status with details.
+GRPC_RUNTIME = (
+    "grpcio",
+    "grpcio-health-checking",
+    "grpcio-reflection",
+    "grpcio-status",
+    "googleapis-common-protos",
+    "protobuf",
+)
 SERVICE_RUNTIME = (*GRPC_RUNTIME, "asyncpg", "prometheus-client")
 
 
@@ -51,7 +59,7 @@ IMAGES: dict[str, Image] = {
             name="creator",
             module="services.creator.server",
             code=("following", "services/__init__.py", "services/creator"),
-            distributions=(*SERVICE_RUNTIME, "googleapis-common-protos", "aiohttp", "tenacity"),
+            distributions=(*SERVICE_RUNTIME, "aiohttp", "tenacity"),
             ports={"grpc": 50051, "metrics": 9101},
         ),
         Image(
@@ -65,7 +73,7 @@ IMAGES: dict[str, Image] = {
             name="cdn",
             module="services.cdn.server",
             code=("following", "services/__init__.py", "services/cdn"),
-            distributions=(*SERVICE_RUNTIME, "googleapis-common-protos", "aiohttp", "aioboto3", "pillow"),
+            distributions=(*SERVICE_RUNTIME, "aiohttp", "aioboto3", "pillow"),
             ports={"grpc": 50053, "metrics": 9103},
         ),
         Image(

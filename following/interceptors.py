@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 
 from following.db import CONNECTION_ERRORS, DATABASE_RETRY_AFTER_S
-from following.errors import DomainError, Unauthenticated, Unavailable
+from following.errors import DomainError, Unauthenticated, Unavailable, rich_status
 from following.logs import request_id_var, user_id_var
 from following.metrics import RPC_HANDLED, RPC_LATENCY
 
@@ -133,12 +133,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(exc, grpc.aio.AbortError):
             raise exc
         if isinstance(exc, DomainError):
-            if exc.retry_after is not None:
-                context.set_trailing_metadata((("retry-after", str(int(max(1, round(exc.retry_after))))),))
             log.info("rpc failed", extra={"method": method, "code": exc.code.name, "error": exc.message})
-            await context.abort(exc.code, exc.message)
+            await context.abort_with_status(rich_status(exc))
         log.exception("rpc crashed", extra={"method": method})
-        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id_var.get()})")
+        crash = DomainError(f"internal error (request id {request_id_var.get()})")
+        await context.abort_with_status(rich_status(crash))
 
     def _observe(self, method: str, code: grpc.StatusCode, started: float) -> None:
         handled = self._handled.get((method, code))

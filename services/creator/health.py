@@ -1,5 +1,5 @@
-"""SystemService: the health of the database and of every service (short timeouts), and the OpenAPI document generated
-from the protos by the gateway package.
+"""SystemService: the health of the database and of every service (short timeouts). GetOpenApi is not implemented
+here: the gateway renders the document from the protos and answers GET /api/openapi.json itself.
 
 "creator" is this replica itself: NOT_SERVING while one of its background loops is overdue. "cdn" is the CDN's own
 verdict (CdnStatusService.GetHealth, the answer of `/api/v1/cdn/health`), so both endpoints agree. When the overall
@@ -10,7 +10,6 @@ status is NOT_SERVING the answer carries `x-http-status: 503`, which the gateway
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,10 +17,9 @@ from collections.abc import Awaitable, Callable
 import grpc
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
-from google.api import httpbody_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from following.errors import DomainError, Unavailable
+from following.errors import DomainError
 from following.healthcheck import check
 from following.supervisor import Stall
 from services.creator.dbguard import DatabaseGuard
@@ -70,7 +68,6 @@ class SystemServicer(creator_pb2_grpc.SystemServiceServicer):
         self._inference_addr = inference_addr
         self._cdn_addr = cdn_addr
         self._timeout_s = timeout_s
-        self._openapi: bytes | None = None
 
     async def GetHealth(
         self, request: creator_pb2.GetHealthRequest, context: grpc.aio.ServicerContext
@@ -89,17 +86,6 @@ class SystemServicer(creator_pb2_grpc.SystemServiceServicer):
         if status == NOT_SERVING:
             await context.send_initial_metadata(((HTTP_STATUS_HEADER, "503"),))
         return creator_pb2.GetHealthResponse(status=status, components=components, checked_at=checked)
-
-    async def GetOpenApi(
-        self, request: creator_pb2.GetOpenApiRequest, context: grpc.aio.ServicerContext
-    ) -> httpbody_pb2.HttpBody:
-        if self._openapi is None:
-            try:
-                module = importlib.import_module("services.gateway.openapi")
-                self._openapi = bytes(module.load_document())
-            except (ImportError, AttributeError, FileNotFoundError) as exc:
-                raise Unavailable(f"OpenAPI document not generated: run make openapi ({exc})") from exc
-        return httpbody_pb2.HttpBody(content_type="application/json", data=self._openapi)
 
     async def _timed(self, name: str, probe: Awaitable[str]) -> creator_pb2.ComponentHealth:
         started = time.perf_counter()

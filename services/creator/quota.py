@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from following.errors import ResourceExhausted
+from following.errors import QuotaExceeded
 from services.creator.dbguard import DatabaseGuard
 
 # $1 user, $2 capacity, $3 refill per second. The update happens only when a whole unit is there, so a refused
@@ -51,7 +51,7 @@ class FetchQuota:
                 return
             level = await conn.fetchval(LEVEL, user_id, float(self.per_hour), self._refill_per_second)
         wait = math.ceil(max(1.0 - float(level or 0.0), 0.0) / self._refill_per_second) or 1
-        raise ResourceExhausted(
+        raise QuotaExceeded(
             f"fetch quota spent: each user may make {self.per_hour} searches an hour that ask Instagram (refreshes and"
             f" creators not stored yet); stored reports still answer; retry after {wait} s",
             retry_after=wait,

@@ -24,7 +24,7 @@ from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 
-from following.errors import NotFound, ResourceExhausted, Unavailable
+from following.errors import CreatorNotFound, ResourceExhausted, Unavailable, UpstreamThrottled, UpstreamUnavailable
 from following.supervisor import Loop, Supervisor
 from services.creator import backlog, store
 from services.creator.analytics import CaptionAnalysis
@@ -34,7 +34,7 @@ from services.creator.media import CdnClient, CdnUnavailable, plan_jobs
 from services.creator.quota import FetchQuota
 from services.creator.records import MediaInfo
 from services.creator.settings import CreatorSettings
-from services.creator.upstream import ProfileSource, UpstreamError, UserNotFound
+from services.creator.upstream import ProfileSource, Throttled, UpstreamError, UserNotFound
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +163,15 @@ class SearchService:
             fetch = await self._source.fetch_profile(username, post_limit)
         except UserNotFound:
             SEARCHES.labels("not_found").inc()
-            raise NotFound(f"instagram has no account named {username!r}") from None
+            raise CreatorNotFound(f"instagram has no account named {username!r}") from None
         except UpstreamError as exc:
             if current is not None and current.ready:
                 log.warning("upstream failed; serving the stored report", extra={"reason": str(exc)})
                 return FetchOutcome(from_cache=True, stale_reason=str(exc))
             retry = exc.retry_after_seconds if exc.retry_after_seconds is not None else DEFAULT_RETRY_AFTER_S
             SEARCHES.labels("unavailable").inc()
-            raise Unavailable(
-                f"instagram is unavailable ({exc}); retry after {retry:.0f} s", retry_after=retry
-            ) from exc
+            upstream = UpstreamThrottled if isinstance(exc, Throttled) else UpstreamUnavailable
+            raise upstream(f"instagram is unavailable ({exc}); retry after {retry:.0f} s", retry_after=retry) from exc
         lease = self._settings.inference_deadline_s + 10
         saved = await store.save_fetch(conn, fetch, post_limit, plan_jobs(fetch), lease)
         claimed = await backlog.claim_outbox(conn, 500, self._settings.cdn_enqueue_deadline_s + 10, saved.creator_id)

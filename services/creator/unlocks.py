@@ -15,7 +15,7 @@ import asyncpg
 from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from following.errors import PermissionDenied
+from following.errors import NotUnlocked
 from services.creator.records import StoredPost
 from services.creator.store import LOAD_POSTS, stored_post
 
@@ -134,7 +134,7 @@ async def require_unlock(conn: asyncpg.Connection, user_id: str, username: str) 
     async with as_user(conn, user_id):
         row = await conn.fetchrow(UNLOCKED_CREATOR, username)
     if row is None:
-        raise PermissionDenied(f"you have not unlocked {username!r}: search the creator first")
+        raise NotUnlocked(f"you have not unlocked {username!r}: search the creator first")
     return int(row["id"]), int(row["followers"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from following.errors import InvalidArgument
+from following.errors import InvalidUsername
 
 MAX_LENGTH = 30
 # A profile URL carries more than the name (scheme, host, a query string from a share link); anything longer is
@@ -17,34 +17,34 @@ _PROFILE_HOSTS = ("instagram.com", "www.instagram.com", "m.instagram.com", "inst
 
 
 def normalise_username(raw: str) -> str:
-    """The lower-case username; raises InvalidArgument saying which rule the input breaks."""
+    """The lower-case username; raises InvalidUsername saying which rule the input breaks."""
     if len(raw) > MAX_INPUT_LENGTH:
-        raise InvalidArgument(
+        raise InvalidUsername(
             f"username: must be at most {MAX_LENGTH} characters (a profile URL at most {MAX_INPUT_LENGTH});"
             f" got {len(raw)}"
         )
     text = raw.strip()
     if not text:
-        raise InvalidArgument("username: must not be empty")
+        raise InvalidUsername("username: must not be empty")
     if "/" in text or text.lower().startswith(("http:", "https:", "instagram.com", "www.")):
         text = _from_profile_url(text)
     elif text.startswith("@"):
         text = text[1:]
     name = text.lower()
     if not name:
-        raise InvalidArgument("username: must not be empty")
+        raise InvalidUsername("username: must not be empty")
     if len(name) > MAX_LENGTH:
-        raise InvalidArgument(f"username: must be at most {MAX_LENGTH} characters, got {len(name)}")
+        raise InvalidUsername(f"username: must be at most {MAX_LENGTH} characters, got {len(name)}")
     if not _ALLOWED.match(name):
         bad = sorted({ch for ch in name if not re.match(r"[a-z0-9._]", ch)})
         shown = " ".join(ascii(ch) for ch in bad[:5])  # ASCII-only: the message travels in HTTP/2 trailers
-        raise InvalidArgument(
+        raise InvalidUsername(
             f"username: only letters, digits, '.' and '_' are allowed; found {shown}",
         )
     if name.startswith(".") or name.endswith("."):
-        raise InvalidArgument("username: must not start or end with '.'")
+        raise InvalidUsername("username: must not start or end with '.'")
     if ".." in name:
-        raise InvalidArgument("username: must not contain two '.' in a row")
+        raise InvalidUsername("username: must not contain two '.' in a row")
     return name
 
 
@@ -54,10 +54,10 @@ def _from_profile_url(text: str) -> str:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:  # a bracketed host that is no IPv6 address, characters that change under NFKC, ...
-        raise InvalidArgument(NOT_A_PROFILE_URL) from None
+        raise InvalidUsername(NOT_A_PROFILE_URL) from None
     if parts.scheme not in ("http", "https") or host not in _PROFILE_HOSTS:
-        raise InvalidArgument(NOT_A_PROFILE_URL)
+        raise InvalidUsername(NOT_A_PROFILE_URL)
     segments = [segment for segment in parts.path.split("/") if segment]
     if len(segments) != 1:
-        raise InvalidArgument("username: a profile URL must have exactly one path segment, the username")
+        raise InvalidUsername("username: a profile URL must have exactly one path segment, the username")
     return segments[0].lstrip("@")

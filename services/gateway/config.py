@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from google.protobuf import descriptor_pb2
 
 from services.gateway import lua
 from services.gateway.contract import GATEWAY_SERVICES, Method, gateway_methods, load_descriptor_set
+from services.gateway.docs import render_docs_page
+from services.gateway.openapi import build_document, render_document
 from services.gateway.settings import GatewaySettings, JwksUrl, SettingsError
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.j2")
@@ -27,24 +30,88 @@ JWKS_ENV = "GATEWAY_LOCAL_JWKS"
 # Headers only the gateway may set; a client's copies are removed before any filter runs.
 STRIPPED_HEADERS = ("x-user-id", "x-jwt-payload", "x-envoy-original-path", "x-envoy-original-method")
 
-# HTTP status of an Envoy-generated error -> the gRPC code in its JSON body, matching what the transcoder writes for
-# errors from the services (the HTTP status of a gRPC code, per google.rpc.Code).
-STATUS_CODES: tuple[tuple[int, int], ...] = (
-    (400, 3),  # INVALID_ARGUMENT: unknown query parameter, body/path collision, malformed JSON
-    (401, 16),  # UNAUTHENTICATED
-    (403, 7),  # PERMISSION_DENIED: JWT audience
-    (404, 5),  # NOT_FOUND: no such route
-    (405, 12),
-    (408, 4),
-    (413, 8),  # RESOURCE_EXHAUSTED: body over the limit
-    (414, 3),  # INVALID_ARGUMENT: path over the limit
-    (429, 8),  # RESOURCE_EXHAUSTED: rate limit
-    (431, 8),
-    (500, 13),
-    (501, 12),
-    (502, 14),
-    (503, 14),  # UNAVAILABLE: upstream down, circuit open
-    (504, 4),  # DEADLINE_EXCEEDED: route timeout
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+DOMAIN = "following"
+
+
+@dataclass(frozen=True)
+class StatusError:
+    """HTTP status of an Envoy-generated error -> the gRPC code in its JSON body (what the transcoder writes for the
+    services' errors, per google.rpc.Code) and the reason it carries when no more precise mapper matched."""
+
+    http_status: int
+    code: int
+    reason: str
+    retry_after_s: int | None = None
+
+
+STATUS_ERRORS: tuple[StatusError, ...] = (
+    StatusError(400, 3, "INVALID_ARGUMENT"),  # unknown query parameter, body/path collision, malformed JSON
+    StatusError(401, 16, "TOKEN_INVALID"),  # missing and expired tokens are told apart before this
+    StatusError(403, 7, "FORBIDDEN_ROLE"),  # the wrong audience is told apart before this
+    StatusError(404, 5, "ROUTE_NOT_FOUND"),
+    StatusError(405, 12, "METHOD_NOT_ALLOWED"),
+    StatusError(408, 4, "DEADLINE_EXCEEDED"),
+    StatusError(413, 8, "REQUEST_TOO_LARGE"),
+    StatusError(414, 3, "REQUEST_TOO_LARGE"),
+    StatusError(429, 8, "RATE_LIMITED", 1),
+    StatusError(431, 8, "REQUEST_TOO_LARGE"),
+    StatusError(500, 13, "INTERNAL"),
+    StatusError(501, 12, "METHOD_NOT_ALLOWED"),
+    StatusError(502, 14, "SERVICE_UNAVAILABLE", 1),
+    StatusError(503, 14, "SERVICE_UNAVAILABLE", 1),  # upstream down, circuit open
+    StatusError(504, 4, "DEADLINE_EXCEEDED"),  # route timeout
+)
+
+
+def error_body(code: int, message: str, reason: str, retry_after_s: int | None = None) -> dict[str, Any]:
+    """The google.rpc.Status JSON of a gateway-made error, the same shape the transcoder gives the services' errors."""
+    details: list[dict[str, Any]] = [{"@type": ERROR_INFO, "reason": reason, "domain": DOMAIN, "metadata": {}}]
+    if retry_after_s is not None:
+        details.append({"@type": RETRY_INFO, "retry_delay": f"{retry_after_s}s"})
+    return {"code": code, "message": message, "details": details}
+
+
+def _cel(expression: str) -> dict[str, Any]:
+    return {
+        "extension_filter": {
+            "name": "envoy.access_loggers.extension_filters.cel",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+                "expression": expression,
+            },
+        }
+    }
+
+
+@dataclass(frozen=True)
+class DetailError:
+    """A local reply told apart by what Envoy says caused it (its response code details), keeping its status."""
+
+    name: str
+    expression: str
+    code: int
+    reason: str
+    retry_after_s: int | None = None
+
+    @property
+    def filter(self) -> dict[str, Any]:
+        return _cel(self.expression)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, "%LOCAL_REPLY_BODY%", self.reason, self.retry_after_s)
+
+
+_JWT_DENIED = "response.code_details.startsWith('jwt_authn_access_denied{"
+DETAIL_ERRORS: tuple[DetailError, ...] = (
+    DetailError("jwt-missing", _JWT_DENIED + "Jwt_is_missing')", 16, "TOKEN_MISSING"),
+    DetailError("jwt-expired", _JWT_DENIED + "Jwt_is_expired')", 16, "TOKEN_EXPIRED"),
+    DetailError("jwt-not-yet-valid", _JWT_DENIED + "Jwt_not_yet_valid')", 16, "TOKEN_EXPIRED"),
+    DetailError("jwt-audience", _JWT_DENIED + "Audiences_in_Jwt_are_not_allowed')", 7, "WRONG_AUDIENCE"),
+    DetailError("jwt-other", _JWT_DENIED + "')", 16, "TOKEN_INVALID"),
+    DetailError("rate-limited", "response.code_details == 'local_rate_limited'", 8, "RATE_LIMITED", 1),
 )
 
 # A service may ask for 503 (only that) on an answer whose body must stay as it is; the header never reaches clients.
@@ -95,6 +162,11 @@ class Hint:
     code: int
     message: str
     response_headers: tuple[tuple[str, str], ...] = ()
+    reason: str = "INVALID_ARGUMENT"
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.reason)
 
     @property
     def filter(self) -> dict[str, Any]:
@@ -123,6 +195,7 @@ HINTS: tuple[Hint, ...] = (
         code=5,
         message="There is no /api/v1/creators route: the path is singular, /api/v1/creator/... "
         "(every route is listed at GET /api/openapi.json).",
+        reason="ROUTE_NOT_FOUND",
     ),
     Hint(
         name="media-route",
@@ -132,6 +205,7 @@ HINTS: tuple[Hint, ...] = (
         code=5,
         message="There is no /media route: the avatar and every post image (image, carousel) come inside the report "
         "of POST /api/v1/creator/search/{username} and in GET /api/v1/creator/{username}/posts.",
+        reason="ROUTE_NOT_FOUND",
     ),
     Hint(
         name="get-search",
@@ -145,6 +219,7 @@ HINTS: tuple[Hint, ...] = (
         message='Search is POST /api/v1/creator/search/{username} with a JSON body ({} or {"refresh": true}); '
         "to list the creators you unlocked, GET /api/v1/creator/unlocked.",
         response_headers=(("allow", "POST"),),
+        reason="METHOD_NOT_ALLOWED",
     ),
     # Envoy's codec refuses these before any filter runs and says nothing; the hints give the 400 its message.
     Hint(
@@ -154,6 +229,7 @@ HINTS: tuple[Hint, ...] = (
         status=405,
         code=12,
         message="This API has no QUERY routes: every route and its verb is listed at GET /api/openapi.json.",
+        reason="METHOD_NOT_ALLOWED",
     ),
     Hint(
         name="path-fragment",
@@ -163,6 +239,7 @@ HINTS: tuple[Hint, ...] = (
         code=3,
         message="The request path contains '#': a URL fragment is not sent to a server; percent-encode it as %%23 "
         "if it is part of a value.",
+        reason="INVALID_ARGUMENT",
     ),
     Hint(
         name="jwt-missing",
@@ -172,6 +249,7 @@ HINTS: tuple[Hint, ...] = (
         code=16,
         message="Jwt is missing: send the Supabase session's access token as 'Authorization: Bearer <jwt>' "
         "(tokens in the query string are not read).",
+        reason="TOKEN_MISSING",
     ),
     Hint(
         name="jwt-scheme",
@@ -180,6 +258,7 @@ HINTS: tuple[Hint, ...] = (
         status=401,
         code=16,
         message="The Authorization header must read 'Bearer <jwt>' ('Bearer', capital B, then one space).",
+        reason="TOKEN_INVALID",
     ),
     Hint(
         name="jwt-not-a-jwt",
@@ -191,9 +270,24 @@ HINTS: tuple[Hint, ...] = (
         code=16,
         message="The bearer token is not a JWT: send the access_token of the user's Supabase session "
         "(three base64url parts separated by dots), not a placeholder such as 'test'.",
+        reason="TOKEN_INVALID",
     ),
 )
 
+
+CORS_REFUSED = Hint(
+    name="cors-refused",
+    statuses=(403,),
+    headers=(
+        {"name": ":method", "string_match": {"exact": "OPTIONS"}},
+        {"name": "access-control-request-method", "present_match": True},
+    ),
+    status=403,
+    code=7,
+    message="This origin is not allowed to call the API from a browser: add it to the gateway's CORS_ORIGINS (exact "
+    "origins) or CORS_ORIGIN_PATTERNS (such as https://*.vercel.app).",
+    reason="CORS_ORIGIN_REFUSED",
+)
 
 _MALFORMED_PATH = _path_regex(r"[^?]*(%2[fF]|%5[cC]|%00|/\.\.?(/|\?|$)|/%2[eE]).*")
 _MALFORMED_PATH_MESSAGE = (
@@ -202,12 +296,18 @@ _MALFORMED_PATH_MESSAGE = (
 )
 
 
-def malformed_path_hints(cors_origins: tuple[str, ...]) -> list[Hint]:
+def allowed_origin_regex(cors_origins: tuple[str, ...], patterns: tuple[str, ...] = ()) -> str:
+    """One RE2 regex matching exactly the allowed origins (and origin patterns), for the replies the CORS filter does
+    not see."""
+    return "|".join([*(re.escape(o) for o in cors_origins), *(f"(?:{p})" for p in patterns)])
+
+
+def malformed_path_hints(cors_origins: tuple[str, ...], patterns: tuple[str, ...] = ()) -> list[Hint]:
     """Envoy refuses such paths before routing (path_normalization_failed) with an empty body and before the CORS
     filter runs, so the hint adds the CORS headers itself, for allowed origins only."""
     allowed = {
         "name": "origin",
-        "string_match": {"safe_regex": {"regex": "|".join(re.escape(o) for o in cors_origins)}},
+        "string_match": {"safe_regex": {"regex": allowed_origin_regex(cors_origins, patterns)}},
     }
     cors_headers = (
         ("access-control-allow-origin", "%REQ(ORIGIN)%"),
@@ -239,6 +339,7 @@ def method_hints(methods: list[Method]) -> list[Hint]:
                 code=12,
                 message=f"{template} only answers {allow} (every route is listed at GET /api/openapi.json).",
                 response_headers=(("allow", allow),),
+                reason="METHOD_NOT_ALLOWED",
             )
         )
     return hints
@@ -317,9 +418,33 @@ def public_paths(methods: list[Method]) -> list[str]:
     return paths
 
 
+OPENAPI_PATH = "/api/openapi.json"
+DOCS_PATH = "/api/docs"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A page Envoy serves itself (direct_response): the contract answers while every service is down."""
+
+    name: str
+    path: str
+    content_type: str
+    body: str
+
+
+def documents(files: descriptor_pb2.FileDescriptorSet) -> list[Document]:
+    """The OpenAPI document and the docs page, rendered from the descriptor set the gateway starts with."""
+    document = build_document(files)
+    return [
+        Document("openapi", OPENAPI_PATH, "application/json", render_document(files).decode()),
+        Document("docs", DOCS_PATH, "text/html; charset=utf-8", render_docs_page(document)),
+    ]
+
+
 def render(settings: GatewaySettings) -> Rendered:
     files = load_descriptor_set(settings.descriptor)
     methods = gateway_methods(files)
+    pages = documents(files)
     jwks = local_jwks(settings)
     providers = [Provider("supabase")] if jwks else []
     if settings.jwks_url:
@@ -338,13 +463,23 @@ def render(settings: GatewaySettings) -> Rendered:
         identity_check_lua=lua.identity_check(settings),
         operator_check_lua=lua.operator_check(settings, methods),
         http_status_lua=HTTP_STATUS_LUA,
-        hints=[*malformed_path_hints(settings.cors_origins), *HINTS, *method_hints(methods)],
-        status_codes=STATUS_CODES,
+        hints=[
+            *malformed_path_hints(settings.cors_origins, settings.cors_origin_patterns),
+            CORS_REFUSED,
+            *HINTS,
+            *method_hints(methods),
+        ],
+        detail_errors=DETAIL_ERRORS,
+        status_errors=[(e, error_body(e.code, "%LOCAL_REPLY_BODY%", e.reason, e.retry_after_s)) for e in STATUS_ERRORS],
+        default_error=error_body(2, "%LOCAL_REPLY_BODY%", "INTERNAL"),
         method_routes=method_routes(settings, methods),
         read_timeout=_duration(settings.read_timeout_s),
         connect_timeout=_duration(settings.connect_timeout_s),
         providers=providers,
-        public_paths=public_paths(methods),
+        public_paths=[*public_paths(methods), DOCS_PATH],
+        documents=pages,
+        allowed_origin_regex=allowed_origin_regex(settings.cors_origins, settings.cors_origin_patterns),
+        max_document_bytes=max(len(page.body.encode()) for page in pages) + 4096,
         services=list(GATEWAY_SERVICES),
         clusters=[
             {"name": "creator", "address": settings.creator_addr},

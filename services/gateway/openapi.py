@@ -7,7 +7,7 @@ descriptions from the proto comments. The JSON shapes follow what the gateway's 
     python -m services.gateway.openapi --write   # gen/openapi.json
     python -m services.gateway.openapi           # print to stdout
 
-The creator service serves it at GET /api/openapi.json through `load_document()`.
+The gateway renders it when it starts and Envoy answers GET /api/openapi.json with it (services/gateway/config.py).
 """
 
 from __future__ import annotations
@@ -60,17 +60,48 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 }
 
 _ERROR_STATUSES = {
-    "400": "Invalid request: unknown query parameter, malformed JSON, a field that breaks a rule (INVALID_ARGUMENT).",
-    "401": "Missing or invalid JWT (UNAUTHENTICATED).",
+    "400": "Invalid request: unknown query parameter, malformed JSON, a field that breaks a rule "
+    "(INVALID_ARGUMENT, INVALID_USERNAME).",
+    "401": "Missing, invalid or expired JWT (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED).",
     "403": "JWT audience not allowed, an operator route without the operator role, or the creator is not unlocked by "
-    "the caller (PERMISSION_DENIED).",
-    "404": "No such route or no such resource (NOT_FOUND).",
-    "413": "Request body over the gateway's limit.",
-    "414": "Request path and query over the gateway's limit (INVALID_ARGUMENT).",
-    "429": "Rate limited (RESOURCE_EXHAUSTED); retry after the `retry-after` seconds.",
-    "503": "A service or its upstream is unavailable (UNAVAILABLE); retry later.",
+    "the caller (WRONG_AUDIENCE, FORBIDDEN_ROLE, NOT_UNLOCKED).",
+    "404": "No such route or no such creator (ROUTE_NOT_FOUND, CREATOR_NOT_FOUND).",
+    "405": "The path exists with another verb, listed in `Allow` (METHOD_NOT_ALLOWED).",
+    "413": "Request body over the gateway's limit (REQUEST_TOO_LARGE).",
+    "414": "Request path and query over the gateway's limit (REQUEST_TOO_LARGE).",
+    "429": "Rate limited or the fetch quota is spent (RATE_LIMITED, QUOTA_EXCEEDED); retry after `Retry-After`.",
+    "503": "A service, its database or Instagram is unavailable (SERVICE_UNAVAILABLE, UPSTREAM_THROTTLED, "
+    "UPSTREAM_UNAVAILABLE); retry after `Retry-After`.",
     "504": "The route's timeout expired (DEADLINE_EXCEEDED).",
 }
+
+
+# Example values of request fields by name (the rest by type), for the example of each route.
+_EXAMPLES: dict[str, Any] = {"username": "fit.bayann", "page_size": 20, "page_token": "", "days": 7, "refresh": False}
+_TYPE_EXAMPLES: dict[str, Any] = {"string": "", "integer": 1, "boolean": False, "number": 1.0}
+
+
+def _example(name: str, schema: dict[str, Any]) -> Any:
+    return _EXAMPLES.get(name, _TYPE_EXAMPLES.get(str(schema.get("type")), ""))
+
+
+def _code_sample(verb: str, path: str, parameters: list[dict[str, Any]], body: Any, public: bool) -> str:
+    """A curl line for the route with example values: what a first call looks like."""
+    url = path
+    query = []
+    for parameter in parameters:
+        if parameter["in"] == "path":
+            url = url.replace("{" + parameter["name"] + "}", str(parameter["example"]))
+        elif parameter["name"] in _EXAMPLES and parameter["example"] != "":
+            query.append(f"{parameter['name']}={parameter['example']}")
+    if query:
+        url += "?" + "&".join(query)
+    parts = ["curl", "-X", verb.upper(), f'"$API{url}"']
+    if not public:
+        parts += ["-H", '"Authorization: Bearer $TOKEN"']
+    if body is not None:
+        parts += ["-H", "'Content-Type: application/json'", "-d", f"'{json.dumps(body)}'"]
+    return " ".join(parts)
 
 
 class _Types:
@@ -197,6 +228,7 @@ class _Builder:
                 "required": location == "path",
                 "schema": self.field_schema(field, response=False),
             }
+            parameter["example"] = _example(field.name, parameter["schema"])
             note = notes.get((*path, _FIELD_FIELD, fi), "")
             if note:
                 parameter["description"] = note
@@ -206,7 +238,11 @@ class _Builder:
         if binding.body == "*":
             body = self.message_schema(method.input_type, response=False, exclude=binding.path_params)
             # An empty body is the message's defaults (`{}`), so the body is optional.
-            operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+            example = {name: _EXAMPLES[name] for name in body.get("properties", {}) if name in _EXAMPLES}
+            operation["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": body, "example": example}},
+            }
         if method.output_type == "google.api.HttpBody":
             ok: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
         else:
@@ -215,6 +251,9 @@ class _Builder:
             "200": {"description": "OK", "content": ok},
             **{status: {"$ref": "#/components/responses/Error"} for status in _ERROR_STATUSES},
         }
+        example_body = operation["requestBody"]["content"]["application/json"]["example"] if binding.body else None
+        sample = _code_sample(binding.verb, binding.path, parameters, example_body, method.public)
+        operation["x-codeSamples"] = [{"lang": "shell", "label": "curl", "source": sample}]
         if method.public:
             operation["security"] = []
         if method.operator:
@@ -226,8 +265,88 @@ class _Builder:
         return operation
 
 
+ERROR_REASON_ENUM = "errors.v1.ErrorReason"
+
+INT64_NOTE = (
+    "64-bit integers (follower counts, ids) are JSON strings, as proto3 JSON prints them: a JavaScript number loses "
+    "precision above 2^53. Parse them with BigInt, or Number when the value is known to be small."
+)
+
+
+def error_reasons(files: descriptor_pb2.FileDescriptorSet) -> dict[str, str]:
+    """Every ErrorInfo.reason the API sends (errors.v1.ErrorReason) with its comment."""
+    for file in files.file:
+        for ei, enum in enumerate(file.enum_type):
+            if f"{file.package}.{enum.name}" != ERROR_REASON_ENUM:
+                continue
+            trailing = {
+                tuple(location.path): location.trailing_comments.strip()
+                for location in file.source_code_info.location
+                if location.trailing_comments.strip()
+            }
+            return {
+                value.name: trailing.get((_ENUM_FIELD, ei, 2, vi), "")
+                for vi, value in enumerate(enum.value)
+                if value.number != 0
+            }
+    raise ValueError(f"the descriptor set lacks {ERROR_REASON_ENUM}: run `make protos`")
+
+
+def _error_components(reasons: dict[str, str]) -> dict[str, Any]:
+    listing = "\n".join(f"- `{name}`: {text}" if text else f"- `{name}`" for name, text in reasons.items())
+    error_info = {
+        "type": "object",
+        "required": ["@type", "reason", "domain", "metadata"],
+        "properties": {
+            "@type": {"const": "type.googleapis.com/google.rpc.ErrorInfo"},
+            "reason": {"type": "string", "enum": list(reasons), "description": "Stable; branch on it.\n\n" + listing},
+            "domain": {"const": "following"},
+            "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    retry_info = {
+        "type": "object",
+        "required": ["@type", "retry_delay"],
+        "properties": {
+            "@type": {"const": "type.googleapis.com/google.rpc.RetryInfo"},
+            "retry_delay": {"type": "string", "pattern": "^[0-9]+s$", "examples": ["5s"]},
+        },
+    }
+    error = {
+        "type": "object",
+        "required": ["code", "message", "details"],
+        "properties": {
+            "code": {"type": "integer", "description": "gRPC status code (google.rpc.Code)."},
+            "message": {"type": "string", "description": "For people; may change. Do not parse it."},
+            "details": {
+                "type": "array",
+                "description": "ErrorInfo first, always; RetryInfo when the same call may succeed later.",
+                "items": {
+                    "oneOf": [{"$ref": "#/components/schemas/ErrorInfo"}, {"$ref": "#/components/schemas/RetryInfo"}]
+                },
+            },
+        },
+        "examples": [
+            {
+                "code": 5,
+                "message": "instagram has no account named 'nobody.at.all'",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "CREATOR_NOT_FOUND",
+                        "domain": "following",
+                        "metadata": {},
+                    }
+                ],
+            }
+        ],
+    }
+    return {"Error": error, "ErrorInfo": error_info, "RetryInfo": retry_info}
+
+
 def build_document(files: descriptor_pb2.FileDescriptorSet) -> dict[str, Any]:
     builder = _Builder(files)
+    reasons = error_reasons(files)
     paths: dict[str, dict[str, Any]] = {}
     for method in gateway_methods(files):
         if method.binding is None:
@@ -239,7 +358,12 @@ def build_document(files: descriptor_pb2.FileDescriptorSet) -> dict[str, Any]:
         "info": {
             "title": "Following API",
             "version": "v1",
-            "description": "\n\n".join(builder.types.file_comments) + "\n\nError statuses:\n" + errors,
+            "description": "\n\n".join(builder.types.file_comments)
+            + "\n\n"
+            + INT64_NOTE
+            + "\n\nErrors are a google.rpc.Status: `{code, message, details}`; `details[0]` is a google.rpc.ErrorInfo "
+            "whose `reason` is stable (see the ErrorInfo schema), and a google.rpc.RetryInfo plus the `Retry-After` "
+            "header (seconds) come when retrying helps.\n\nError statuses:\n" + errors,
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
@@ -255,20 +379,18 @@ def build_document(files: descriptor_pb2.FileDescriptorSet) -> dict[str, Any]:
             },
             "responses": {
                 "Error": {
-                    "description": "An error; `code` is the gRPC status code, `message` says what to do.",
+                    "description": "An error; branch on `details[0].reason`, show `message` to people.",
+                    "headers": {
+                        "Retry-After": {
+                            "description": "Seconds to wait before retrying; sent only when retrying helps.",
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    },
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 }
             },
             "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {
-                        "code": {"type": "integer", "description": "gRPC status code (google.rpc.Code)."},
-                        "message": {"type": "string"},
-                        "details": {"type": "array", "items": {"type": "object"}},
-                    },
-                },
+                **_error_components(reasons),
                 **dict(sorted(builder.schemas.items())),
             },
         },

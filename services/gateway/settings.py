@@ -62,6 +62,8 @@ class GatewaySettings:
     operator_claim: tuple[str, ...]
     operator_role: str
     cors_origins: tuple[str, ...]
+    # RE2 regexes, one per CORS_ORIGIN_PATTERNS entry such as https://*.vercel.app ('*' = one DNS label).
+    cors_origin_patterns: tuple[str, ...]
     descriptor: Path
     read_timeout_s: float
     write_timeout_s: float
@@ -123,6 +125,7 @@ class GatewaySettings:
             operator_claim=reader.claim_path("GATEWAY_OPERATOR_CLAIM", "app_metadata.role"),
             operator_role=reader.text("GATEWAY_OPERATOR_ROLE", "operator"),
             cors_origins=reader.origins("CORS_ORIGINS", "http://localhost:3000"),
+            cors_origin_patterns=reader.origin_patterns("CORS_ORIGIN_PATTERNS"),
             descriptor=Path(reader.optional("GATEWAY_DESCRIPTOR") or default_descriptor_path()),
             read_timeout_s=reader.seconds("GATEWAY_READ_TIMEOUT_S", "5"),
             write_timeout_s=reader.seconds("GATEWAY_WRITE_TIMEOUT_S", "60"),
@@ -211,6 +214,24 @@ class _Reader:
         if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise SettingsError(f"{name}: {raw!r} is not HOST:PORT")
         return Address(host, int(port))
+
+    def origin_patterns(self, name: str) -> tuple[str, ...]:
+        """`scheme://*.rest.of.host[:port]` entries as anchored RE2 regexes; '*' stands for exactly one DNS label, so
+        `https://*.vercel.app` allows `https://my-app-git-branch.vercel.app` but not `https://vercel.app.evil.com`."""
+        patterns = []
+        for entry in (p.strip().rstrip("/") for p in self.text(name, "").split(",") if p.strip()):
+            scheme, sep, rest = entry.partition("://")
+            fixed = rest[2:]
+            if (
+                scheme not in ("http", "https")
+                or not sep
+                or not rest.startswith("*.")
+                or not fixed
+                or not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?", fixed)
+            ):
+                raise SettingsError(f"{name}: {entry!r} is not a pattern like https://*.vercel.app")
+            patterns.append(rf"{re.escape(scheme)}://[a-z0-9]([a-z0-9-]*[a-z0-9])?\.{re.escape(fixed.lower())}")
+        return tuple(patterns)
 
     def origins(self, name: str, default: str) -> tuple[str, ...]:
         origins = tuple(o.strip().rstrip("/") for o in self.text(name, default).split(",") if o.strip())

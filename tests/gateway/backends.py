@@ -18,6 +18,7 @@ from creator.v1 import creator_pb2, creator_pb2_grpc
 from google.api import httpbody_pb2
 from inference.v1 import inference_pb2, inference_pb2_grpc
 
+from following.errors import CreatorNotFound, UpstreamThrottled, rich_status
 from services.gateway.openapi import load_document
 
 SLOW_SECONDS = 5.0
@@ -49,8 +50,9 @@ class Recorder:
 
 
 class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
-    """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE, 'internal' is
-    INTERNAL (a request the service fails on), 'slow' answers after SLOW_SECONDS (to trip the route timeout)."""
+    """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE (both with the
+    details the services' interceptor attaches), 'internal' is INTERNAL (a request the service fails on), 'slow'
+    answers after SLOW_SECONDS (to trip the route timeout)."""
 
     def __init__(self, recorder: Recorder) -> None:
         self._recorder = recorder
@@ -60,9 +62,10 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
     ) -> creator_pb2.CreatorReport:
         metadata = self._recorder.record("SearchCreator", context)
         if request.username == "missing":
-            await context.abort(grpc.StatusCode.NOT_FOUND, "no Instagram account 'missing'")
+            await context.abort_with_status(rich_status(CreatorNotFound("no Instagram account 'missing'")))
         if request.username == "unavailable":
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "instagram throttled: retry after 60 s")
+            throttled = UpstreamThrottled("instagram throttled: retry after 60 s", retry_after=60)
+            await context.abort_with_status(rich_status(throttled))
         if request.username == "slow":
             await asyncio.sleep(SLOW_SECONDS)
         report = creator_pb2.CreatorReport(analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import importlib.resources
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import jsonschema
 import pytest
+from errors.v1 import errors_pb2
 from google.api import annotations_pb2
 from grpc_tools import protoc
 from openapi_spec_validator import validate
@@ -17,6 +20,7 @@ from openapi_spec_validator import validate
 from services.gateway.contract import gateway_methods, load_descriptor_set
 from services.gateway.openapi import load_document, render_document
 from services.gateway.process import EnvoyProcess
+from tests.gateway.envoys import ORIGIN, StartGateway
 from tests.gateway.test_routes import REST_CASES
 from tests.gateway.tokens import Keys
 
@@ -138,3 +142,54 @@ async def test_error_bodies_match_the_documented_error_schema(
 def _matches(template: str, path: str) -> bool:
     parts, actual = template.split("/"), path.split("/")
     return len(parts) == len(actual) and all(p == a or p.startswith("{") for p, a in zip(parts, actual, strict=True))
+
+
+def test_every_error_reason_and_the_int64_rule_are_documented(document: dict[str, Any]) -> None:
+    reason = document["components"]["schemas"]["ErrorInfo"]["properties"]["reason"]
+    assert reason["enum"] == [name for name in errors_pb2.ErrorReason.keys() if name != "ERROR_REASON_UNSPECIFIED"]
+    assert all(f"`{name}`" in reason["description"] for name in reason["enum"])
+    assert "Retry-After" in document["components"]["responses"]["Error"]["headers"]
+    assert "BigInt" in document["info"]["description"]
+
+
+async def test_the_document_and_the_docs_page_answer_while_every_service_is_down(
+    start_gateway: StartGateway, http: aiohttp.ClientSession, document: dict[str, Any]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{probe.getsockname()[1]}"
+    gateway = await start_gateway(CREATOR_ADDR=nowhere, CDN_ADDR=nowhere)
+    async with http.get(gateway.base_url + "/api/v1/creator/unlocked") as down:
+        assert down.status in (401, 503)  # the services are really unreachable behind this gateway
+    async with http.get(gateway.base_url + "/api/openapi.json", headers={"Origin": ORIGIN}) as response:
+        assert response.status == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+        assert await response.json() == document
+    async with http.get(gateway.base_url + "/api/docs") as page:
+        assert page.status == 200
+        assert page.headers["content-type"].startswith("text/html")
+        text = await page.text()
+    for path in document["paths"]:
+        assert html.escape(path) in text
+    assert all(name in text for name in document["components"]["schemas"]["ErrorInfo"]["properties"]["reason"]["enum"])
+    async with http.post(gateway.base_url + "/api/openapi.json") as wrong_verb:
+        assert wrong_verb.status == 405
+
+
+async def test_every_route_has_an_example_that_the_gateway_answers(
+    gateway: EnvoyProcess, http: aiohttp.ClientSession, keys: Keys, document: dict[str, Any]
+) -> None:
+    headers = {"Authorization": f"Bearer {keys.hs256(app_metadata={'role': 'operator'})}"}
+    for template, operations in document["paths"].items():
+        for verb, operation in operations.items():
+            assert operation["x-codeSamples"][0]["source"].startswith(f"curl -X {verb.upper()}")
+            path, query = template, {}
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path":
+                    path = path.replace("{" + parameter["name"] + "}", str(parameter["example"]))
+                elif parameter["example"] != "":
+                    query[parameter["name"]] = str(parameter["example"]).lower()
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")
+            async with http.request(verb, gateway.base_url + path, params=query, json=body, headers=headers) as answer:
+                assert answer.status == 200, (verb, path, query, await answer.text())

@@ -19,14 +19,14 @@ from tests.gateway.tokens import Keys
 # The operator routes need this claim; it is harmless on the others, so every case carries it.
 OPERATOR = {"role": "operator"}
 
-# (verb, path, JSON body, backend method, expected fragment of the JSON answer)
+# (verb, path, JSON body, backend method (none: Envoy answers itself), expected fragment of the JSON answer)
 REST_CASES: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any]]] = [
     ("POST", "/api/v1/creator/search/alice", {"refresh": True, "post_limit": 5}, "SearchCreator", {}),
     ("GET", "/api/v1/creator/unlocked?page_size=3", None, "ListUnlocked", {"next_page_token": "after-3"}),
     ("GET", "/api/v1/creator/alice/posts?page_token=t1", None, "ListPosts", {"next_page_token": "t1"}),
     ("GET", "/api/v1/creator/alice/history?limit=3", None, "GetHistory", {"username": "alice"}),
     ("GET", "/api/health", None, "GetHealth", {"status": "HEALTH_STATUS_SERVING"}),
-    ("GET", "/api/openapi.json", None, "GetOpenApi", {"openapi": "3.1.0"}),
+    ("GET", "/api/openapi.json", None, "", {"openapi": "3.1.0"}),
     ("GET", "/api/v1/cdn/health", None, "CdnGetHealth", {"status": "COMPONENT_STATUS_OK"}),
     ("GET", "/api/v1/cdn/metrics", None, "CdnGetMetrics", {"jobs_done": "3"}),
     ("GET", "/api/v1/cdn/queue/status", None, "CdnGetQueueStatus", {"active_workers": 2}),
@@ -66,7 +66,9 @@ async def test_rest_route_reaches_its_rpc_with_the_verified_user(
         assert response.headers["content-type"].startswith("application/json")
         assert response.headers["x-request-id"]
     assert {k: answer[k] for k in expected} == expected
-    assert recorder.recorder.methods() == [method]
+    assert recorder.recorder.methods() == ([method] if method else [])
+    if not method:
+        return
     metadata = recorder.recorder.calls[0].metadata
     public = path.startswith(("/api/health", "/api/openapi.json", "/api/v1/cdn/health"))
     assert metadata.get("x-user-id") == (None if public else "user-42")

@@ -2,7 +2,8 @@
 
 It owns the `creator` schema's role for the test (PROBE_SCHEMA), applies PROBE_MIGRATIONS_DIR, and serves one generic
 method `/probe.Probe/Call` whose request bytes choose the behaviour: b"user" echoes x-user-id, b"invalid" raises
-InvalidArgument, b"crash" raises a plain exception, b"slow" answers after 0.5 s.
+InvalidArgument, b"throttled" raises UpstreamThrottled with a retry delay, b"crash" raises a plain exception,
+b"slow" answers after 0.5 s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import grpc
 
-from following.errors import InvalidArgument
+from following.errors import InvalidArgument, UpstreamThrottled
 from following.interceptors import caller_user_id
 from following.server import RuntimeContext, run
 from following.settings import EnvReader, RuntimeSettings
@@ -35,6 +36,8 @@ class ProbeApp:
             return caller_user_id().encode()
         if request == b"invalid":
             raise InvalidArgument("username: must be 1-30 characters")
+        if request == b"throttled":
+            raise UpstreamThrottled("instagram refuses requests for now", retry_after=7.4)
         if request == b"crash":
             raise RuntimeError("boom")
         if request == b"slow":

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from following.healthcheck import check
 from following.settings import EnvReader, RuntimeSettings, SettingsError
@@ -64,6 +65,43 @@ async def test_domain_errors_map_to_status_codes_and_crashes_to_internal(probe: 
     assert "req-42" in (crash.value.details() or "")
     assert "boom" not in (crash.value.details() or "")
     assert '"request_id": "req-42"' in probe.log_tail()
+
+
+def _details(error: grpc.aio.AioRpcError) -> tuple[list[error_details_pb2.ErrorInfo], list[int], dict[str, str]]:
+    """The ErrorInfos and RetryInfo delays of `grpc-status-details-bin`, and the other trailing metadata."""
+    trailing = {key: value for key, value in error.trailing_metadata() or () if isinstance(value, str)}
+    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(raw)
+    infos, delays = [], []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            infos.append(info)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            delays.append(retry.retry_delay.seconds)
+    return infos, delays, trailing
+
+
+async def test_domain_errors_carry_a_stable_reason_and_a_retry_delay_when_retrying_helps(
+    probe: ServiceProcess,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as invalid:
+        await call(probe.address, b"invalid")
+    infos, delays, trailing = _details(invalid.value)
+    assert [(i.reason, i.domain) for i in infos] == [("INVALID_ARGUMENT", "following")]
+    assert delays == [] and "retry-after" not in trailing
+    with pytest.raises(grpc.aio.AioRpcError) as throttled:
+        await call(probe.address, b"throttled")
+    assert throttled.value.code() == grpc.StatusCode.UNAVAILABLE
+    infos, delays, trailing = _details(throttled.value)
+    assert [i.reason for i in infos] == ["UPSTREAM_THROTTLED"]
+    assert delays == [7] and trailing["retry-after"] == "7"
+    with pytest.raises(grpc.aio.AioRpcError) as crash:
+        await call(probe.address, b"crash")
+    assert [i.reason for i in _details(crash.value)[0]] == ["INTERNAL"]
 
 
 async def test_sigterm_finishes_in_flight_calls_then_exits_zero(probe: ServiceProcess) -> None:
