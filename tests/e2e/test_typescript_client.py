@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.clients import npm, require_installed
+from tests.clients.npm import npm, require_installed
 from tests.e2e.conftest import E2E
 
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from scripts.stack import ROOT
-from tests.e2e.clients import npm, require_installed
+from tests.clients.npm import npm, require_installed
 from tests.e2e.conftest import E2E
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

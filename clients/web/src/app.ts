@@ -79,6 +79,10 @@ async function main(): Promise<void> {
     if (!session.signedIn) return showError(new Error("Sign in first."));
     void search(username.value);
   });
+
+  // The buttons stay disabled until the handlers above exist, so an early click cannot submit the form natively.
+  for (const button of document.querySelectorAll<HTMLButtonElement>("form button")) button.disabled = false;
+  document.body.dataset["ready"] = "true";
 }
 
 main().catch((error: unknown) => {

@@ -16,15 +16,17 @@ export function followerChart(target: HTMLElement, snapshots: Schemas["ProfileSn
     .sort((a, b) => a[0] - b[0]);
   if (points.length === 0) return null;
   const data: uPlot.AlignedData = [points.map((p) => p[0]), points.map((p) => p[1])];
+  const first = points[0]?.[0] ?? 0;
+  const last = points[points.length - 1]?.[0] ?? 0;
   return new uPlot(
     {
       width: WIDTH,
       height: HEIGHT,
       // A single snapshot (a creator searched once) still gets a readable week around it.
-      scales: { x: { range: (_u, min, max) => (max - min < DAY_S ? [min - 3 * DAY_S, max + 3 * DAY_S] : [min, max]) } },
+      scales: { x: { time: true, range: last - first < DAY_S ? [first - 3 * DAY_S, last + 3 * DAY_S] : [first, last] } },
       series: [
         {},
-        { label: "Followers", stroke: "#2b6cb0", width: 2, points: { show: true, size: 7 }, value: (_u, v) => compact.format(v) },
+        { label: "Followers", stroke: "#2b6cb0", width: 2, points: { show: true, size: 7 }, value: (_u, v) => (v == null ? "—" : compact.format(v)) },
       ],
       axes: [{}, { size: 60, values: (_u, ticks) => ticks.map((t) => compact.format(t)) }],
     },

@@ -33,6 +33,7 @@ async function signedIn(user: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   watch(page);
   await page.goto(consoleUrl);
+  await page.waitForSelector("body[data-ready=true]", { timeout: WAIT_MS });
   await page.fill("#dev-user", user);
   await page.click("#signin button");
   await page.getByTestId("who").filter({ hasText: `Signed in as ${user}` }).waitFor({ timeout: WAIT_MS });
