@@ -6,7 +6,8 @@ VENV_STAMP := .venv/.installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help setup protos lint typecheck test test-fast up down logs status demo models eval \
-        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e k8s-check openapi clean chaos
+        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e k8s-check openapi clean chaos \
+        clients client-types console chromium
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -18,7 +19,29 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -c "import site, pathlib; p = pathlib.Path(site.getsitepackages()[0]) / 'following_paths.pth'; root = pathlib.Path.cwd(); p.write_text(f'{root}\n{root / \"gen\"}\n')"
 	@touch $@
 
-setup: $(VENV_STAMP) protos ## Create .venv with every pinned dependency and generate the gRPC code
+setup: $(VENV_STAMP) protos clients ## Create .venv with every pinned dependency and generate the gRPC code
+
+# npm ci only when a lock file changed since the last install.
+CLIENT_STAMPS := clients/typescript/node_modules/.installed clients/web/node_modules/.installed
+clients/%/node_modules/.installed: clients/%/package-lock.json clients/%/package.json
+	cd clients/$* && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+clients: $(CLIENT_STAMPS) chromium ## Install the TypeScript client's and web console's npm packages, and Chromium
+
+chromium: ## Debian's Chromium for the browser tests (as root; otherwise says how)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium (the browser tests need it)"; fi; }
+
+client-types: openapi clients ## Regenerate the TypeScript client's types from the OpenAPI document
+	cd clients/typescript && npm run --silent generate
+
+WEB_SOURCES := $(shell find clients/web/src clients/typescript/src -type f 2>/dev/null)
+clients/web/dist/index.html: $(WEB_SOURCES) $(CLIENT_STAMPS)
+	cd clients/web && npm run --silent build
+
+console: clients/web/dist/index.html ## Build the web console's bundle (served by `make up` on http://localhost:3000)
 
 gen/.stamp: $(VENV_STAMP) $(shell find protos -name '*.proto') scripts/build_protos.sh
 	PYTHON=$(PY) bash scripts/build_protos.sh
@@ -45,12 +68,12 @@ typecheck: setup
 
 test: setup models ## Lint, type check and every test (what CI runs)
 	$(MAKE) --no-print-directory lint
-	.venv/bin/pytest -q
+	FOLLOWING_REQUIRE_CLIENTS=1 .venv/bin/pytest -q
 
 test-fast: setup ## Tests without lint, stop at the first failure
 	.venv/bin/pytest -q -x
 
-up: setup models ## Start PostgreSQL, the services, the sample upstream and the gateway under .run/
+up: setup models console ## Start PostgreSQL, the services, the sample upstream and the gateway under .run/
 	$(PY) -m scripts.stack up
 
 down: ## Stop everything `make up` started (data in .run/ survives)
@@ -90,4 +113,4 @@ k8s-check: setup ## Render every kustomize overlay and validate it offline
 	$(PY) -m deploy.check
 
 clean: down ## Remove generated code and the local stack's data
-	rm -rf gen .run
+	rm -rf gen .run clients/*/dist clients/*/dist-test

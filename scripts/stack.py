@@ -43,6 +43,7 @@ DEFAULTS = {
     "SAMPLE_UPSTREAM_LISTEN": "127.0.0.1:8090",
     "CDN_HTTP_LISTEN": "127.0.0.1:8091",
     "SUPABASE_JWT_ISSUER": "http://127.0.0.1:8080/auth/v1",
+    "CONSOLE_LISTEN": "127.0.0.1:3000",
 }
 STOP_TIMEOUT_S = 30.0
 # Upstream settings a caller may set in the environment or `stack.env`; they reach the creator and the CDN as given,
@@ -100,6 +101,14 @@ def _http_ready(url_of: Callable[[Stack], str]) -> Callable[[Stack], None]:
     return check
 
 
+def _cors_origins(stack: Stack) -> str:
+    """The console's origins (as a browser names them) first, then any the developer configured."""
+    port = stack.values["CONSOLE_LISTEN"].rpartition(":")[2]
+    configured = (stack.values.get("CORS_ORIGINS") or os.environ.get("CORS_ORIGINS", "")).split(",")
+    origins = [f"http://localhost:{port}", f"http://127.0.0.1:{port}", *(o.strip() for o in configured)]
+    return ",".join(dict.fromkeys(o for o in origins if o))
+
+
 COMPONENTS = (
     Component(
         "sample-upstream",
@@ -150,9 +159,20 @@ COMPONENTS = (
                     "SUPABASE_JWT_ISSUER",
                 )
             }
-            | {"GATEWAY_ACCESS_LOG": str(stack.logs / "gateway-access.log")}
+            | {"GATEWAY_ACCESS_LOG": str(stack.logs / "gateway-access.log"), "CORS_ORIGINS": _cors_origins(stack)}
         ),
         _http_ready(lambda stack: f"http://{stack.values['GATEWAY_LISTEN']}/api/health"),
+    ),
+    Component(
+        "console",
+        "scripts.console",
+        lambda stack: {
+            "CONSOLE_LISTEN": stack.values["CONSOLE_LISTEN"],
+            "CONSOLE_GATEWAY_URL": f"http://{stack.values['GATEWAY_LISTEN']}",
+            "SUPABASE_JWT_SECRET": stack.values["SUPABASE_JWT_SECRET"],
+            "SUPABASE_JWT_ISSUER": stack.values["SUPABASE_JWT_ISSUER"],
+        },
+        _http_ready(lambda stack: f"http://{stack.values['CONSOLE_LISTEN']}/config.json"),
     ),
 )
 
@@ -337,8 +357,10 @@ class Stack:
     def describe(self) -> str:
         v = self.values
         gateway = f"http://{v['GATEWAY_LISTEN']}"
+        console = f"http://localhost:{v['CONSOLE_LISTEN'].rpartition(':')[2]}/"
         return (
             "\nThe stack is up.\n"
+            f"  web console      {console}  (sign in as a development user)\n"
             f"  REST gateway     {gateway}  (health: {gateway}/api/health, contract: {gateway}/api/openapi.json)\n"
             f"  gRPC services    creator {v['CREATOR_ADDR']}, inference {v['INFERENCE_ADDR']}, cdn {v['CDN_ADDR']}\n"
             f"  metrics          creator {v['CREATOR_METRICS_LISTEN']}, inference {v['INFERENCE_METRICS_LISTEN']},"

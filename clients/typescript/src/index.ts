@@ -1,0 +1,20 @@
+/** @following/client: the typed client of the Following REST gateway. */
+
+export { FollowingClient, profileName } from "./client.js";
+export type {
+  ClientOptions,
+  CreatorReport,
+  GetHealthResponse,
+  GetHistoryResponse,
+  ListPostsResponse,
+  ListUnlockedResponse,
+  Post,
+  Schemas,
+  SearchOptions,
+  TokenProvider,
+} from "./client.js";
+export { errorFromResponse, FollowingError, parseRetryAfter } from "./errors.js";
+export type { ErrorDetail, KnownReason, Reason } from "./errors.js";
+export { retrying } from "./retry.js";
+export type { FetchLike, RetryPolicy } from "./retry.js";
+export type { components, paths } from "./schema.js";
