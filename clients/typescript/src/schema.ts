@@ -34,11 +34,84 @@ export interface paths {
         };
         /**
          * Public
-         * @description Public. The OpenAPI 3.1 document of this REST surface, generated from these protos.
+         * @description Public. The OpenAPI 3.1 document of this REST surface, generated from these protos. The gateway renders it when it
+         *     starts and answers GET /api/openapi.json itself (no service is called); the creator service does not implement it.
          */
         get: operations["SystemService_GetOpenApi"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cdn/dead-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dead jobs (failed for good), newest failure first, each with its last error and attempt count (operator role)
+         * @description Dead jobs (failed for good), newest failure first, each with its last error and attempt count.
+         *
+         *     Operators only: the token needs the operator role claim (by default Supabase `app_metadata.role` = "operator"); any other caller gets 403.
+         */
+        get: operations["CdnAdminService_ListDeadJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cdn/dead-jobs/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deletes dead jobs that will never succeed (a removed image, a URL gone for good), with their attempt history: the ones named, or all of them (operator role)
+         * @description Deletes dead jobs that will never succeed (a removed image, a URL gone for good), with their attempt history:
+         *     the ones named, or all of them. A later enqueue of the same image starts afresh.
+         *
+         *     Errors: as RetryDeadJobs.
+         *
+         *     Operators only: the token needs the operator role claim (by default Supabase `app_metadata.role` = "operator"); any other caller gets 403.
+         */
+        post: operations["CdnAdminService_DiscardDeadJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cdn/dead-jobs/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moves dead jobs back to QUEUED with a fresh attempt budget: the ones named, or all of them (operator role)
+         * @description Moves dead jobs back to QUEUED with a fresh attempt budget: the ones named, or all of them.
+         *
+         *     Errors: INVALID_ARGUMENT (neither job_ids nor all, both, more than 500 ids, an id that is not a number),
+         *     NOT_FOUND (a named job is not dead; nothing is changed then).
+         *
+         *     Operators only: the token needs the operator role claim (by default Supabase `app_metadata.role` = "operator"); any other caller gets 403.
+         */
+        post: operations["CdnAdminService_RetryDeadJobs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -225,11 +298,73 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @example {
+         *       "code": 5,
+         *       "message": "instagram has no account named 'nobody.at.all'",
+         *       "details": [
+         *         {
+         *           "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+         *           "reason": "CREATOR_NOT_FOUND",
+         *           "domain": "following",
+         *           "metadata": {}
+         *         }
+         *       ]
+         *     }
+         */
         Error: {
             /** @description gRPC status code (google.rpc.Code). */
             code: number;
+            /** @description For people; may change. Do not parse it. */
             message: string;
-            details?: Record<string, never>[];
+            /** @description ErrorInfo first, always; RetryInfo when the same call may succeed later. */
+            details: (components["schemas"]["ErrorInfo"] | components["schemas"]["RetryInfo"])[];
+        };
+        ErrorInfo: {
+            /** @constant */
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo";
+            /**
+             * @description Stable; branch on it.
+             *
+             *     - `TOKEN_MISSING`: no `Authorization: Bearer <jwt>` header
+             *     - `TOKEN_INVALID`: not a JWT, bad signature, wrong issuer, unusable `sub`, lifetime over the maximum
+             *     - `TOKEN_EXPIRED`: `exp` has passed (or `nbf` not reached): refresh the session and retry
+             *     - `WRONG_AUDIENCE`: the token's `aud` is not this API's audience
+             *     - `FORBIDDEN_ROLE`: an operator route called without the operator role
+             *     - `ROUTE_NOT_FOUND`: no route has this path (the message may name the one meant)
+             *     - `METHOD_NOT_ALLOWED`: the path exists with another verb (the `Allow` header lists them)
+             *     - `INVALID_ARGUMENT`: a malformed field, query parameter, body, path or header
+             *     - `REQUEST_TOO_LARGE`: body, path or headers over the gateway's limits
+             *     - `CORS_ORIGIN_REFUSED`: a preflight from an origin not in CORS_ORIGINS / CORS_ORIGIN_PATTERNS
+             *     - `RATE_LIMITED`: too many requests per second (for this user or in all): retry after `Retry-After`
+             *     - `SERVICE_UNAVAILABLE`: a service (or its database) is down, starting or overloaded: retry
+             *     - `DEADLINE_EXCEEDED`: the service did not answer within the route's timeout
+             *     - `INVALID_USERNAME`: the username (or profile URL) breaks Instagram's username rules
+             *     - `CREATOR_NOT_FOUND`: Instagram has no account with this username
+             *     - `NOT_UNLOCKED`: the caller has not unlocked (searched) this creator yet
+             *     - `UPSTREAM_THROTTLED`: Instagram refuses more requests for now: retry after `Retry-After`
+             *     - `UPSTREAM_UNAVAILABLE`: Instagram failed and no stored report can stand in: retry
+             *     - `QUOTA_EXCEEDED`: the caller's hourly quota of searches that ask Instagram is spent
+             *     - `NOT_FOUND`: another resource (a job, a page) does not exist
+             *     - `PERMISSION_DENIED`: the caller may not do this
+             *     - `RESOURCE_EXHAUSTED`: an internal queue is full: retry with backoff
+             *     - `FAILED_PRECONDITION`: the system is not in a state to do this
+             *     - `ALREADY_EXISTS`
+             *     - `INTERNAL`: a bug: the message carries the request id to report
+             * @enum {string}
+             */
+            reason: "TOKEN_MISSING" | "TOKEN_INVALID" | "TOKEN_EXPIRED" | "WRONG_AUDIENCE" | "FORBIDDEN_ROLE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INVALID_ARGUMENT" | "REQUEST_TOO_LARGE" | "CORS_ORIGIN_REFUSED" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INVALID_USERNAME" | "CREATOR_NOT_FOUND" | "NOT_UNLOCKED" | "UPSTREAM_THROTTLED" | "UPSTREAM_UNAVAILABLE" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "PERMISSION_DENIED" | "RESOURCE_EXHAUSTED" | "FAILED_PRECONDITION" | "ALREADY_EXISTS" | "INTERNAL";
+            /** @constant */
+            domain: "following";
+            metadata: {
+                [key: string]: string;
+            };
+        };
+        RetryInfo: {
+            /** @constant */
+            "@type": "type.googleapis.com/google.rpc.RetryInfo";
+            /** @example 5s */
+            retry_delay: string;
         };
         /** @enum {string} */
         AnalysisState: "ANALYSIS_STATE_UNSPECIFIED" | "ANALYSIS_STATE_COMPLETE" | "ANALYSIS_STATE_PENDING";
@@ -269,6 +404,11 @@ export interface components {
             category_coverage?: components["schemas"]["Coverage"];
             language_coverage?: components["schemas"]["Coverage"];
         };
+        /**
+         * @description What an image is; decides the rendition sizes.
+         * @enum {string}
+         */
+        AssetKind: "ASSET_KIND_UNSPECIFIED" | "ASSET_KIND_AVATAR" | "ASSET_KIND_POST_IMAGE";
         /** @enum {string} */
         BreakerState: "BREAKER_STATE_UNSPECIFIED" | "BREAKER_STATE_CLOSED" | "BREAKER_STATE_OPEN" | "BREAKER_STATE_HALF_OPEN";
         CdnHealth: {
@@ -386,6 +526,24 @@ export interface components {
             bytes_in: string;
             /** Format: uint64 */
             bytes_out: string;
+        };
+        DeadJob: {
+            job_id: string;
+            source_url: string;
+            kind: components["schemas"]["AssetKind"];
+            priority: components["schemas"]["Priority"];
+            /** Format: int64 */
+            attempts: number;
+            last_error: string;
+            /** Format: date-time */
+            failed_at?: string;
+        };
+        DiscardJobsResponse: {
+            /**
+             * Format: int64
+             * @description Jobs deleted.
+             */
+            discarded: number;
         };
         /**
          * @description Engagement over the window's non-pinned posts.
@@ -511,6 +669,15 @@ export interface components {
             reason: string;
             /** Format: int64 */
             count: number;
+        };
+        ListDeadJobsResponse: {
+            jobs: components["schemas"]["DeadJob"][];
+            next_page_token: string;
+            /**
+             * Format: uint64
+             * @description Dead jobs in all, across pages.
+             */
+            total_size: string;
         };
         ListPostsResponse: {
             posts: components["schemas"]["Post"][];
@@ -765,6 +932,13 @@ export interface components {
              */
             refresh_skipped: boolean;
         };
+        RetryJobsResponse: {
+            /**
+             * Format: int64
+             * @description Jobs moved back to QUEUED.
+             */
+            retried: number;
+        };
         /** @enum {string} */
         Sentiment: "SENTIMENT_UNSPECIFIED" | "SENTIMENT_NEGATIVE" | "SENTIMENT_NEUTRAL" | "SENTIMENT_POSITIVE";
         /**
@@ -858,9 +1032,11 @@ export interface components {
         };
     };
     responses: {
-        /** @description An error; `code` is the gRPC status code, `message` says what to do. */
+        /** @description An error; branch on `details[0].reason`, show `message` to people. */
         Error: {
             headers: {
+                /** @description Seconds to wait before retrying; sent only when retrying helps. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -897,6 +1073,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -926,6 +1103,125 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
+    CdnAdminService_ListDeadJobs: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-500; 0 means 100.
+                 * @example 20
+                 */
+                page_size?: number;
+                /** @example  */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListDeadJobsResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
+    CdnAdminService_DiscardDeadJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description Jobs to delete; must be DEAD. */
+                    job_ids?: string[];
+                    /** @description Delete every dead job instead of job_ids. */
+                    all?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscardJobsResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
+    CdnAdminService_RetryDeadJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description Jobs to retry; must be DEAD. */
+                    job_ids?: string[];
+                    /** @description Retry every dead job instead of job_ids. */
+                    all?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetryJobsResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -955,6 +1251,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -984,6 +1281,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -1013,6 +1311,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -1023,7 +1322,10 @@ export interface operations {
     CdnStatusService_GetStatistics: {
         parameters: {
             query?: {
-                /** @description Days to report, counting today, 1-90; 0 means 7. */
+                /**
+                 * @description Days to report, counting today, 1-90; 0 means 7.
+                 * @example 7
+                 */
                 days?: number;
             };
             header?: never;
@@ -1045,6 +1347,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -1062,6 +1365,7 @@ export interface operations {
                  *     (`/api/v1/creator/search/@name`) and dropped. Through REST the username is one path segment, so a profile URL is
                  *     not accepted there: send the name it ends with (the CLI does this for you). Over gRPC a profile URL
                  *     (https://www.instagram.com/<name>/) is also accepted and normalised to the lower-case name.
+                 * @example fit.bayann
                  */
                 username: string;
             };
@@ -1069,6 +1373,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh": false
+                 *     }
+                 */
                 "application/json": {
                     /** @description Fetch from Instagram even when the stored report is fresh. */
                     refresh?: boolean;
@@ -1094,6 +1403,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -1104,9 +1414,15 @@ export interface operations {
     CreatorService_ListUnlocked: {
         parameters: {
             query?: {
-                /** @description 1-100; 0 means 20. */
+                /**
+                 * @description 1-100; 0 means 20.
+                 * @example 20
+                 */
                 page_size?: number;
-                /** @description The next_page_token of the previous page; empty for the first page. */
+                /**
+                 * @description The next_page_token of the previous page; empty for the first page.
+                 * @example
+                 */
                 page_token?: string;
             };
             header?: never;
@@ -1128,6 +1444,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -1138,11 +1455,15 @@ export interface operations {
     CreatorService_GetHistory: {
         parameters: {
             query?: {
-                /** @description Most recent snapshots to return, 1-1000; 0 means 90. */
+                /**
+                 * @description Most recent snapshots to return, 1-1000; 0 means 90.
+                 * @example 1
+                 */
                 limit?: number;
             };
             header?: never;
             path: {
+                /** @example fit.bayann */
                 username: string;
             };
             cookie?: never;
@@ -1162,6 +1483,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
@@ -1172,12 +1494,17 @@ export interface operations {
     CreatorService_ListPosts: {
         parameters: {
             query?: {
-                /** @description 1-100; 0 means 12. */
+                /**
+                 * @description 1-100; 0 means 12.
+                 * @example 20
+                 */
                 page_size?: number;
+                /** @example  */
                 page_token?: string;
             };
             header?: never;
             path: {
+                /** @example fit.bayann */
                 username: string;
             };
             cookie?: never;
@@ -1197,6 +1524,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
             413: components["responses"]["Error"];
             414: components["responses"]["Error"];
             429: components["responses"]["Error"];
