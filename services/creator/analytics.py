@@ -26,7 +26,8 @@ TOP_TERMS = 10
 TOP_POSTS = 3
 SECONDS_PER_DAY = 86_400.0
 # The sentiment bands: a score at or beyond +-SENTIMENT_BAND is positive or negative, anything between is neutral.
-SENTIMENT_BAND = 0.2
+# The same band as the inference service's (services/inference/analysis.py), so the label a post shows is the model's.
+SENTIMENT_BAND = 0.3
 
 # Reasons a post is left out of a figure (LeftOut.reason).
 PINNED = "pinned"

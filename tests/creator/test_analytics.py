@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from creator.v1 import creator_pb2
 
-from services.creator.analytics import CaptionAnalysis, PostFacts, Thresholds, compute, frequency, sentiment_label
+from services.creator.analytics import (
+    SENTIMENT_BAND,
+    CaptionAnalysis,
+    PostFacts,
+    Thresholds,
+    compute,
+    frequency,
+    sentiment_label,
+)
 
 FOLLOWERS = 1000
 DAY0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -193,8 +201,8 @@ def test_sentiment_labels_come_from_the_score_band_so_they_never_disagree() -> N
     summary = compute(posts, FOLLOWERS).analytics.sentiment
     assert (summary.positive, summary.neutral, summary.negative) == (1, 1, 1)
     assert sentiment_label(0.04) == "neutral" and sentiment_label(0.47) == "positive"
-    assert sentiment_label(0.2) == "positive" and sentiment_label(-0.2) == "negative"
-    assert sentiment_label(0.19) == "neutral"
+    assert sentiment_label(SENTIMENT_BAND) == "positive" and sentiment_label(-SENTIMENT_BAND) == "negative"
+    assert sentiment_label(SENTIMENT_BAND - 0.01) == "neutral"
 
 
 def test_low_confidence_and_unsupported_language_readings_are_left_out_and_counted() -> None:

@@ -15,6 +15,7 @@ import grpc
 import pytest
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 
+from services.creator.analytics import SENTIMENT_BAND
 from tests.e2e.conftest import E2E
 from tests.processes import ROOT
 
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.slow
 
 
 def band(score: float) -> str:
-    return "SENTIMENT_POSITIVE" if score >= 0.2 else "SENTIMENT_NEGATIVE" if score <= -0.2 else "SENTIMENT_NEUTRAL"
+    if score >= SENTIMENT_BAND:
+        return "SENTIMENT_POSITIVE"
+    return "SENTIMENT_NEGATIVE" if score <= -SENTIMENT_BAND else "SENTIMENT_NEUTRAL"
 
 
 def unlocked_by_name(e2e: E2E, user: str) -> dict[str, dict[str, Any]]:
