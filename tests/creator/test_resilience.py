@@ -83,7 +83,10 @@ async def test_inference_down_answers_pending_and_a_restarted_replica_completes_
 
     report = await eventually(completed, what="the analysis completed")
     assert isinstance(report, creator_pb2.CreatorReport)
-    assert report.analytics.dominant_category
+    # The default category model reads English only: Spanish captions are left out and counted, not guessed.
+    coverage = report.analytics.category_coverage
+    assert report.analytics.dominant_category == "" and coverage.absent_reason == "no_posts_considered"
+    assert "unsupported_language" in [left.reason for left in coverage.left_out]
     assert "es" in [language.label for language in report.analytics.languages]
     assert await upstream.requests("profile") == 1
 

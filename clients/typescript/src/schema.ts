@@ -771,7 +771,7 @@ export interface components {
          * @description The AI results for one caption.
          *
          *     Sentiment rule (one rule, so label and score never disagree): sentiment_score = P(positive) - P(negative) in
-         *     [-1, 1]; the label is the band the score falls in: POSITIVE when score >= +0.2, NEGATIVE when score <= -0.2,
+         *     [-1, 1]; the label is the band the score falls in: POSITIVE when score >= +0.3, NEGATIVE when score <= -0.3,
          *     NEUTRAL in between. sentiment_confidence is the model's probability of that label.
          */
         PostAnalysis: {
