@@ -27,7 +27,13 @@ clients/%/node_modules/.installed: clients/%/package-lock.json clients/%/package
 	cd clients/$* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-clients: $(CLIENT_STAMPS) chromium ## Install the TypeScript client's and web console's npm packages, and Chromium
+# The viewer /api/docs bundles (static files Envoy serves itself); without node the page stays the plain reference.
+VIEWER_STAMP := services/gateway/docs-viewer/node_modules/.installed
+$(VIEWER_STAMP): services/gateway/docs-viewer/package-lock.json services/gateway/docs-viewer/package.json
+	cd services/gateway/docs-viewer && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+clients: $(CLIENT_STAMPS) $(VIEWER_STAMP) chromium ## Install the npm packages (TypeScript client, web console, docs viewer) and Chromium
 
 chromium: ## Debian's Chromium for the browser tests (as root; otherwise says how)
 	@command -v chromium >/dev/null || { \

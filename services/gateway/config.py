@@ -18,7 +18,7 @@ from google.protobuf import descriptor_pb2
 
 from services.gateway import lua
 from services.gateway.contract import GATEWAY_SERVICES, Method, gateway_methods, load_descriptor_set
-from services.gateway.docs import render_docs_page
+from services.gateway.docs import DOCS_PATH, Document, docs_documents
 from services.gateway.openapi import build_document, render_document
 from services.gateway.settings import GatewaySettings, JwksUrl, SettingsError
 
@@ -419,25 +419,15 @@ def public_paths(methods: list[Method]) -> list[str]:
 
 
 OPENAPI_PATH = "/api/openapi.json"
-DOCS_PATH = "/api/docs"
-
-
-@dataclass(frozen=True)
-class Document:
-    """A page Envoy serves itself (direct_response): the contract answers while every service is down."""
-
-    name: str
-    path: str
-    content_type: str
-    body: str
 
 
 def documents(files: descriptor_pb2.FileDescriptorSet) -> list[Document]:
-    """The OpenAPI document and the docs page, rendered from the descriptor set the gateway starts with."""
+    """The OpenAPI document and the docs page (with the viewer's files), rendered from the descriptor set the gateway
+    starts with."""
     document = build_document(files)
     return [
         Document("openapi", OPENAPI_PATH, "application/json", render_document(files).decode()),
-        Document("docs", DOCS_PATH, "text/html; charset=utf-8", render_docs_page(document)),
+        *docs_documents(document),
     ]
 
 
@@ -476,10 +466,10 @@ def render(settings: GatewaySettings) -> Rendered:
         read_timeout=_duration(settings.read_timeout_s),
         connect_timeout=_duration(settings.connect_timeout_s),
         providers=providers,
-        public_paths=[*public_paths(methods), DOCS_PATH],
+        public_paths=[*public_paths(methods), *(page.path for page in pages if page.path.startswith(DOCS_PATH))],
         documents=pages,
         allowed_origin_regex=allowed_origin_regex(settings.cors_origins, settings.cors_origin_patterns),
-        max_document_bytes=max(len(page.body.encode()) for page in pages) + 4096,
+        max_document_bytes=max(page.size for page in pages) + 4096,
         services=list(GATEWAY_SERVICES),
         clusters=[
             {"name": "creator", "address": settings.creator_addr},

@@ -61,6 +61,7 @@ def test_dockerignore_sends_only_the_copied_paths() -> None:
     assert dockerignored(".venv")
     assert dockerignored("gen/creator/v1/creator_pb2.py")
     assert dockerignored("services/cdn/__pycache__/jobs.cpython-311.pyc")
+    assert dockerignored("services/gateway/docs-viewer/node_modules/swagger-ui-dist/swagger-ui-bundle.js")
 
 
 def test_an_import_the_image_does_not_install_is_flagged() -> None:
