@@ -57,6 +57,8 @@ def run_checks(rendered: dict[str, Rendered], report: Report) -> None:
             report.add(f"check_references [{target}]", wiring.check_references(result, templates))
             report.add(f"check_traffic [{target}]", traffic.check_traffic(result))
             report.add(f"check_metric_names [{target}]", monitoring.check_metric_names(result))
+            report.add(f"check_label_names [{target}]", monitoring.check_label_names(result))
+            report.add(f"check_namespace_filters [{target}]", monitoring.check_namespace_filters(result))
             report.add(f"check_runbook_urls [{target}]", runbooks.check_runbook_urls(result))
             report.add(f"check_runbook_commands [{target}]", runbooks.check_runbook_commands(result))
             report.add(f"check_keys_read [{target}]", configuration.check_keys_read(result))

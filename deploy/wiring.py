@@ -1,5 +1,6 @@
 """Checks that the rendered objects refer to each other correctly: every Service selects a workload and names its
-ports, every service is autoscaled on its signal (HPA on CPU, KEDA on queue depth for the CDN) and has a
+ports, every service is autoscaled on its signal (HPA on CPU for the gateway; KEDA on Prometheus metrics for the
+creator's in-flight RPCs and inference's queue depth; KEDA's PostgreSQL trigger on the CDN's jobs) and has a
 PodDisruptionBudget, every ConfigMap and Secret a pod reads exists (or has a template), containers run their image's
 entry point, and the migration Jobs run the same image tags as the Deployments they prepare."""
 
@@ -12,7 +13,9 @@ from deploy.network import selects
 from deploy.policies import Workload, workloads
 from deploy.render import Rendered
 
-CPU_SCALED = ("gateway", "creator", "inference")
+CPU_SCALED = ("gateway",)
+# Deployment -> the metric its KEDA Prometheus trigger must read.
+PROMETHEUS_SCALED = {"creator": "grpc_server_in_flight_requests", "inference": "inference_queue_depth"}
 QUEUE_SCALED = "cdn"
 
 
@@ -83,6 +86,13 @@ def check_autoscaling(rendered: Rendered) -> list[str]:
     for name in CPU_SCALED:
         if name in deployments and not scaled.get(name, "").startswith("HorizontalPodAutoscaler/"):
             problems.append(f"Deployment/{name}: must scale on CPU with an HPA")
+    for name, metric in PROMETHEUS_SCALED.items():
+        if name not in deployments:
+            continue
+        scaler = rendered.named("ScaledObject", name)
+        triggers = scaler["spec"]["triggers"] if scaler else []
+        if not any(t["type"] == "prometheus" and metric in t["metadata"].get("query", "") for t in triggers):
+            problems.append(f"Deployment/{name}: must scale with a KEDA prometheus trigger on {metric}")
     if QUEUE_SCALED in deployments:
         queue_scaler = rendered.named("ScaledObject", QUEUE_SCALED)
         triggers = queue_scaler["spec"]["triggers"] if queue_scaler else []

@@ -19,7 +19,7 @@ import grpc
 from following.db import CONNECTION_ERRORS, DATABASE_RETRY_AFTER_S
 from following.errors import DomainError, Unauthenticated, Unavailable, rich_status
 from following.logs import request_id_var, user_id_var
-from following.metrics import RPC_HANDLED, RPC_LATENCY
+from following.metrics import RPC_HANDLED, RPC_IN_FLIGHT, RPC_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
         self._handled: dict[tuple[str, grpc.StatusCode], Any] = {}
         self._latency: dict[str, Any] = {}
+        self._in_flight: dict[str, Any] = {}
+        self._labels: dict[str, tuple[str, str, str]] = {}
 
     async def intercept_service(
         self,
@@ -71,12 +73,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
+            self._labels[method] = ("unary", *_split(method))
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
+            self._labels[method] = ("server_stream", *_split(method))
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
@@ -98,7 +102,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap_unary(self, method: str, inner: Callable[..., Any]) -> Callable[..., Any]:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
+            started = self._start(method)
             code = grpc.StatusCode.OK
             try:
                 self._enter(context)
@@ -114,7 +118,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap_stream(self, method: str, inner: Callable[..., Any]) -> Callable[..., Any]:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            started = time.perf_counter()
+            started = self._start(method)
             code = grpc.StatusCode.OK
             try:
                 self._enter(context)
@@ -139,15 +143,24 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         crash = DomainError(f"internal error (request id {request_id_var.get()})")
         await context.abort_with_status(rich_status(crash))
 
+    def _start(self, method: str) -> float:
+        in_flight = self._in_flight.get(method)
+        if in_flight is None:
+            in_flight = self._in_flight[method] = RPC_IN_FLIGHT.labels(*self._labels[method])
+        in_flight.inc()
+        return time.perf_counter()
+
     def _observe(self, method: str, code: grpc.StatusCode, started: float) -> None:
+        labels = self._labels[method]
         handled = self._handled.get((method, code))
         if handled is None:
-            handled = self._handled[(method, code)] = RPC_HANDLED.labels(self._service, _short(method), code.name)
+            handled = self._handled[(method, code)] = RPC_HANDLED.labels(*labels, code.name)
         latency = self._latency.get(method)
         if latency is None:
-            latency = self._latency[method] = RPC_LATENCY.labels(self._service, _short(method))
+            latency = self._latency[method] = RPC_LATENCY.labels(*labels)
         handled.inc()
         latency.observe(time.perf_counter() - started)
+        self._in_flight[method].dec()
 
 
 def _unreachable_database(exc: Exception, method: str) -> Exception:
@@ -158,8 +171,10 @@ def _unreachable_database(exc: Exception, method: str) -> Exception:
     return Unavailable("database unavailable; retry shortly", retry_after=DATABASE_RETRY_AFTER_S)
 
 
-def _short(method: str) -> str:
-    return method.rsplit("/", 1)[-1]
+def _split(method: str) -> tuple[str, str]:
+    """("creator.v1.CreatorService", "SearchCreator") of "/creator.v1.CreatorService/SearchCreator"."""
+    service, _, name = method.lstrip("/").rpartition("/")
+    return service, name
 
 
 def _status_of(exc: Exception, context: grpc.aio.ServicerContext) -> grpc.StatusCode:

@@ -44,7 +44,7 @@ def test_a_value_the_service_rejects_is_flagged_with_its_own_message(
 
 
 def test_promql_metric_names_skip_functions_labels_and_grouping() -> None:
-    expr = 'sum by (service, method) (rate(grpc_server_handled_total{code=~"INTERNAL"}[5m])) / on (service) up'
+    expr = 'sum by (grpc_service) (rate(grpc_server_handled_total{grpc_code=~"INTERNAL"}[5m])) / on (job) up'
     assert metric_names(expr) == {"grpc_server_handled_total", "up"}
     assert metric_names('delta(max(cdn_jobs{state="dead"})[30m:1m]) > 20') == {"cdn_jobs"}
 

@@ -135,29 +135,50 @@ def test_a_service_that_selects_no_deployment_is_flagged(mutable: Mutable) -> No
 
 def test_autoscaling_rule_flags_double_scaling_pinned_replicas_and_missing_stabilisation(mutable: Mutable) -> None:
     prod = mutable("prod")
-    hpa = prod.named("HorizontalPodAutoscaler", "creator")
+    hpa = prod.named("HorizontalPodAutoscaler", "gateway")
     assert hpa is not None
     del hpa["spec"]["behavior"]["scaleDown"]
     hpa["spec"]["scaleTargetRef"]["name"] = "cdn"
-    deployment = prod.named("Deployment", "gateway")
+    deployment = prod.named("Deployment", "creator")
     assert deployment is not None
     deployment["spec"]["replicas"] = 3
     problems = wiring.check_autoscaling(prod)
-    assert "ScaledObject/cdn: cdn is also scaled by HorizontalPodAutoscaler/creator" in problems
+    assert "ScaledObject/cdn: cdn is also scaled by HorizontalPodAutoscaler/gateway" in problems
     assert any("stabilizationWindowSeconds" in p for p in problems)
-    assert "Deployment/creator: not autoscaled" in problems
-    assert any("Deployment/gateway: drop spec.replicas" in p for p in problems)
+    assert "Deployment/gateway: not autoscaled" in problems
+    assert any("Deployment/creator: drop spec.replicas" in p for p in problems)
 
 
-def test_the_cdn_scales_on_its_queue_with_keda_and_the_others_on_cpu(rendered: dict[str, Rendered]) -> None:
-    prod = rendered["prod"]
-    targets = {h["spec"]["scaleTargetRef"]["name"] for h in prod.of_kind("HorizontalPodAutoscaler")}
-    assert targets == {"gateway", "creator", "inference"}
-    scaled = prod.named("ScaledObject", "cdn")
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_creator_scales_on_in_flight_rpcs_inference_on_its_queue_and_the_cdn_on_its_jobs(
+    rendered: dict[str, Rendered], target: str
+) -> None:
+    app = rendered[target]
+    targets = {h["spec"]["scaleTargetRef"]["name"] for h in app.of_kind("HorizontalPodAutoscaler")}
+    assert targets == {"gateway"}
+    scaled = app.named("ScaledObject", "cdn")
     assert scaled is not None
     (trigger,) = scaled["spec"]["triggers"]
     assert trigger["type"] == "postgresql" and "cdn.jobs" in trigger["metadata"]["query"]
     assert scaled["spec"]["minReplicaCount"] >= 1
+    namespace = "following" if target == "prod" else "following-dev"
+    for name, metric in (("creator", "grpc_server_in_flight_requests"), ("inference", "inference_queue_depth")):
+        scaler = app.named("ScaledObject", name)
+        assert scaler is not None
+        (trigger,) = scaler["spec"]["triggers"]
+        assert trigger["type"] == "prometheus"
+        assert f'{metric}{{namespace="{namespace}"' in trigger["metadata"]["query"]
+        assert scaler["spec"]["minReplicaCount"] >= 1 and scaler["spec"]["fallback"]["replicas"] >= 1
+
+
+def test_a_creator_back_on_a_cpu_hpa_is_flagged(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    scaler = prod.named("ScaledObject", "creator")
+    assert scaler is not None
+    scaler["spec"]["triggers"] = [{"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}]
+    assert wiring.check_autoscaling(prod) == [
+        "Deployment/creator: must scale with a KEDA prometheus trigger on grpc_server_in_flight_requests"
+    ]
 
 
 def test_references_to_missing_secrets_and_keys_are_flagged(mutable: Mutable, rendered: dict[str, Rendered]) -> None:
