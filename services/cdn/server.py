@@ -22,7 +22,8 @@ from services.cdn.fileserver import FileServer
 from services.cdn.handlers import CdnAdminHandlers, CdnHandlers, CdnStatusHandlers
 from services.cdn.imaging import ImagePolicy
 from services.cdn.jobs import Kind
-from services.cdn.maintenance import Maintenance
+from services.cdn.listener import QueueListener, connector
+from services.cdn.maintenance import Maintenance, Retention
 from services.cdn.mirror import Mirror, StepTimeouts
 from services.cdn.ratelimit import HostRateLimiter
 from services.cdn.settings import CdnSettings
@@ -60,6 +61,7 @@ class CdnApp:
         self.store = JobStore()
         self.pool: WorkerPool | None = None
         self.maintenance: Maintenance | None = None
+        self.listener: QueueListener | None = None
         self._cdn = CdnHandlers(self.store, self.storage, settings.max_attempts, self._wake_workers)
         self._admin = CdnAdminHandlers(self._cdn)
         self._supervisor: Supervisor | None = None
@@ -107,18 +109,25 @@ class CdnApp:
             s.concurrency, s.prefetch, s.lease_seconds, s.poll_interval, s.backoff_base_seconds, s.backoff_max_seconds
         )
         self.pool = WorkerPool(store, processor, self.counters, pool_settings)
-        self.maintenance = Maintenance(store, self.counters, self.breakers, s.maintenance_interval, s.gauge_interval)
+        self.maintenance = Maintenance(
+            store, self.counters, self.breakers, s.maintenance_interval, s.gauge_interval, Retention(s.retention_days)
+        )
         self._supervisor = ctx.supervisor
         deadline = ctx.settings.background_deadline_seconds
         self.maintenance.start(ctx.supervisor, deadline)
         if s.workers_enabled:
             self.pool.start(ctx.supervisor, deadline)
+            assert ctx.settings.database_url is not None
+            self.listener = QueueListener(connector(ctx.settings.database_url), self._wake_workers)
+            self.listener.start(ctx.supervisor, deadline)
 
     def _wake_workers(self) -> None:
         if self.pool is not None:
             self.pool.wake()
 
     async def stop(self, grace: float) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
         if self.pool is not None:
             await self.pool.stop(grace)
         if self.maintenance is not None:

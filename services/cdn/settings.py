@@ -60,6 +60,7 @@ class CdnSettings:
     maintenance_interval: float
     gauge_interval: float
     workers_enabled: bool
+    retention_days: int
 
     @classmethod
     def read(cls, env: EnvReader) -> CdnSettings:
@@ -110,6 +111,7 @@ class CdnSettings:
             maintenance_interval=env.number("CDN_MAINTENANCE_INTERVAL_SECONDS", 1.0, minimum=0.01, maximum=600),
             gauge_interval=env.number("CDN_GAUGE_INTERVAL_SECONDS", 5.0, minimum=0.1, maximum=600),
             workers_enabled=env.flag("CDN_WORKERS_ENABLED", True),
+            retention_days=env.integer("CDN_RETENTION_DAYS", 30, minimum=1, maximum=36_500),
         )
 
 

@@ -167,13 +167,46 @@ COUNT_DEAD = """
 SELECT count(*) FROM cdn.jobs WHERE state = 'dead'
 """
 
+# The gauges read the unfinished jobs only (the partial index jobs_unfinished_idx, index-only), so their cost follows
+# the backlog, not every image ever mirrored; DEAD jobs come from jobs_dead_idx (bounded by the retention window).
 QUEUE_COUNTS = """
-SELECT state, priority, count(*) AS n, count(*) FILTER (WHERE state = 'running' AND started_at IS NULL) AS prefetched
-  FROM cdn.jobs GROUP BY state, priority ORDER BY state, priority
+SELECT state, priority, n, prefetched FROM (
+    SELECT state, priority, count(*) AS n,
+           count(*) FILTER (WHERE state = 'running' AND started_at IS NULL) AS prefetched
+      FROM cdn.jobs WHERE state IN ('queued', 'running', 'retrying') GROUP BY state, priority
+    UNION ALL
+    SELECT 'dead', priority, count(*), 0 FROM cdn.jobs WHERE state = 'dead' GROUP BY priority
+) AS counts
+ORDER BY state, priority
 """
 
 OLDEST_QUEUED_AGE = """
 SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 FROM cdn.jobs WHERE state = 'queued'
+"""
+
+# One replica at a time computes the queue gauges: the one whose connection holds this session lock (freed when the
+# connection closes or returns to the pool).
+GAUGE_LOCK = """
+SELECT pg_try_advisory_lock(hashtext('cdn.queue_gauges'))
+"""
+
+# Retention, in bounded batches: each statement locks and deletes at most $2 rows, skipping rows another replica
+# holds, so no statement runs long or blocks the queue. DONE jobs stay: their row is the asset record GetAssets
+# answers from (its renditions hang off it) and the dedup key of EnqueueJobs; only their attempt history goes.
+PURGE_ATTEMPTS = """
+DELETE FROM cdn.attempts WHERE id IN (
+    SELECT id FROM cdn.attempts WHERE finished_at < now() - make_interval(days => $1) ORDER BY finished_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+# DEAD jobs have no renditions; their attempts go with them (ON DELETE CASCADE).
+PURGE_DEAD = """
+DELETE FROM cdn.jobs WHERE id IN (
+    SELECT id FROM cdn.jobs WHERE state = 'dead' AND failed_at < now() - make_interval(days => $1)
+    ORDER BY failed_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
 """
 
 STATISTICS = """
@@ -337,11 +370,24 @@ class JobStore:
                     return DeadChange(0, missing)
             return DeadChange(_count(await conn.execute(statement, ids, every)), [])
 
-    async def queue_counts(self) -> list[asyncpg.Record]:
-        return list(await self.pool.fetch(QUEUE_COUNTS))
+    async def queue_counts(self, conn: asyncpg.Connection | None = None) -> list[asyncpg.Record]:
+        """Unfinished and DEAD jobs by state and priority (DONE ones are not counted)."""
+        return list(await (conn or self.pool).fetch(QUEUE_COUNTS))
 
-    async def oldest_queued_age(self) -> float:
-        return float(await self.pool.fetchval(OLDEST_QUEUED_AGE))
+    async def oldest_queued_age(self, conn: asyncpg.Connection | None = None) -> float:
+        return float(await (conn or self.pool).fetchval(OLDEST_QUEUED_AGE))
+
+    async def try_gauge_lock(self, conn: asyncpg.Connection) -> bool:
+        """Takes the gauge lock for `conn`'s session if no other session holds it."""
+        return bool(await conn.fetchval(GAUGE_LOCK))
+
+    async def purge_attempts(self, days: int, batch: int) -> int:
+        """Deletes up to `batch` attempts that finished more than `days` ago."""
+        return _count(await self.pool.execute(PURGE_ATTEMPTS, days, batch))
+
+    async def purge_dead(self, days: int, batch: int) -> int:
+        """Deletes up to `batch` jobs that went DEAD more than `days` ago."""
+        return _count(await self.pool.execute(PURGE_DEAD, days, batch))
 
     async def statistics(self, days: int) -> list[asyncpg.Record]:
         return list(await self.pool.fetch(STATISTICS, days))

@@ -28,6 +28,7 @@ def test_defaults_mirror_instagram_hosts_with_three_workers_at_five_per_second()
     assert not s.allow_private_networks
     assert (s.avatar_sizes, s.post_sizes) == ((150,), (320, 640, 1080))
     assert s.storage.scheme == "file" and s.public_base_url == "http://127.0.0.1:8091"
+    assert s.retention_days == 30
 
 
 def test_allowed_hosts_may_name_a_port_and_allowed_ports_take_ranges() -> None:
@@ -55,6 +56,7 @@ def test_s3_storage_defaults_its_public_url_to_the_endpoint_and_bucket() -> None
         ("CDN_ALLOWED_HOSTS", "img.test/path"),
         ("CDN_ALLOWED_PORTS", "0"),
         ("CDN_ALLOWED_PORTS", "9000-8000"),
+        ("CDN_RETENTION_DAYS", "0"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(name: str, value: str) -> None:
