@@ -97,19 +97,19 @@ demo: up ## Run the whole system on its embedded default and search three sample
 bench-gateway: setup ## Gateway latency and throughput against direct gRPC
 	$(PY) -m bench.gateway
 
-bench-inference: models ## Inference service against bare onnxruntime
+bench-inference: models protos ## Inference service against bare onnxruntime
 	$(PY) -m bench.inference
 
 bench-cdn: setup ## CDN pipeline against a bare Pillow loop; claim throughput
 	$(PY) -m bench.cdn
 
-bench-creator: models ## Fresh and cached searches at the creator service
+bench-creator: models protos ## Fresh and cached searches at the creator service
 	$(PY) -m bench.creator
 
-bench-e2e: models ## Fresh and cached searches end to end through Envoy
+bench-e2e: models protos ## Fresh and cached searches end to end through Envoy
 	$(PY) -m bench.e2e
 
-bench: models ## Every benchmark plus end-to-end searches; writes BENCHMARKS.md
+bench: models protos ## Every benchmark plus end-to-end searches; writes BENCHMARKS.md
 	$(PY) -m bench.all
 
 chaos: setup ## PostgreSQL outages under load on a private stack; prints the table RELIABILITY.md records
