@@ -70,7 +70,7 @@ lint: setup ## Ruff (lint + import order) and mypy
 	$(MAKE) --no-print-directory typecheck
 
 typecheck: setup
-	.venv/bin/mypy $(wildcard following services scripts tests client bench deploy)
+	.venv/bin/mypy $(wildcard following services scripts tests client bench deploy fakes)
 
 test: setup models ## Lint, type check and every test (what CI runs)
 	$(MAKE) --no-print-directory lint
@@ -116,7 +116,7 @@ chaos: setup ## PostgreSQL outages under load on a private stack; prints the tab
 	$(PY) -m scripts.chaos
 
 k8s-check: setup ## Render every kustomize overlay and validate it offline
-	$(PY) -m deploy.check
+	$(PY) -m deploy.checks
 
 clean: down ## Remove generated code and the local stack's data
 	rm -rf gen .run clients/*/dist clients/*/dist-test

@@ -36,6 +36,9 @@ import grpc
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 from PIL import Image, ImageOps
 
+from fakes.instagram.creators import CREATORS
+from fakes.instagram.server import SampleUpstream
+from fakes.instagram.settings import SampleSettings
 from following.db import create_pool
 from following.dbroles import bootstrap, owner_role_name, role_name
 from following.healthcheck import wait_serving
@@ -48,9 +51,6 @@ from services.cdn.server import MIGRATIONS
 from services.cdn.store import JobStore
 from services.cdn.telemetry import LiveCounters
 from services.cdn.worker import PoolSettings, WorkerPool
-from services.sample_upstream.creators import CREATORS
-from services.sample_upstream.server import SampleUpstream
-from services.sample_upstream.settings import SampleSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = 40

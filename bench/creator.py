@@ -19,8 +19,8 @@ import grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
 
 from bench.stats import percentile
+from fakes.instagram.creators import CREATORS
 from scripts.stack import private_stack
-from services.sample_upstream.creators import CREATORS
 
 FRESH_ROUNDS_SEQUENTIAL = 2
 FRESH_ROUNDS_CONCURRENT = 2

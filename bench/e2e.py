@@ -16,8 +16,8 @@ import aiohttp
 from bench.creator import empty_creator_tables
 from bench.stats import percentile
 from client.tokens import mint
+from fakes.instagram.creators import CREATORS
 from scripts.stack import private_stack
-from services.sample_upstream.creators import CREATORS
 
 FRESH_ROUNDS = 3
 CACHED_SEQUENTIAL = 300

@@ -1,11 +1,11 @@
-"""What each container image carries and runs: one record per image, read by the Dockerfiles and by `deploy.check`.
+"""What each container image carries and runs: one record per image, read by the Dockerfiles and by `deploy.checks`.
 
 The Dockerfiles install exactly the distributions listed here, pinned to the versions in `pyproject.toml`, by running
 this file as a script (stdlib only, so it works in a bare build stage):
 
     python deploy/images.py requirements creator      # pinned requirement lines for the creator image
 
-`deploy.check` uses the same records to prove that each image's Python imports are covered by what it installs and
+`deploy.checks` uses the same records to prove that each image's Python imports are covered by what it installs and
 that each image runs the module the local stack (`scripts/stack.py`) runs.
 """
 

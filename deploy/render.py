@@ -13,7 +13,7 @@ import yaml
 
 K8S = Path(__file__).resolve().parent / "k8s"
 
-# Every kustomization a person applies, by name; deploy.check renders and validates each.
+# Every kustomization a person applies, by name; deploy.checks renders and validates each.
 TARGETS: dict[str, Path] = {
     "base": K8S / "base",
     "dev": K8S / "overlays" / "dev",

@@ -32,9 +32,9 @@ import grpc
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 
 from client.tokens import mint
+from fakes.instagram.creators import CREATORS
 from scripts.pgcluster import free_port
 from scripts.stack import Stack, private_stack
-from services.sample_upstream.creators import CREATORS
 
 SERVICES = ("sample-upstream", "cdn", "creator", "gateway")
 SEARCHED = ("fit.bayann", "green.kai", "techwithtariq", "ines.paints")

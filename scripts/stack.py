@@ -112,7 +112,7 @@ def _cors_origins(stack: Stack) -> str:
 COMPONENTS = (
     Component(
         "sample-upstream",
-        "services.sample_upstream.server",
+        "fakes.instagram.server",
         lambda stack: {
             "SAMPLE_UPSTREAM_LISTEN": stack.values["SAMPLE_UPSTREAM_LISTEN"],
             "SAMPLE_UPSTREAM_PUBLIC_URL": f"http://{stack.values['SAMPLE_UPSTREAM_LISTEN']}",

@@ -15,6 +15,9 @@ import pytest
 from cdn.v1 import cdn_pb2_grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
 
+from fakes.instagram.admin import SampleAdmin
+from fakes.instagram.server import SampleUpstream
+from fakes.instagram.settings import SampleSettings
 from following.server import ServiceRunner
 from following.settings import EnvReader, RuntimeSettings
 from scripts.pgcluster import free_port
@@ -23,9 +26,6 @@ from services.creator.server import CreatorApp
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import UpstreamSettings
 from services.inference.server import build as build_inference
-from services.sample_upstream.admin import SampleAdmin
-from services.sample_upstream.server import SampleUpstream
-from services.sample_upstream.settings import SampleSettings
 from tests.conftest import Serve, TestDatabase
 
 

@@ -10,7 +10,7 @@ import json
 import grpc
 from creator.v1 import creator_pb2
 
-from services.sample_upstream.admin import SampleAdmin
+from fakes.instagram.admin import SampleAdmin
 from tests.creator.conftest import StartCreator, user_md
 
 

@@ -10,8 +10,8 @@ import grpc
 import pytest
 from creator.v1 import creator_pb2
 
+from fakes.instagram.admin import SampleAdmin
 from scripts.pgcluster import PgCluster
-from services.sample_upstream.admin import SampleAdmin
 from tests.creator.conftest import StartCreator, eventually
 
 

@@ -11,8 +11,8 @@ import asyncpg
 import grpc
 import pytest
 
-from services.sample_upstream.admin import SampleAdmin
-from services.sample_upstream.creators import CREATORS
+from fakes.instagram.admin import SampleAdmin
+from fakes.instagram.creators import CREATORS
 from tests.conftest import TestDatabase
 from tests.creator.conftest import Creator, StartCreator
 

@@ -13,8 +13,8 @@ from cdn.v1 import cdn_pb2
 from creator.v1 import creator_pb2, creator_pb2_grpc
 from inference.v1 import inference_pb2, inference_pb2_grpc
 
+from fakes.instagram.admin import SampleAdmin
 from scripts.pgcluster import free_port
-from services.sample_upstream.admin import SampleAdmin
 from tests.conftest import TestDatabase
 from tests.creator.conftest import StartCdn, StartCreator, cdn_stub, user_md
 

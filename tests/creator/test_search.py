@@ -9,7 +9,7 @@ import pytest
 from cdn.v1 import cdn_pb2
 from creator.v1 import creator_pb2
 
-from services.sample_upstream.admin import SampleAdmin
+from fakes.instagram.admin import SampleAdmin
 from tests.creator.conftest import StartCdn, StartCreator, cdn_stub, eventually, user_md
 
 

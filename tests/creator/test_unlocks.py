@@ -7,7 +7,7 @@ import grpc
 import pytest
 from creator.v1 import creator_pb2
 
-from services.sample_upstream.admin import SampleAdmin
+from fakes.instagram.admin import SampleAdmin
 from tests.conftest import TestDatabase
 from tests.creator.conftest import Creator, StartCreator, user_md
 

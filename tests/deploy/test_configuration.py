@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from deploy.configuration import check_keys_read, check_settings_accepted
-from deploy.monitoring import check_metric_names, metric_names
+from deploy.checks.configuration import check_keys_read, check_settings_accepted
+from deploy.checks.monitoring import check_metric_names, metric_names
 from deploy.render import Rendered
 
 Mutable = Callable[[str], Rendered]

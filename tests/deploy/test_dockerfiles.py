@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.dockerfiles import check_dockerfiles, check_image, dockerignored
+from deploy.checks.dockerfiles import check_dockerfiles, check_image, dockerignored
+from deploy.checks.imports import check_image_imports, check_imports
 from deploy.images import IMAGES, RequirementError, requirements
-from deploy.imports import check_image_imports, check_imports
 
 
 def test_every_dockerfile_passes() -> None:

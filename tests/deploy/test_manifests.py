@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from deploy import policies, wiring
+from deploy.checks import policies, wiring
+from deploy.checks.schemas import validate
 from deploy.render import TARGETS, Rendered
-from deploy.schemas import validate
 
 Mutable = Callable[[str], Rendered]
 

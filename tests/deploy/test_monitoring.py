@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from deploy.monitoring import check_label_names, check_namespace_filters, metric_labels, selectors
+from deploy.checks.monitoring import check_label_names, check_namespace_filters, metric_labels, selectors
 from deploy.render import Rendered
 
 Mutable = Callable[[str], Rendered]

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from deploy.network import Address, Pod, Policies
+from deploy.checks.network import Address, Pod, Policies
+from deploy.checks.traffic import check_traffic
 from deploy.render import Rendered
-from deploy.traffic import check_traffic
 
 Mutable = Callable[[str], Rendered]
 NS = {"kubernetes.io/metadata.name": "app"}

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from deploy.checks.runbooks import RUNBOOKS, check_runbook_commands, check_runbook_urls, command_problem, commands
 from deploy.images import ROOT
 from deploy.render import Rendered
-from deploy.runbooks import RUNBOOKS, check_runbook_commands, check_runbook_urls, command_problem, commands
 
 Mutable = Callable[[str], Rendered]
 

@@ -44,7 +44,7 @@ def apart_upstream() -> Iterator[str]:
     env = {**os.environ, "SAMPLE_UPSTREAM_LISTEN": listen, "SAMPLE_UPSTREAM_PUBLIC_URL": f"http://{listen}"}
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.sample_upstream.server"], cwd=ROOT, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", "fakes.instagram.server"], cwd=ROOT, env=env, stdout=out, stderr=out
         )
     try:
         eventually(lambda: _stats(f"http://{listen}"), lambda s: "requests_total" in s, 60, "apart upstream answers")

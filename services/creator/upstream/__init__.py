@@ -13,7 +13,7 @@ Use it like this (inside a running event loop):
     finally:
         await source.aclose()
 
-`sample` is the same web adapter pointed at the local sample upstream (`python -m services.sample_upstream.server`),
+`sample` is the same web adapter pointed at the local sample upstream (`python -m fakes.instagram.server`),
 so the demo and the tests exercise exactly the code that talks to Instagram.
 """
 

@@ -13,6 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from fakes.instagram.admin import SampleAdmin
+from fakes.instagram.server import SampleUpstream
 from services.creator.upstream import (
     CircuitOpen,
     PostType,
@@ -25,8 +27,6 @@ from services.creator.upstream import (
 from services.creator.upstream.breaker import BreakerState
 from services.creator.upstream.source import RequestBudget
 from services.creator.upstream.web import WebSource
-from services.sample_upstream.admin import SampleAdmin
-from services.sample_upstream.server import SampleUpstream
 
 SourceFactory = Callable[..., WebSource]
 

@@ -1,4 +1,4 @@
-"""A minimal service on the shared runtime, for runtime tests: `python -m tests.runtime.probe_service`.
+"""A minimal service on the shared runtime, for runtime tests: `python -m tests.following.probe_service`.
 
 It owns the `creator` schema's role for the test (PROBE_SCHEMA), applies PROBE_MIGRATIONS_DIR, and serves one generic
 method `/probe.Probe/Call` whose request bytes choose the behaviour: b"user" echoes x-user-id, b"invalid" raises

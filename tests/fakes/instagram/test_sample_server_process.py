@@ -1,4 +1,4 @@
-"""`python -m services.sample_upstream.server` as a real process: it serves on SAMPLE_UPSTREAM_LISTEN, hands out
+"""`python -m fakes.instagram.server` as a real process: it serves on SAMPLE_UPSTREAM_LISTEN, hands out
 image URLs under SAMPLE_UPSTREAM_PUBLIC_URL, logs JSON lines, and exits cleanly on SIGTERM. Settings errors name
 the variable."""
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from fakes.instagram.settings import SampleSettings, SampleSettingsError
 from scripts.pgcluster import free_port
-from services.sample_upstream.settings import SampleSettings, SampleSettingsError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def wait_healthy(url: str, proc: asyncio.subprocess.Process, within_s: float = 30.0) -> None:
@@ -46,7 +46,7 @@ async def test_server_process_serves_and_stops_on_sigterm(tmp_path: Path) -> Non
     log_path = tmp_path / "sample.log"
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.sample_upstream.server", cwd=ROOT, env=env, stdout=log, stderr=log
+            sys.executable, "-m", "fakes.instagram.server", cwd=ROOT, env=env, stdout=log, stderr=log
         )
     try:
         url = f"http://127.0.0.1:{port}"

@@ -13,7 +13,7 @@ class SampleAdmin:
         self._base = base_url.rstrip("/")
 
     async def add_fault(self, mode: str, **fields: Any) -> list[dict[str, Any]]:
-        """Add one global rule (see services.sample_upstream.faults) and return every active rule."""
+        """Add one global rule (see fakes.instagram.faults) and return every active rule."""
         return (await self._call("POST", "/__admin/faults", {"mode": mode, **fields}))["rules"]
 
     async def faults(self) -> list[dict[str, Any]]:

@@ -1,18 +1,17 @@
-"""`make k8s-check`: renders every kustomize target offline, validates each object against the Kubernetes schemas
-(and the vendored KEDA / Prometheus-operator CRD schemas), and runs our own checks on the objects, the Dockerfiles
-and the settings. Prints one line per problem and exits non-zero when there is any."""
+"""The whole of `make k8s-check` (`python -m deploy.checks`): renders every kustomize target offline, validates each
+object against the Kubernetes schemas (and the vendored KEDA / Prometheus-operator CRD schemas), and runs our own checks
+on the objects, the Dockerfiles and the settings. Prints one line per problem and exits non-zero when there is any."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from deploy import configuration, dockerfiles, imports, monitoring, policies, runbooks, traffic, wiring
+from deploy.checks import configuration, dockerfiles, imports, monitoring, policies, runbooks, traffic, wiring
+from deploy.checks.schemas import validate
 from deploy.images import REQUIREMENT_SETS, RequirementError, requirements
 from deploy.render import TARGETS, Rendered, RenderError, render
-from deploy.schemas import validate
 
 # Targets that are applied to a cluster as the application (the rest are Jobs or templates).
 APPLICATIONS = ("dev", "prod")
@@ -93,7 +92,3 @@ def main() -> int:
     count = sum(len(found) for found in report.problems.values())
     print(f"k8s-check: {count} problem(s) ({summary}; {elapsed:.1f} s)")
     return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from services.sample_upstream.admin import SampleAdmin
-from services.sample_upstream.server import SampleUpstream
-from services.sample_upstream.settings import SampleSettings
+from fakes.instagram.admin import SampleAdmin
+from fakes.instagram.server import SampleUpstream
+from fakes.instagram.settings import SampleSettings
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from PIL import Image
 
+from fakes.instagram.creators import CREATORS
+from fakes.instagram.niches import NICHES
+from fakes.instagram.server import SampleUpstream
+from fakes.instagram.settings import SampleSettings
 from services.creator.upstream import PostType, ProfileFetch, UpstreamSettings
 from services.creator.upstream.web import WebSource
-from services.sample_upstream.creators import CREATORS
-from services.sample_upstream.niches import NICHES
-from services.sample_upstream.server import SampleUpstream
-from services.sample_upstream.settings import SampleSettings
 
 _SPONSOR_MARKER = re.compile(r"#ad\b|#sponsored\b|#partner\b|paid partnership", re.IGNORECASE)
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")

@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from deploy.dockerfiles import parse, stages
+from deploy.checks.dockerfiles import parse, stages
+from deploy.checks.imports import image_files
+from deploy.checks.policies import workloads
 from deploy.images import IMAGES, ROOT, Image
-from deploy.imports import image_files
-from deploy.policies import workloads
 from deploy.render import Rendered
 
 # Read by libraries or the platform, not by our code.

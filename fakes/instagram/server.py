@@ -1,4 +1,4 @@
-"""Entry point of the sample upstream: `python -m services.sample_upstream.server` serves Instagram-shaped JSON and
+"""Entry point of the sample upstream: `python -m fakes.instagram.server` serves Instagram-shaped JSON and
 pictures for the sample creators on SAMPLE_UPSTREAM_LISTEN (default 127.0.0.1:8090) until SIGTERM or SIGINT.
 
 `SampleUpstream` runs the same server inside an existing event loop (tests, benchmarks): port 0 picks a free port
@@ -15,9 +15,9 @@ from types import TracebackType
 
 from aiohttp import web
 
+from fakes.instagram.app import create_app
+from fakes.instagram.settings import SampleSettings
 from following import logs
-from services.sample_upstream.app import create_app
-from services.sample_upstream.settings import SampleSettings
 
 log = logging.getLogger("sample_upstream")
 

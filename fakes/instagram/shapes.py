@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.sample_upstream.catalogue import Catalogue, SamplePost
-from services.sample_upstream.creators import CreatorSpec
+from fakes.instagram.catalogue import Catalogue, SamplePost
+from fakes.instagram.creators import CreatorSpec
 
 Json = dict[str, Any]
 POST_SIZE = (1080, 1350)

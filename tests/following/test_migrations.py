@@ -86,7 +86,7 @@ async def test_a_service_with_a_broken_migration_exits_non_zero_naming_the_file(
     database: TestDatabase, tmp_path: Path
 ) -> None:
     service = ServiceProcess(
-        "tests.runtime.probe_service",
+        "tests.following.probe_service",
         {
             "DATABASE_URL": database.dsn_for("creator"),
             "MIGRATION_DATABASE_URL": database.owner_dsn_for("creator"),
@@ -106,7 +106,7 @@ async def test_a_service_migrating_as_its_runtime_role_refuses_to_start_naming_t
     database: TestDatabase, tmp_path: Path
 ) -> None:
     service = ServiceProcess(
-        "tests.runtime.probe_service",
+        "tests.following.probe_service",
         {"DATABASE_URL": database.dsn_for("creator"), "PROBE_MIGRATIONS_DIR": str(HERE / "migrations_ok")},
         tmp_path / "probe.log",
     )

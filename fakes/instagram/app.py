@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.sample_upstream.catalogue import Catalogue
-from services.sample_upstream.faults import (
+from fakes.instagram.catalogue import Catalogue
+from fakes.instagram.faults import (
     FaultRegistry,
     FaultRule,
     FaultSpecError,
@@ -25,9 +25,9 @@ from services.sample_upstream.faults import (
     parse_compact,
     parse_rule,
 )
-from services.sample_upstream.images import MAX_SIDE, ImageCache
-from services.sample_upstream.settings import SampleSettings
-from services.sample_upstream.shapes import feed_answer, profile_answer
+from fakes.instagram.images import MAX_SIDE, ImageCache
+from fakes.instagram.settings import SampleSettings
+from fakes.instagram.shapes import feed_answer, profile_answer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CATALOGUE = web.AppKey("catalogue", Catalogue)

@@ -12,7 +12,7 @@ import jsonschema
 import kubernetes_validate
 
 KUBERNETES_VERSION = "1.37.0"
-CRDS = Path(__file__).resolve().parent / "crds"
+CRDS = Path(__file__).resolve().parents[1] / "crds"
 
 
 def crd_file(api_version: str, kind: str) -> Path:

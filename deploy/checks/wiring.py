@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploy.checks.network import selects
+from deploy.checks.policies import Workload, workloads
 from deploy.images import IMAGES, ROOT
-from deploy.network import selects
-from deploy.policies import Workload, workloads
 from deploy.render import Rendered
 
 CPU_SCALED = ("gateway",)

@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
+from deploy.checks.network import Address, Pod, Policies
+from deploy.checks.policies import workloads
 from deploy.images import IMAGES
-from deploy.network import Address, Pod, Policies
-from deploy.policies import workloads
 from deploy.render import Rendered
 
 SERVICE_CALLS = {("gateway", "creator"), ("gateway", "cdn"), ("creator", "inference"), ("creator", "cdn")}

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from services.sample_upstream.creators import CREATORS, CreatorSpec
-from services.sample_upstream.niches import FRIENDS, LOCAL_SENTENCES, NICHES, PARTNERSHIP_LINES
+from fakes.instagram.creators import CREATORS, CreatorSpec
+from fakes.instagram.niches import FRIENDS, LOCAL_SENTENCES, NICHES, PARTNERSHIP_LINES
 
 MediaKind = Literal["image", "video", "reel", "carousel"]
 _SHORTCODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

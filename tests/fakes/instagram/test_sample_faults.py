@@ -8,8 +8,8 @@ import json
 import aiohttp
 import pytest
 
-from services.sample_upstream.admin import SampleAdmin
-from services.sample_upstream.server import SampleUpstream
+from fakes.instagram.admin import SampleAdmin
+from fakes.instagram.server import SampleUpstream
 
 PROFILE = "/api/v1/users/web_profile_info/?username="
 

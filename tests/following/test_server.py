@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 @pytest.fixture
 async def probe(database: TestDatabase, tmp_path: Path) -> AsyncIterator[ServiceProcess]:
     service = ServiceProcess(
-        "tests.runtime.probe_service",
+        "tests.following.probe_service",
         {
             "DATABASE_URL": database.dsn_for("creator"),
             "MIGRATION_DATABASE_URL": database.owner_dsn_for("creator"),
@@ -124,7 +124,7 @@ def test_settings_errors_name_every_bad_variable() -> None:
 
 def test_a_service_with_bad_settings_exits_2_with_the_variable_name() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.runtime.probe_service"],
+        [sys.executable, "-m", "tests.following.probe_service"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "GRPC_LISTEN": "nowhere", "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"},
         capture_output=True,

@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 from PIL import Image, ImageDraw
 
-from services.sample_upstream.niches import NICHES
+from fakes.instagram.niches import NICHES
 
 MAX_SIDE = 2160
 _FALLBACK_PALETTE = ((120, 120, 120), (30, 30, 30))
