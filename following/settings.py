@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 N = TypeVar("N", int, float)
 
@@ -33,11 +34,6 @@ class EnvReader:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = os.environ if env is None else env
         self._errors: list[str] = []
-
-    @property
-    def mapping(self) -> Mapping[str, str]:
-        """The environment being read, for adapters with their own settings parser."""
-        return self._env
 
     def _raw(self, name: str) -> str | None:
         value = self._env.get(name)
@@ -101,6 +97,17 @@ class EnvReader:
         if value is None:
             return default
         return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    def http_url(self, name: str, default: str | None = None) -> str | None:
+        """An absolute http(s) URL without its trailing slash; `default` (None: no URL) when unset."""
+        value = self._raw(name)
+        if value is None:
+            return default
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.fail(name, f"must be an absolute http(s) URL; got {value!r}")
+            return default
+        return value.rstrip("/")
 
     def host_port(self, name: str, default: str) -> HostPort:
         value = self._raw(name) or default

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import socket
+import sys
 from types import TracebackType
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from aiohttp import web
 from fakes.instagram.app import create_app
 from fakes.instagram.settings import SampleSettings
 from following import logs
+from following.settings import SettingsError
 
 log = logging.getLogger("sample_upstream")
 
@@ -73,8 +75,13 @@ async def serve(settings: SampleSettings) -> None:
 
 
 def main() -> None:
+    try:
+        settings = SampleSettings.from_env()
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(2)
     logs.configure("sample-upstream")
-    asyncio.run(serve(SampleSettings.from_env()))
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

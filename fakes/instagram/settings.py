@@ -1,18 +1,15 @@
-"""Typed settings of the sample upstream, read once from SAMPLE_UPSTREAM_* environment variables."""
+"""Typed settings of the sample upstream, read once from SAMPLE_UPSTREAM_* environment variables with the
+services' reader (`following.settings.EnvReader`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+
+from following.settings import EnvReader
 
 DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-class SampleSettingsError(ValueError):
-    """A SAMPLE_UPSTREAM_* variable has a value we cannot use; the message names the variable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,38 +26,30 @@ class SampleSettings:
     image_cache_entries: int = 512
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SampleSettings:
-        env = os.environ if environ is None else environ
-        listen = env.get("SAMPLE_UPSTREAM_LISTEN", "127.0.0.1:8090").strip()
-        host, sep, port_text = listen.rpartition(":")
-        if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-            raise SampleSettingsError(f"SAMPLE_UPSTREAM_LISTEN must be host:port, got {listen!r}")
-        public_url = env.get("SAMPLE_UPSTREAM_PUBLIC_URL", "").strip() or None
-        if public_url is not None:
-            parts = urlsplit(public_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise SampleSettingsError(
-                    f"SAMPLE_UPSTREAM_PUBLIC_URL must be an absolute http(s) URL, got {public_url!r}"
-                )
-        seed_text = env.get("SAMPLE_UPSTREAM_SEED", "2026").strip()
-        if not seed_text.lstrip("-").isdigit():
-            raise SampleSettingsError(f"SAMPLE_UPSTREAM_SEED must be an integer, got {seed_text!r}")
-        now_text = env.get("SAMPLE_UPSTREAM_NOW", "").strip()
+    def read(cls, env: EnvReader) -> SampleSettings:
+        """The SAMPLE_UPSTREAM_* settings; every problem is recorded on `env` (raised by `env.check()`)."""
+        listen = env.host_port("SAMPLE_UPSTREAM_LISTEN", "127.0.0.1:8090")
+        now_text = env.optional_text("SAMPLE_UPSTREAM_NOW")
         now = DEFAULT_NOW
-        if now_text:
+        if now_text is not None:
             try:
                 now = datetime.fromisoformat(now_text)
             except ValueError:
-                raise SampleSettingsError(f"SAMPLE_UPSTREAM_NOW must be an ISO 8601 time, got {now_text!r}") from None
+                env.fail("SAMPLE_UPSTREAM_NOW", f"must be an ISO 8601 time; got {now_text!r}")
             now = now if now.tzinfo else now.replace(tzinfo=UTC)
-        cache_text = env.get("SAMPLE_UPSTREAM_IMAGE_CACHE", "512").strip()
-        if not cache_text.isdigit():
-            raise SampleSettingsError(f"SAMPLE_UPSTREAM_IMAGE_CACHE must be a non-negative integer, got {cache_text!r}")
         return cls(
-            host=host,
-            port=int(port_text),
-            public_url=public_url.rstrip("/") if public_url else None,
-            seed=int(seed_text),
+            host=listen.host,
+            port=listen.port,
+            public_url=env.http_url("SAMPLE_UPSTREAM_PUBLIC_URL"),
+            seed=env.integer("SAMPLE_UPSTREAM_SEED", 2026),
             now=now,
-            image_cache_entries=int(cache_text),
+            image_cache_entries=env.integer("SAMPLE_UPSTREAM_IMAGE_CACHE", 512, minimum=0),
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SampleSettings:
+        """`read` over `environ` (default: the process environment); SettingsError names each bad variable."""
+        env = EnvReader(environ)
+        settings = cls.read(env)
+        env.check()
+        return settings

@@ -24,7 +24,7 @@ from services.creator.media import CdnClient
 from services.creator.quota import FetchQuota
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings
-from services.creator.upstream import ProfileSource, UpstreamSettings, UpstreamSettingsError, create_source
+from services.creator.upstream import ProfileSource, UpstreamSettings, create_source
 from services.creator.workers import AnalysisCompleter, MediaSettler, OutboxRelay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -136,12 +136,7 @@ class CreatorApp:
 def build(env: EnvReader) -> tuple[CreatorApp, RuntimeSettings]:
     runtime = RuntimeSettings.read("creator", env, default_grpc_port=50051)
     settings = CreatorSettings.read(env)
-    try:
-        upstream = UpstreamSettings.from_env(env.mapping)
-    except UpstreamSettingsError as exc:
-        env.fail("INSTAGRAM_*", str(exc))
-        upstream = UpstreamSettings()
-    return CreatorApp(settings, upstream), runtime
+    return CreatorApp(settings, UpstreamSettings.read(env)), runtime
 
 
 if __name__ == "__main__":

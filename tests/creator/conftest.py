@@ -120,7 +120,7 @@ async def start_creator(database: TestDatabase, upstream_url: str, inference_add
         }
         reader = EnvReader(env)
         runtime = RuntimeSettings.read("creator", reader, default_grpc_port=0)
-        app = CreatorApp(CreatorSettings.read(reader), UpstreamSettings.from_env(env))
+        app = CreatorApp(CreatorSettings.read(reader), UpstreamSettings.read(reader))
         reader.check()
         runner = ServiceRunner(app, runtime)
         await runner.start()

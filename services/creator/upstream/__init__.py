@@ -2,7 +2,9 @@
 
 Use it like this (inside a running event loop):
 
-    settings = UpstreamSettings.from_env()          # INSTAGRAM_SOURCE=sample|web and friends
+    env = EnvReader()                              # following.settings: the services' one reader
+    settings = UpstreamSettings.read(env)          # INSTAGRAM_SOURCE=sample|web and friends
+    env.check()                                    # SettingsError naming each bad variable
     source = create_source(settings, budget=None)  # budget: any RequestBudget (awaited before each request)
     try:
         fetch = await source.fetch_profile("fit.bayann", post_limit=12)
@@ -28,7 +30,7 @@ from services.creator.upstream.errors import (
     UserNotFound,
 )
 from services.creator.upstream.records import CarouselItem, Location, Post, PostType, Profile, ProfileFetch
-from services.creator.upstream.settings import MAX_POST_LIMIT, UpstreamSettings, UpstreamSettingsError
+from services.creator.upstream.settings import MAX_POST_LIMIT, UpstreamSettings
 from services.creator.upstream.source import ProfileSource, RequestBudget
 
 __all__ = [
@@ -46,7 +48,6 @@ __all__ = [
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamSettings",
-    "UpstreamSettingsError",
     "UpstreamUnavailable",
     "UserNotFound",
     "create_source",

@@ -1,14 +1,24 @@
-"""INSTAGRAM_* settings: defaults per source, overrides, and errors that name the variable."""
+"""INSTAGRAM_* settings, read through the services' one reader: defaults per source, overrides, and errors that name
+the variable (all of them at once, with the rest of the creator's settings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.creator.upstream import UpstreamSettings, UpstreamSettingsError
+from following.settings import EnvReader, SettingsError
+from services.creator.server import build
+from services.creator.upstream import UpstreamSettings
+
+
+def read(env: dict[str, str]) -> UpstreamSettings:
+    reader = EnvReader(env)
+    settings = UpstreamSettings.read(reader)
+    reader.check()
+    return settings
 
 
 def test_sample_is_the_default_source_on_loopback() -> None:
-    settings = UpstreamSettings.from_env({})
+    settings = read({})
     assert settings.source == "sample"
     assert settings.base_url == "http://127.0.0.1:8090"
     assert settings.app_id == "936619743392459"
@@ -16,7 +26,7 @@ def test_sample_is_the_default_source_on_loopback() -> None:
 
 
 def test_web_source_defaults_to_instagram_and_takes_overrides() -> None:
-    settings = UpstreamSettings.from_env(
+    settings = read(
         {
             "INSTAGRAM_SOURCE": "web",
             "INSTAGRAM_PROXY_URL": "http://proxy.internal:3128",
@@ -34,7 +44,7 @@ def test_web_source_defaults_to_instagram_and_takes_overrides() -> None:
 
 
 def test_base_url_override_applies_to_the_sample_source() -> None:
-    settings = UpstreamSettings.from_env({"INSTAGRAM_BASE_URL": "http://127.0.0.1:9911/"})
+    settings = read({"INSTAGRAM_BASE_URL": "http://127.0.0.1:9911/"})
     assert settings.base_url == "http://127.0.0.1:9911"
 
 
@@ -54,5 +64,20 @@ def test_base_url_override_applies_to_the_sample_source() -> None:
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
-    with pytest.raises(UpstreamSettingsError, match=variable):
-        UpstreamSettings.from_env(env)
+    with pytest.raises(SettingsError, match=f"\n  {variable}: "):
+        read(env)
+
+
+def test_the_creator_reports_every_bad_instagram_variable_with_its_other_settings() -> None:
+    env = {
+        "DATABASE_URL": "postgresql://creator@127.0.0.1/following",
+        "INSTAGRAM_POST_LIMIT": "twelve",
+        "INSTAGRAM_PROXY_URL": "socks5://proxy:1080",
+        "CREATOR_MIN_REFRESH_S": "soon",
+    }
+    reader = EnvReader(env)
+    build(reader)
+    with pytest.raises(SettingsError) as raised:
+        reader.check()
+    named = {line.split(":")[0].strip() for line in str(raised.value).splitlines()[1:]}
+    assert named == {"INSTAGRAM_POST_LIMIT", "INSTAGRAM_PROXY_URL", "CREATOR_MIN_REFRESH_S"}

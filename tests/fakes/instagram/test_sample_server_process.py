@@ -15,7 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from fakes.instagram.settings import SampleSettings, SampleSettingsError
+from fakes.instagram.settings import SampleSettings
+from following.settings import SettingsError
 from scripts.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -85,5 +86,16 @@ def test_settings_defaults_listen_on_loopback_8090() -> None:
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
-    with pytest.raises(SampleSettingsError, match=variable):
+    with pytest.raises(SettingsError, match=f"\n  {variable}: "):
         SampleSettings.from_env(env)
+
+
+async def test_server_process_refuses_bad_settings_naming_each_variable_without_a_traceback() -> None:
+    env = {**os.environ, "SAMPLE_UPSTREAM_SEED": "abc", "SAMPLE_UPSTREAM_IMAGE_CACHE": "-1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fakes.instagram.server", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 2
+    assert "SAMPLE_UPSTREAM_SEED: " in stderr.decode() and "SAMPLE_UPSTREAM_IMAGE_CACHE: " in stderr.decode()
+    assert "Traceback" not in stderr.decode()
