@@ -11,13 +11,11 @@ from dataclasses import dataclass
 
 from following.breaker import BreakerState, CircuitBreaker
 
-State = BreakerState
-
 
 @dataclass(frozen=True)
 class BreakerView:
     host: str
-    state: State
+    state: BreakerState
     consecutive_failures: int
     #: Seconds until an OPEN breaker lets a probe through (0 otherwise).
     retry_in: float

@@ -10,19 +10,20 @@ import grpc
 from cdn.v1 import cdn_pb2, cdn_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from following.breaker import BreakerState
 from following.errors import InvalidArgument, NotFound
 from following.pagination import PageTokenCodec
 from following.supervisor import Stall
-from services.cdn.breaker import Breakers, State
+from services.cdn.breaker import Breakers
 from services.cdn.jobs import MAX_BATCH, STATE_TO_PROTO, check_source_url, parse_specs
 from services.cdn.storage import Storage
 from services.cdn.store import DeadChange, JobStore
 from services.cdn.telemetry import LiveCounters
 
 BREAKER_STATES = {
-    State.CLOSED: cdn_pb2.BREAKER_STATE_CLOSED,
-    State.OPEN: cdn_pb2.BREAKER_STATE_OPEN,
-    State.HALF_OPEN: cdn_pb2.BREAKER_STATE_HALF_OPEN,
+    BreakerState.CLOSED: cdn_pb2.BREAKER_STATE_CLOSED,
+    BreakerState.OPEN: cdn_pb2.BREAKER_STATE_OPEN,
+    BreakerState.HALF_OPEN: cdn_pb2.BREAKER_STATE_HALF_OPEN,
 }
 DEAD_JOB_TOKENS = PageTokenCodec("dead_jobs", int)
 OK, DEGRADED, DOWN = cdn_pb2.COMPONENT_STATUS_OK, cdn_pb2.COMPONENT_STATUS_DEGRADED, cdn_pb2.COMPONENT_STATUS_DOWN
@@ -171,7 +172,7 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
             breaker = health.breakers.add(
                 host=view.host, state=BREAKER_STATES[view.state], consecutive_failures=view.consecutive_failures
             )
-            if view.state is State.OPEN:
+            if view.state is BreakerState.OPEN:
                 breaker.retry_at.FromSeconds(int(now + view.retry_in))
                 problems.append(f"breaker open for {view.host}")
         if health.database == DOWN or stalls:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from following.breaker import BreakerState
 from following.supervisor import Loop, Supervisor
-from services.cdn.breaker import Breakers, State
+from services.cdn.breaker import Breakers
 from services.cdn.store import JobStore
 from services.cdn.telemetry import BREAKER_OPEN, JOBS, OLDEST_QUEUED, LiveCounters
 
@@ -106,7 +107,7 @@ class Maintenance:
         """Sets the queue gauges if this replica holds (or now takes) the gauge lock, else clears them; the breaker
         gauges are this replica's own and always set. Returns whether this replica computed the queue gauges."""
         for view in self.breakers.views():
-            BREAKER_OPEN.labels(view.host).set(1 if view.state is State.OPEN else 0)
+            BREAKER_OPEN.labels(view.host).set(1 if view.state is BreakerState.OPEN else 0)
         async with self._gauge_turn:
             return await self._refresh_queue_gauges()
 

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from services.cdn.breaker import Breakers, State
+from following.breaker import BreakerState
+from services.cdn.breaker import Breakers
 from services.cdn.downloads import sniff
 from services.cdn.jobs import backoff_seconds
 from services.cdn.ratelimit import HostRateLimiter
@@ -41,7 +42,7 @@ def test_breaker_opens_after_five_consecutive_failures_and_probes_once_after_thi
     clock.now += 30.1
     assert breakers.allow("a.test") == 0
     breakers.succeeded("a.test")
-    assert [v.state for v in breakers.views() if v.host == "a.test"] == [State.CLOSED]
+    assert [v.state for v in breakers.views() if v.host == "a.test"] == [BreakerState.CLOSED]
 
 
 def test_success_resets_the_consecutive_failure_count() -> None:

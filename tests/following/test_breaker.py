@@ -1,8 +1,14 @@
-"""The shared circuit breaker state machine on a hand-driven clock."""
+"""The shared circuit breaker state machine on a hand-driven clock, and the one name it goes by in the tree."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 from following.breaker import BreakerState, CircuitBreaker
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_NAMES = {"CircuitBreaker", "BreakerState"}
 
 
 class Clock:
@@ -47,3 +53,19 @@ def test_a_released_trial_lets_the_next_caller_try() -> None:
     assert breaker.admit()
     breaker.release_trial()
     assert breaker.admit()
+
+
+def test_the_breaker_and_its_states_go_by_one_name_in_every_service() -> None:
+    """No module defines its own CircuitBreaker or BreakerState, renames the shared ones, or aliases them."""
+    found = []
+    for path in sorted(p for folder in ("following", "services", "fakes") for p in (ROOT / folder).rglob("*.py")):
+        where = path.relative_to(ROOT)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef) and node.name in SHARED_NAMES and where != Path("following/breaker.py"):
+                found.append(f"{where}: defines another {node.name}")
+            if isinstance(node, ast.ImportFrom) and node.module == "following.breaker":
+                renamed = [alias for alias in node.names if alias.asname not in (None, alias.name)]
+                found += [f"{where}: imports {alias.name} as {alias.asname}" for alias in renamed]
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in SHARED_NAMES:
+                found.append(f"{where}: aliases {node.value.id}")
+    assert found == []

@@ -1,6 +1,7 @@
-"""The per-source circuit breaker, so a throttled or failing upstream is left alone for a cool-down.
+"""The upstream source's breaker: following.breaker's `CircuitBreaker` with the source's name and the last failure,
+so a throttled or failing upstream is left alone for a cool-down and callers get a CircuitOpen that says why.
 
-following.breaker's state machine: CLOSED -> OPEN after `threshold` failed requests in a row (requests fail fast with
+The state machine: CLOSED -> OPEN after `threshold` failed requests in a row (requests fail fast with
 CircuitOpen until the cool-down, or a longer Retry-After, has passed) -> HALF_OPEN (one trial request) -> CLOSED on
 success, OPEN again on failure.
 """
@@ -10,14 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from following.breaker import BreakerState
-from following.breaker import CircuitBreaker as StateMachine
+from following.breaker import BreakerState, CircuitBreaker
 from services.creator.upstream.errors import CircuitOpen
 
-__all__ = ["BreakerState", "CircuitBreaker"]
 
-
-class CircuitBreaker:
+class SourceBreaker:
     def __init__(
         self,
         name: str,
@@ -26,7 +24,7 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
-        self._machine = StateMachine(threshold, cooldown_s, clock)
+        self._machine = CircuitBreaker(threshold, cooldown_s, clock)
         self._last_reason = ""
 
     @property

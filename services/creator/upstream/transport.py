@@ -22,7 +22,7 @@ import aiohttp
 from multidict import CIMultiDict
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from services.creator.upstream.breaker import CircuitBreaker
+from services.creator.upstream.breaker import SourceBreaker
 from services.creator.upstream.errors import (
     Throttled,
     UpstreamError,
@@ -65,7 +65,7 @@ class RequestCounter:
 
 
 class UpstreamTransport:
-    def __init__(self, settings: UpstreamSettings, breaker: CircuitBreaker, budget: RequestBudget | None) -> None:
+    def __init__(self, settings: UpstreamSettings, breaker: SourceBreaker, budget: RequestBudget | None) -> None:
         self._settings = settings
         self._breaker = breaker
         self._budget = budget

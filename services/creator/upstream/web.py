@@ -9,7 +9,8 @@ Endpoints (relative to INSTAGRAM_BASE_URL, or the sample upstream's URL):
 
 from __future__ import annotations
 
-from services.creator.upstream.breaker import BreakerState, CircuitBreaker
+from following.breaker import BreakerState
+from services.creator.upstream.breaker import SourceBreaker
 from services.creator.upstream.errors import UserNotFound
 from services.creator.upstream.parser import PostPage, parse_feed_response, parse_profile_response
 from services.creator.upstream.records import Post, ProfileFetch
@@ -26,7 +27,7 @@ class WebSource:
 
     def __init__(self, settings: UpstreamSettings, budget: RequestBudget | None = None) -> None:
         self._settings = settings
-        self._breaker = CircuitBreaker(settings.source, settings.breaker_threshold, settings.breaker_cooldown_s)
+        self._breaker = SourceBreaker(settings.source, settings.breaker_threshold, settings.breaker_cooldown_s)
         self._transport = UpstreamTransport(settings, self._breaker, budget)
 
     @property

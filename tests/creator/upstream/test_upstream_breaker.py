@@ -1,12 +1,13 @@
-"""The circuit breaker's state machine on a hand-driven clock: closed -> open at the threshold, fail fast while open,
+"""The upstream source's breaker on a hand-driven clock: closed -> open at the threshold, fail fast while open,
 one trial when half-open, closed on success, open again on failure; Retry-After stretches the cool-down."""
 
 from __future__ import annotations
 
 import pytest
 
+from following.breaker import BreakerState
 from services.creator.upstream import CircuitOpen
-from services.creator.upstream.breaker import BreakerState, CircuitBreaker
+from services.creator.upstream.breaker import SourceBreaker
 
 
 class Clock:
@@ -17,9 +18,9 @@ class Clock:
         return self.now
 
 
-def make(threshold: int = 3, cooldown_s: float = 10.0) -> tuple[CircuitBreaker, Clock]:
+def make(threshold: int = 3, cooldown_s: float = 10.0) -> tuple[SourceBreaker, Clock]:
     clock = Clock()
-    return CircuitBreaker("web", threshold, cooldown_s, clock=clock), clock
+    return SourceBreaker("web", threshold, cooldown_s, clock=clock), clock
 
 
 def test_opens_only_after_threshold_consecutive_failures() -> None:

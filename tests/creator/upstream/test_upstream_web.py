@@ -15,6 +15,7 @@ from aiohttp import web
 
 from fakes.instagram.admin import SampleAdmin
 from fakes.instagram.server import SampleUpstream
+from following.breaker import BreakerState
 from services.creator.upstream import (
     CircuitOpen,
     PostType,
@@ -24,7 +25,6 @@ from services.creator.upstream import (
     UpstreamUnavailable,
     UserNotFound,
 )
-from services.creator.upstream.breaker import BreakerState
 from services.creator.upstream.source import RequestBudget
 from services.creator.upstream.web import WebSource
 
