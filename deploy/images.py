@@ -73,7 +73,7 @@ IMAGES: dict[str, Image] = {
             name="cdn",
             module="services.cdn.server",
             code=("following", "services/__init__.py", "services/cdn"),
-            distributions=(*SERVICE_RUNTIME, "aiohttp", "aioboto3", "pillow"),
+            distributions=(*SERVICE_RUNTIME, "aiohttp", "aiobotocore", "pillow"),
             ports={"grpc": 50053, "metrics": 9103},
         ),
         Image(
