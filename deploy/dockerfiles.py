@@ -1,6 +1,7 @@
 """Checks of the Dockerfiles against the repository: pinned base image, multi-stage, a non-root final USER, every
-COPY source present and not hidden by .dockerignore, the final stage carrying exactly the image's code, the ports it
-exposes, and an ENTRYPOINT that runs the same module as the local stack (`scripts/stack.py`)."""
+COPY source present and not hidden by .dockerignore, every `pip install` checking the lock file's hashes, the final
+stage carrying exactly the image's code, the ports it exposes, and an ENTRYPOINT that runs the same module as the local
+stack (`scripts/stack.py`)."""
 
 from __future__ import annotations
 
@@ -108,6 +109,23 @@ def _copy_sources(arguments: str) -> tuple[list[str], str, bool]:
     return paths[:-1], paths[-1], from_stage
 
 
+_PIP_INSTALL = re.compile(r"pip install\b([^&;|]*)")
+
+
+def unhashed_installs(instructions: list[Instruction]) -> list[Instruction]:
+    """RUN instructions with a `pip install` that does not install a requirements file in hash-checking mode."""
+    found = []
+    for instruction in instructions:
+        if instruction.command != "RUN":
+            continue
+        for match in _PIP_INSTALL.finditer(instruction.arguments):
+            words = match.group(1).split()
+            if "--require-hashes" not in words or "-r" not in words:
+                found.append(instruction)
+                break
+    return found
+
+
 def check_image(image: Image, dockerfile: Path | None = None, stack: Path = ROOT / "scripts" / "stack.py") -> list[str]:
     """Problems of one image's Dockerfile (by default the one deploy/images.py names)."""
     dockerfile = dockerfile or image.dockerfile
@@ -136,6 +154,11 @@ def check_image(image: Image, dockerfile: Path | None = None, stack: Path = ROOT
                     problems.append(f"{where}:{instruction.line}: COPY source {source} does not exist")
                 elif dockerignored(source):
                     problems.append(f"{where}:{instruction.line}: COPY source {source} is excluded by .dockerignore")
+    for instruction in unhashed_installs(instructions):
+        problems.append(
+            f"{where}:{instruction.line}: pip install without `--require-hashes -r` (install the lock entries that "
+            "`python deploy/images.py requirements NAME` prints)"
+        )
     final = grouped[-1] if grouped else []
     users = [i.arguments for i in final if i.command == "USER"]
     if not users or not users[-1].split(":")[0].isdigit() or users[-1].split(":")[0] == "0":
