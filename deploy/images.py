@@ -40,15 +40,26 @@ def declared(service: str, root: Path = ROOT) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
+# The gateway's render step writes envoy.yaml and launch.sh here, in a volume its pod shares with the Envoy container.
+RENDERED_DIR = "/etc/envoy/rendered"
+ENVOY_REPOSITORY = "envoyproxy/envoy"
+
+
 @dataclass(frozen=True)
 class Image:
-    """One image: where its Dockerfile is, what it runs, which code and distributions it carries, what it listens on."""
+    """One image: where its Dockerfile is, what it runs, which code and distributions it carries, what it listens on.
+
+    `stage` names the stage that carries the code and runs the module when that is not the final one: the gateway's
+    `render` stage is an image of its own (the pod's init container), and its final stage is the official Envoy image.
+    """
 
     name: str
     module: str
     code: tuple[str, ...]
     distributions: tuple[str, ...]
     ports: dict[str, int] = field(default_factory=dict)
+    stage: str = ""
+    arguments: tuple[str, ...] = ()
 
     @property
     def dockerfile(self) -> Path:
@@ -56,7 +67,7 @@ class Image:
 
     @property
     def entrypoint(self) -> list[str]:
-        return ["python", "-m", self.module]
+        return ["python", "-m", self.module, *self.arguments]
 
 
 IMAGES: dict[str, Image] = {
@@ -89,6 +100,8 @@ IMAGES: dict[str, Image] = {
             code=("services/__init__.py", "services/gateway"),
             distributions=declared("gateway"),
             ports={"http": 8080, "metrics": 9104},
+            stage="render",
+            arguments=("render", "--out-dir", RENDERED_DIR),
         ),
     )
 }

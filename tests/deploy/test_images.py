@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.dockerfiles import check_image
+from deploy.dockerfiles import check_image, code_stage, envoy_version
 from deploy.images import (
     IMAGES,
     MODELS_LOCK,
@@ -98,3 +98,22 @@ def test_a_pip_install_without_hashes_is_flagged(tmp_path: Path) -> None:
     path.write_text(source.replace(old, ".venv/bin/pip install -r /tmp/runtime.txt"))
     problems = check_image(IMAGES["cdn"], path)
     assert len(problems) == 1 and "pip install without `--require-hashes -r`" in problems[0]
+
+
+def test_the_gateway_serves_from_the_official_envoy_image_of_the_locked_envoy_release(tmp_path: Path) -> None:
+    gateway = IMAGES["gateway"]
+    source = gateway.dockerfile.read_text()
+    assert f"ARG ENVOY_IMAGE=envoyproxy/envoy:v{envoy_version()}\n" in source
+    path = tmp_path / "Dockerfile"
+    for base in ("envoyproxy/envoy:v1.39.0", "python:3.11.14-slim-bookworm"):
+        path.write_text(source.replace(f"envoyproxy/envoy:v{envoy_version()}", base))
+        assert any("must be FROM envoyproxy/envoy:v" in p for p in check_image(gateway, path))
+    path.write_text(source.replace(". /etc/envoy/rendered/launch.sh && ", ""))
+    assert any("must source /etc/envoy/rendered/launch.sh" in p for p in check_image(gateway, path))
+
+
+def test_the_gateway_render_stage_runs_the_renderer_into_the_shared_folder() -> None:
+    stage = code_stage(IMAGES["gateway"])
+    assert stage[0].arguments.endswith(" AS render")
+    entrypoint = [i.arguments for i in stage if i.command == "ENTRYPOINT"][-1]
+    assert entrypoint == '["python", "-m", "services.gateway.run", "render", "--out-dir", "/etc/envoy/rendered"]'
