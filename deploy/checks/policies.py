@@ -179,8 +179,9 @@ def _pre_stop_seconds(container: dict[str, Any]) -> int:
     if "sleep" in pre_stop:
         return int(pre_stop["sleep"]["seconds"])
     if "exec" in pre_stop:
-        found = re.findall(r"time\.sleep\((\d+)\)", " ".join(pre_stop["exec"]["command"]))
-        return sum(int(s) for s in found)
+        # Python's `time.sleep(N)` or the shell's `sleep N` (the Envoy image has no Python).
+        found = re.findall(r"time\.sleep\((\d+)\)|(?<![.\w])sleep (\d+)", " ".join(pre_stop["exec"]["command"]))
+        return sum(int(a or b) for a, b in found)
     return 0
 
 

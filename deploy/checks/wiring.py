@@ -10,7 +10,7 @@ from typing import Any
 
 from deploy.checks.network import selects
 from deploy.checks.policies import Workload, workloads
-from deploy.images import IMAGES, ROOT
+from deploy.images import IMAGES, RENDERED_DIR, ROOT
 from deploy.render import Rendered
 
 CPU_SCALED = ("gateway",)
@@ -174,6 +174,39 @@ def check_entrypoints(rendered: Rendered) -> list[str]:
     return problems
 
 
+def _mounted(container: dict[str, Any], path: str) -> str | None:
+    return next((m["name"] for m in container.get("volumeMounts", []) if m.get("mountPath") == path), None)
+
+
+def check_render_steps(rendered: Rendered) -> list[str]:
+    """An image whose code runs in a render stage (the gateway) runs it as the pod's init container, with its image's
+    entry point, into a volume every main container mounts at the same path (launch.sh is sourced from there)."""
+    problems = []
+    for w in workloads(rendered):
+        image = IMAGES.get(w.name)
+        if w.kind != "Deployment" or image is None or not image.stage:
+            continue
+        steps = [c for c in w.pod.get("initContainers", []) if c["name"] == w.name]
+        if not steps:
+            problems.append(f"{w}: no init container {w.name} runs the {image.stage} step ({image.module})")
+            continue
+        step = steps[0]
+        repository = step["image"].partition("@")[0].rpartition(":")[0] or step["image"]
+        if repository.rpartition("/")[2] != f"{w.name}-{image.stage}":
+            problems.append(
+                f"{w}: init container {w.name} runs {step['image']}, expected the {w.name}-{image.stage} image"
+            )
+        if "command" in step or "args" in step:
+            problems.append(f"{w}: init container {w.name} overrides the entry point ({' '.join(image.entrypoint)})")
+        volume = _mounted(step, RENDERED_DIR)
+        if volume is None:
+            problems.append(f"{w}: init container {w.name} does not mount a volume at {RENDERED_DIR}")
+        for c in w.pod["containers"]:
+            if volume is not None and _mounted(c, RENDERED_DIR) != volume:
+                problems.append(f"{w}: container {c['name']} does not mount volume {volume} at {RENDERED_DIR}")
+    return problems
+
+
 def check_migration_images(app: Rendered, migrate: Rendered) -> list[str]:
     """The migration Jobs of a release run exactly the image tags its Deployments run."""
     problems = []
@@ -188,4 +221,4 @@ def check_migration_images(app: Rendered, migrate: Rendered) -> list[str]:
     return problems
 
 
-CHECKS = (check_services, check_autoscaling, check_disruption_budgets, check_entrypoints)
+CHECKS = (check_services, check_autoscaling, check_disruption_budgets, check_entrypoints, check_render_steps)

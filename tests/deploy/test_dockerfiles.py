@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from deploy.checks.dockerfiles import check_dockerfiles, check_image, dockerignored
 from deploy.checks.imports import check_image_imports, check_imports
-from deploy.images import IMAGES, RequirementError, requirements
+from deploy.images import IMAGES
 
 
 def test_every_dockerfile_passes() -> None:
@@ -72,19 +70,6 @@ def test_an_import_the_image_does_not_install_is_flagged() -> None:
     assert check_image_imports(with_extra) == [
         "cdn image: installs onnxruntime, which none of its code imports (keep images slim)"
     ]
-
-
-@pytest.mark.parametrize("name", [*IMAGES, "protoc", "models"])
-def test_requirement_sets_are_exact_pins_from_pyproject(name: str) -> None:
-    lines = requirements(name)
-    assert lines and all("==" in line for line in lines)
-
-
-def test_a_distribution_missing_from_pyproject_is_an_error(tmp_path: Path) -> None:
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "x"\ndependencies = ["grpcio>=1"]\n[project.optional-dependencies]\n')
-    with pytest.raises(RequirementError, match="not pinned"):
-        requirements("creator", pyproject)
 
 
 def test_the_inference_models_stage_follows_the_model_cache_layout() -> None:

@@ -225,3 +225,37 @@ def test_only_the_migration_jobs_hold_the_schema_owners_credentials_in_productio
     assert all(not (names & owners) for names in _secrets_read(rendered["prod"]).values())
     jobs = _secrets_read(rendered["prod-migrate"])
     assert (jobs["creator-migrate"], jobs["cdn-migrate"]) == ({"creator-database-owner"}, {"cdn-database-owner"})
+
+
+def _gateway_pod(rendered: Rendered) -> dict[str, Any]:
+    deployment = rendered.named("Deployment", "gateway")
+    assert deployment is not None
+    pod: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return pod
+
+
+def test_the_gateway_pod_renders_its_config_in_an_init_container_envoy_starts_from(
+    rendered: dict[str, Rendered],
+) -> None:
+    pod = _gateway_pod(rendered["prod"])
+    (step,) = pod["initContainers"]
+    assert step["image"].startswith("registry.example.com/following/gateway-render:")
+    assert [c["name"] for c in pod["containers"]] == ["envoy"]
+    assert wiring.check_render_steps(rendered["prod"]) == []
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda pod: pod.pop("initContainers"), "no init container gateway runs the render step"),
+        (lambda pod: pod["initContainers"][0].update(command=["envoy"]), "overrides the entry point"),
+        (lambda pod: pod["initContainers"][0].update(image="envoyproxy/envoy:v1.40.0"), "expected the gateway-render"),
+        (lambda pod: pod["containers"][0]["volumeMounts"].pop(0), "container envoy does not mount volume rendered"),
+    ],
+)
+def test_a_gateway_pod_without_its_render_step_is_flagged(
+    mutable: Mutable, breakage: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    prod = mutable("prod")
+    breakage(_gateway_pod(prod))
+    assert any(message in problem for problem in wiring.check_render_steps(prod))

