@@ -1,4 +1,5 @@
-"""The gRPC handlers, thin: validate, call the store or the live state, map rows to protobuf messages."""
+"""The gRPC handlers, thin: validate, call the job queue (`jobs.JobQueue`) or the live state, map its values to
+protobuf messages."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ from following.errors import InvalidArgument, NotFound
 from following.pagination import PageTokenCodec
 from following.supervisor import Stall
 from services.cdn.breaker import Breakers
-from services.cdn.jobs import MAX_BATCH, STATE_TO_PROTO, check_source_url, parse_specs
+from services.cdn.jobs import (
+    MAX_BATCH,
+    STATE_TO_PROTO,
+    DeadChange,
+    JobQueue,
+    JobState,
+    check_source_url,
+    parse_specs,
+)
 from services.cdn.storage import Storage
-from services.cdn.store import DeadChange, JobStore
 from services.cdn.telemetry import LiveCounters
 
 BREAKER_STATES = {
@@ -31,8 +39,8 @@ log = logging.getLogger(__name__)
 
 
 class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
-    def __init__(self, store: JobStore, storage: Storage, max_attempts: int, on_enqueue: Callable[[], None]) -> None:
-        self.store = store
+    def __init__(self, queue: JobQueue, storage: Storage, max_attempts: int, on_enqueue: Callable[[], None]) -> None:
+        self.queue = queue
         self.storage = storage
         self.max_attempts = max_attempts
         self.on_enqueue = on_enqueue
@@ -41,7 +49,7 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
         self, request: cdn_pb2.EnqueueJobsRequest, context: grpc.aio.ServicerContext
     ) -> cdn_pb2.EnqueueJobsResponse:
         jobs = parse_specs(list(request.jobs))
-        results = await self.store.enqueue(jobs, self.max_attempts)
+        results = await self.queue.enqueue(jobs, self.max_attempts)
         self.on_enqueue()
         response = cdn_pb2.EnqueueJobsResponse()
         seen: set[tuple[str, int]] = set()
@@ -67,20 +75,20 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
         for index, url in enumerate(urls):
             check_source_url(url, f"source_urls[{index}]")
         by_url: dict[str, cdn_pb2.Asset] = {}
-        for row in await self.store.assets(urls, int(request.kind)):
-            if row["source_url"] in by_url:
+        for found in await self.queue.assets(urls, int(request.kind)):
+            if found.source_url in by_url:
                 continue
             asset = cdn_pb2.Asset(
-                source_url=row["source_url"],
-                kind=row["kind"],
-                state=STATE_TO_PROTO[row["state"]],
-                last_error=row["last_error"] if row["state"] in ("retrying", "dead") else "",
+                source_url=found.source_url,
+                kind=cdn_pb2.AssetKind.ValueType(found.kind),
+                state=STATE_TO_PROTO[found.state],
+                last_error=found.last_error if found.state in (JobState.RETRYING, JobState.DEAD) else "",
             )
-            for width, height, fmt, key, size in zip(
-                row["widths"], row["heights"], row["formats"], row["keys"], row["sizes"], strict=True
-            ):
-                asset.renditions.add(width=width, height=height, format=fmt, url=self.storage.url(key), bytes=size)
-            by_url[row["source_url"]] = asset
+            for r in found.renditions:
+                asset.renditions.add(
+                    width=r.width, height=r.height, format=r.format, url=self.storage.url(r.key), bytes=r.bytes
+                )
+            by_url[found.source_url] = asset
         response = cdn_pb2.GetAssetsResponse()
         for url in urls:
             response.assets.append(by_url.get(url) or cdn_pb2.Asset(source_url=url, kind=request.kind))
@@ -93,23 +101,23 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
         if size > MAX_BATCH:
             raise InvalidArgument(f"page_size: at most {MAX_BATCH}; got {size}")
         after = DEAD_JOB_TOKENS.decode(request.page_token)
-        rows = await self.store.dead(size + 1, after)
+        dead = await self.queue.dead(size + 1, after)
         response = cdn_pb2.ListDeadJobsResponse()
-        for row in rows[:size]:
+        for job in dead[:size]:
             failed_at = Timestamp()
-            failed_at.FromDatetime(row["failed_at"])
+            failed_at.FromDatetime(job.failed_at)
             response.jobs.add(
-                job_id=str(row["id"]),
-                source_url=row["source_url"],
-                kind=row["kind"],
-                priority=row["priority"],
-                attempts=row["attempts"],
-                last_error=row["last_error"],
+                job_id=str(job.id),
+                source_url=job.source_url,
+                kind=job.kind,
+                priority=job.priority,
+                attempts=job.attempts,
+                last_error=job.last_error,
                 failed_at=failed_at,
             )
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = DEAD_JOB_TOKENS.encode(last["failed_at"], last["id"])
+        if len(dead) > size:
+            last = dead[size - 1]
+            response.next_page_token = DEAD_JOB_TOKENS.encode(last.failed_at, last.id)
         return response
 
     async def RetryJobs(
@@ -124,7 +132,7 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
             if not job_id.isdigit():
                 raise InvalidArgument(f"job_ids: {job_id[:40]!r} is not a job id")
             ids.append(int(job_id))
-        retried = await self.store.retry_dead(ids, request.all)
+        retried = await self.queue.retry_dead(ids, request.all)
         if retried:
             self.on_enqueue()
         return cdn_pb2.RetryJobsResponse(retried=retried)
@@ -133,7 +141,7 @@ class CdnHandlers(cdn_pb2_grpc.CdnServiceServicer):
 class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
     def __init__(
         self,
-        store: JobStore,
+        queue: JobQueue,
         storage: Storage,
         breakers: Breakers,
         counters: LiveCounters,
@@ -141,7 +149,7 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
         stalls: Callable[[], list[Stall]] = list,
     ) -> None:
         self.stalls = stalls
-        self.store = store
+        self.queue = queue
         self.storage = storage
         self.breakers = breakers
         self.counters = counters
@@ -154,7 +162,7 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
         problems = []
         # Public answer (`/api/v1/cdn/health`): what is down, never where or which exception; the log has that.
         try:
-            await self.store.ping()
+            await self.queue.ping()
         except Exception as exc:
             health.database = DOWN
             problems.append("database: unreachable")
@@ -205,13 +213,13 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
     async def GetQueueStatus(
         self, request: cdn_pb2.GetQueueStatusRequest, context: grpc.aio.ServicerContext
     ) -> cdn_pb2.QueueStatus:
-        status = cdn_pb2.QueueStatus(oldest_queued_age_seconds=await self.store.oldest_queued_age())
+        status = cdn_pb2.QueueStatus(oldest_queued_age_seconds=await self.queue.oldest_queued_age())
         running = prefetched = 0
-        for row in await self.store.queue_counts():
-            status.counts.add(state=STATE_TO_PROTO[row["state"]], priority=row["priority"], count=row["n"])
-            if row["state"] == "running":
-                running += row["n"] - row["prefetched"]
-                prefetched += row["prefetched"]
+        for count in await self.queue.queue_counts():
+            status.counts.add(state=STATE_TO_PROTO[count.state], priority=count.priority, count=count.count)
+            if count.state is JobState.RUNNING:
+                running += count.count - count.prefetched
+                prefetched += count.prefetched
         status.active_workers = running
         status.prefetched_jobs = prefetched
         return status
@@ -223,17 +231,17 @@ class CdnStatusHandlers(cdn_pb2_grpc.CdnStatusServiceServicer):
         if days > 90:
             raise InvalidArgument(f"days: 1-90; got {days}")
         out = cdn_pb2.Statistics()
-        for row in await self.store.statistics(days):
-            total = row["processed"] + row["failed"]
+        for day in await self.queue.statistics(days):
+            total = day.processed + day.failed
             out.days.add(
-                date=row["date"],
-                processed=row["processed"],
-                failed=row["failed"],
-                success_rate=row["processed"] / total if total else 0.0,
-                p50_ms=row["p50_ms"],
-                p95_ms=row["p95_ms"],
-                bytes_in=row["bytes_in"],
-                bytes_out=row["bytes_out"],
+                date=day.date,
+                processed=day.processed,
+                failed=day.failed,
+                success_rate=day.processed / total if total else 0.0,
+                p50_ms=day.p50_ms,
+                p95_ms=day.p95_ms,
+                bytes_in=day.bytes_in,
+                bytes_out=day.bytes_out,
             )
         return out
 
@@ -248,14 +256,14 @@ class CdnAdminHandlers(cdn_pb2_grpc.CdnAdminServiceServicer):
         self, request: cdn_pb2.ListDeadJobsRequest, context: grpc.aio.ServicerContext
     ) -> cdn_pb2.ListDeadJobsResponse:
         response = await self.cdn.ListDeadJobs(request, context)
-        response.total_size = await self.cdn.store.count_dead()
+        response.total_size = await self.cdn.queue.count_dead()
         return response
 
     async def RetryDeadJobs(
         self, request: cdn_pb2.RetryJobsRequest, context: grpc.aio.ServicerContext
     ) -> cdn_pb2.RetryJobsResponse:
         ids = _dead_job_ids(list(request.job_ids), request.all)
-        change = _found(await self.cdn.store.retry_dead_exactly(ids, request.all))
+        change = _found(await self.cdn.queue.retry_dead_exactly(ids, request.all))
         if change:
             self.cdn.on_enqueue()
         return cdn_pb2.RetryJobsResponse(retried=change)
@@ -264,7 +272,7 @@ class CdnAdminHandlers(cdn_pb2_grpc.CdnAdminServiceServicer):
         self, request: cdn_pb2.DiscardJobsRequest, context: grpc.aio.ServicerContext
     ) -> cdn_pb2.DiscardJobsResponse:
         ids = _dead_job_ids(list(request.job_ids), request.all)
-        return cdn_pb2.DiscardJobsResponse(discarded=_found(await self.cdn.store.discard_dead(ids, request.all)))
+        return cdn_pb2.DiscardJobsResponse(discarded=_found(await self.cdn.queue.discard_dead(ids, request.all)))
 
 
 def _dead_job_ids(job_ids: list[str], every: bool) -> list[int]:

@@ -1,12 +1,15 @@
-"""The job domain, free of I/O: states, priorities, what a claimed job carries, how failures are classified, and the
-retry backoff. The state machine is documented in services/cdn/README.md and in the proto's JobState comment."""
+"""The job domain, free of I/O: states, priorities, what a claimed job carries, how failures are classified, the retry
+backoff, and the port every queue adapter implements (`JobQueue`, with the typed values it returns). The state machine
+is documented in services/cdn/README.md and in the proto's JobState comment."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import IntEnum
+from enum import IntEnum, StrEnum
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from cdn.v1 import cdn_pb2
@@ -31,13 +34,24 @@ class Priority(IntEnum):
 
 PRIORITY_VALUES = frozenset({0, *(int(p) for p in Priority)})
 
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    DEAD = "dead"
+
+
 STATE_TO_PROTO = {
-    "queued": cdn_pb2.JOB_STATE_QUEUED,
-    "running": cdn_pb2.JOB_STATE_RUNNING,
-    "retrying": cdn_pb2.JOB_STATE_RETRYING,
-    "done": cdn_pb2.JOB_STATE_DONE,
-    "dead": cdn_pb2.JOB_STATE_DEAD,
+    JobState.QUEUED: cdn_pb2.JOB_STATE_QUEUED,
+    JobState.RUNNING: cdn_pb2.JOB_STATE_RUNNING,
+    JobState.RETRYING: cdn_pb2.JOB_STATE_RETRYING,
+    JobState.DONE: cdn_pb2.JOB_STATE_DONE,
+    JobState.DEAD: cdn_pb2.JOB_STATE_DEAD,
 }
+#: Upper bound of a stored `last_error`.
+MAX_ERROR_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,71 @@ class StoredRendition:
     bytes: int
 
 
+@dataclass(frozen=True)
+class EnqueueResult:
+    """The job of an enqueued (source_url, kind): `created` unless it existed already (its priority may have risen)."""
+
+    id: int
+    source_url: str
+    kind: Kind
+    state: JobState
+    created: bool
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A job read as the asset record: its renditions (ordered by width, then format) only once it is DONE."""
+
+    id: int
+    source_url: str
+    kind: Kind
+    state: JobState
+    last_error: str
+    renditions: tuple[StoredRendition, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadJob:
+    id: int
+    source_url: str
+    kind: Kind
+    priority: Priority
+    attempts: int
+    last_error: str
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadChange:
+    """What a retry or discard of dead jobs did: `changed` jobs, or none and the named ids that are not dead."""
+
+    changed: int
+    missing: list[int]
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    """The jobs of one state and priority; `prefetched` are RUNNING ones still waiting in a worker's buffer."""
+
+    state: JobState
+    priority: Priority
+    count: int
+    prefetched: int = 0
+
+
+@dataclass(frozen=True)
+class DayStatistics:
+    """One UTC day of finished attempts: successful jobs, failed attempts, processing time of the successful ones."""
+
+    date: str
+    processed: int
+    failed: int
+    p50_ms: float
+    p95_ms: float
+    bytes_in: int
+    bytes_out: int
+
+
 @dataclass
 class Outcome:
     """What a successful run produced."""
@@ -104,6 +183,128 @@ class Deferred(Exception):
     def __init__(self, reason: str, run_at: datetime) -> None:
         super().__init__(reason)
         self.run_at = run_at
+
+
+class GaugeLock(Protocol):
+    """The right to compute the queue gauges, held by one replica at a time until released (or its holder is gone)."""
+
+    async def queue_counts(self) -> list[QueueCount]: ...
+
+    async def oldest_queued_age(self) -> float: ...
+
+    async def release(self) -> None: ...
+
+
+class JobQueue(Protocol):
+    """The durable job queue, as the worker pool, the maintenance components and the handlers see it. Every write by a
+    worker is fenced by the job's lease token: a job whose lease expired and was rescued is no longer that worker's.
+    Implemented by `store.JobStore` (PostgreSQL) and `memory_queue.MemoryQueue` (in memory, one process)."""
+
+    async def enqueue(self, jobs: list[NewJob], max_attempts: int) -> dict[tuple[str, Kind], EnqueueResult]:
+        """Creates QUEUED jobs for new (source_url, kind) pairs; an existing job keeps its state and gets the higher of
+        the two priorities. Within `jobs` the highest priority of a pair wins."""
+        ...
+
+    async def claim(
+        self, limit: int, lease_seconds: float, worker_id: str, starting: int | None = None
+    ) -> list[ClaimedJob]:
+        """Leases up to `limit` QUEUED jobs, most urgent (priority, then enqueue order) first, spending an attempt each;
+        the first `starting` (default all) are marked started, the rest wait in the worker's prefetch buffer."""
+        ...
+
+    async def mark_started(self, tokens: list[str]) -> int:
+        """Prefetched jobs a worker took out of its buffer and started."""
+        ...
+
+    async def heartbeat(self, tokens: list[str], lease_seconds: float) -> int:
+        """Extends the leases of these RUNNING jobs to `lease_seconds` from now."""
+        ...
+
+    async def complete(self, job: ClaimedJob, outcome: Outcome, processing_ms: float) -> bool:
+        """RUNNING → DONE with its renditions and one attempt recorded; False when the lease is no longer the job's."""
+        ...
+
+    async def fail(
+        self, job: ClaimedJob, error: str, *, dead: bool, retry_in: float, processing_ms: float, bytes_in: int
+    ) -> bool:
+        """RUNNING → DEAD, or RETRYING until `retry_in` seconds from now; one attempt recorded."""
+        ...
+
+    async def defer(self, job: ClaimedJob, run_at: datetime, reason: str) -> bool:
+        """RUNNING → RETRYING until `run_at`, the attempt given back (the run did not start)."""
+        ...
+
+    async def release(self, tokens: list[str]) -> int:
+        """RUNNING → QUEUED at once, the attempt given back (graceful stop)."""
+        ...
+
+    async def promote(self, limit: int = 1000) -> int:
+        """The scheduler: RETRYING jobs whose `run_at` passed → QUEUED."""
+        ...
+
+    async def rescue(self, limit: int = 1000) -> int:
+        """The rescuer: RUNNING jobs whose lease expired → QUEUED, or DEAD when that was their last attempt."""
+        ...
+
+    async def assets(self, urls: list[str], kind: int) -> list[Asset]:
+        """The jobs of these URLs (of `kind`, or every kind for 0), ordered by kind."""
+        ...
+
+    async def dead(self, limit: int, after: tuple[datetime, int] | None) -> list[DeadJob]:
+        """DEAD jobs, newest failure first, after the (failed_at, id) of the previous page."""
+        ...
+
+    async def count_dead(self) -> int: ...
+
+    async def retry_dead(self, ids: list[int], every: bool) -> int:
+        """DEAD → QUEUED with a fresh attempt budget, for the named jobs that are dead (or all)."""
+        ...
+
+    async def retry_dead_exactly(self, ids: list[int], every: bool) -> DeadChange:
+        """Like `retry_dead`, but all or nothing: if a named job is not dead, nothing changes."""
+        ...
+
+    async def discard_dead(self, ids: list[int], every: bool) -> DeadChange:
+        """Deletes the named dead jobs (or all) with their attempts; all or nothing like `retry_dead_exactly`."""
+        ...
+
+    async def queue_counts(self) -> list[QueueCount]:
+        """Unfinished and DEAD jobs by state and priority (DONE ones are not counted), ordered by state, priority."""
+        ...
+
+    async def oldest_queued_age(self) -> float:
+        """Seconds since the longest-waiting QUEUED job became due; 0 when none is queued."""
+        ...
+
+    async def take_gauge_lock(self) -> GaugeLock | None:
+        """The gauge lock, if no other holder has it."""
+        ...
+
+    async def purge_attempts(self, days: int, batch: int) -> int:
+        """Deletes up to `batch` attempts that finished more than `days` ago, oldest first."""
+        ...
+
+    async def purge_dead(self, days: int, batch: int) -> int:
+        """Deletes up to `batch` jobs that went DEAD more than `days` ago, oldest first, with their attempts."""
+        ...
+
+    async def statistics(self, days: int) -> list[DayStatistics]:
+        """The last `days` UTC days, oldest first, today included."""
+        ...
+
+    async def ping(self) -> None:
+        """Raises when the queue cannot be reached."""
+        ...
+
+
+def unique_jobs(jobs: Iterable[NewJob]) -> list[NewJob]:
+    """One job per (source_url, kind) of an enqueue request, with the highest priority asked for it."""
+    unique: dict[tuple[str, Kind], NewJob] = {}
+    for job in jobs:
+        seen = unique.get((job.source_url, job.kind))
+        if seen is None or job.priority > seen.priority:
+            unique[(job.source_url, job.kind)] = job
+    return list(unique.values())
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:

@@ -1,29 +1,30 @@
-"""Background maintenance, each step named: the scheduler (RETRYING jobs whose backoff elapsed → QUEUED), the rescuer
-(RUNNING jobs whose lease expired → QUEUED, or DEAD when out of attempts), retention (attempts and DEAD jobs older than
-the retention window, in bounded batches) and the gauge refresher (queue depth, oldest queued age and breaker state for
-Prometheus). The first three are safe on every replica at once; the queue gauges are computed by one replica at a time,
-the one holding the gauge lock, and the others export none (so `max(cdn_jobs)` reads one fresh value). One supervised
-loop (following.supervisor) runs them every `interval` seconds."""
+"""Background maintenance, one named component each, every one its own loop of the service's supervisor
+(following.supervisor, the loop named after the component):
+
+- the scheduler (`cdn-scheduler`): RETRYING jobs whose backoff elapsed → QUEUED;
+- the rescuer (`cdn-rescuer`): RUNNING jobs whose lease expired → QUEUED, or DEAD when out of attempts;
+- the retention pruner (`cdn-retention`): attempts and DEAD jobs older than the retention window, in bounded batches;
+- the gauge refresher (`cdn-gauges`): queue depth, oldest queued age and breaker state for Prometheus.
+
+The first three are safe on every replica at once; the queue gauges are computed by one replica at a time, the one
+holding the gauge lock, and the others export none (so `max(cdn_jobs)` reads one fresh value). Each works through the
+`JobQueue` port alone."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from dataclasses import dataclass
-
-import asyncpg
 
 from following.breaker import BreakerState
 from following.supervisor import Loop, Supervisor
 from services.cdn.breaker import Breakers
-from services.cdn.store import JobStore
+from services.cdn.jobs import GaugeLock, JobQueue, JobState
 from services.cdn.telemetry import BREAKER_OPEN, JOBS, OLDEST_QUEUED, LiveCounters
 
 log = logging.getLogger(__name__)
 #: The states the gauges report: the unfinished ones and DEAD (the dead-letter alert); DONE jobs are not counted.
-STATES = ("queued", "running", "retrying", "dead")
+STATES = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING, JobState.DEAD)
 #: Rows one retention statement deletes at most, and statements per round: a round stays short however much is due.
 PURGE_BATCH = 1000
 PURGE_BATCHES_PER_ROUND = 10
@@ -38,64 +39,81 @@ class Retention:
     every_s: float = PURGE_EVERY_S
 
 
-class Maintenance:
-    def __init__(
-        self,
-        store: JobStore,
-        counters: LiveCounters,
-        breakers: Breakers,
-        interval: float,
-        gauge_interval: float,
-        retention: Retention,
-    ) -> None:
-        self.store = store
-        self.counters = counters
-        self.breakers = breakers
-        self.interval = interval
-        self.gauge_interval = gauge_interval
-        self.retention = retention
-        self._next_gauges = 0.0
-        self._next_purge = 0.0
-        self._loop: Loop | None = None
-        #: The pool connection whose session holds the gauge lock while this replica computes the gauges.
-        self._gauge_conn: asyncpg.pool.PoolConnectionProxy | None = None
-        #: One refresh at a time on that connection (the loop's and a caller's, such as a test's).
-        self._gauge_turn = asyncio.Lock()
+class Component:
+    """A named background step repeated every `period_s` seconds by the supervisor."""
 
-    @property
-    def computes_gauges(self) -> bool:
-        return self._gauge_conn is not None
+    name = ""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self._loop: Loop | None = None
 
     def start(self, supervisor: Supervisor, deadline_s: float) -> None:
-        self._loop = supervisor.add("cdn-maintenance", self.step, deadline_s=deadline_s)
+        # The deadline bounds the time between two completed iterations, so it counts from the planned next one: a
+        # component that runs once a minute is not overdue after its first idle minute.
+        self._loop = supervisor.add(self.name, self._step, deadline_s=deadline_s + self.period_s)
 
     async def stop(self) -> None:
         if self._loop is not None:
             await self._loop.stop()
-        async with self._gauge_turn:
-            await self._drop_gauge_lock()
 
-    async def run_once(self) -> tuple[int, int]:
-        """Runs the scheduler and the rescuer once; returns (promoted, rescued)."""
-        promoted = await self.store.promote()
-        rescued = await self.store.rescue()
+    async def run_once(self) -> object:
+        raise NotImplementedError
+
+    async def _step(self) -> float:
+        await self.run_once()
+        return self.period_s
+
+
+class Scheduler(Component):
+    name = "cdn-scheduler"
+
+    def __init__(self, queue: JobQueue, period_s: float) -> None:
+        super().__init__(period_s)
+        self.queue = queue
+
+    async def run_once(self) -> int:
+        """Moves due RETRYING jobs back to QUEUED; returns how many."""
+        return await self.queue.promote()
+
+
+class Rescuer(Component):
+    name = "cdn-rescuer"
+
+    def __init__(self, queue: JobQueue, counters: LiveCounters, period_s: float) -> None:
+        super().__init__(period_s)
+        self.queue = queue
+        self.counters = counters
+
+    async def run_once(self) -> int:
+        """Requeues (or buries) the RUNNING jobs whose lease expired; returns how many."""
+        rescued = await self.queue.rescue()
         if rescued:
             self.counters.event("rescued", rescued)
             log.warning("rescued jobs with expired leases", extra={"jobs": rescued})
-        return promoted, rescued
+        return rescued
 
-    async def purge(self) -> tuple[int, int]:
+
+class RetentionPruner(Component):
+    name = "cdn-retention"
+
+    def __init__(self, queue: JobQueue, retention: Retention) -> None:
+        super().__init__(retention.every_s)
+        self.queue = queue
+        self.retention = retention
+
+    async def run_once(self) -> tuple[int, int]:
         """Deletes attempts and DEAD jobs older than the retention window, at most `batches_per_round` statements of
         `batch` rows each; returns (attempts, dead jobs) deleted. DONE jobs stay: they are the asset records."""
         r = self.retention
         attempts = dead = 0
         for _ in range(r.batches_per_round):
-            deleted = await self.store.purge_dead(r.days, r.batch)
+            deleted = await self.queue.purge_dead(r.days, r.batch)
             dead += deleted
             if deleted < r.batch:
                 break
         for _ in range(r.batches_per_round):
-            deleted = await self.store.purge_attempts(r.days, r.batch)
+            deleted = await self.queue.purge_attempts(r.days, r.batch)
             attempts += deleted
             if deleted < r.batch:
                 break
@@ -103,57 +121,87 @@ class Maintenance:
             log.info("deleted history past retention", extra={"attempts": attempts, "dead_jobs": dead, "days": r.days})
         return attempts, dead
 
-    async def refresh_gauges(self) -> bool:
+
+class GaugeRefresher(Component):
+    name = "cdn-gauges"
+
+    def __init__(self, queue: JobQueue, breakers: Breakers, period_s: float) -> None:
+        super().__init__(period_s)
+        self.queue = queue
+        self.breakers = breakers
+        #: Held while this replica computes the queue gauges.
+        self._lock: GaugeLock | None = None
+        #: One refresh at a time on the lock (the loop's and a caller's, such as a test's).
+        self._turn = asyncio.Lock()
+
+    @property
+    def computes_gauges(self) -> bool:
+        return self._lock is not None
+
+    async def stop(self) -> None:
+        await super().stop()
+        async with self._turn:
+            await self._drop_lock()
+
+    async def run_once(self) -> bool:
         """Sets the queue gauges if this replica holds (or now takes) the gauge lock, else clears them; the breaker
         gauges are this replica's own and always set. Returns whether this replica computed the queue gauges."""
         for view in self.breakers.views():
             BREAKER_OPEN.labels(view.host).set(1 if view.state is BreakerState.OPEN else 0)
-        async with self._gauge_turn:
+        async with self._turn:
             return await self._refresh_queue_gauges()
 
     async def _refresh_queue_gauges(self) -> bool:
-        if self._gauge_conn is None:
-            conn = await self.store.pool.acquire()
-            try:
-                taken = await self.store.try_gauge_lock(conn)
-            except BaseException:
-                await self.store.pool.release(conn)
-                raise
-            if not taken:
-                await self.store.pool.release(conn)
+        if self._lock is None:
+            self._lock = await self.queue.take_gauge_lock()
+            if self._lock is None:
                 JOBS.clear()
                 OLDEST_QUEUED.set(0)
                 return False
-            self._gauge_conn = conn
             log.info("computing the queue gauges for every replica")
         try:
             totals = dict.fromkeys(STATES, 0)
-            for row in await self.store.queue_counts(self._gauge_conn):
-                totals[row["state"]] += row["n"]
-            oldest = await self.store.oldest_queued_age(self._gauge_conn)
+            for counted in await self._lock.queue_counts():
+                totals[counted.state] += counted.count
+            oldest = await self._lock.oldest_queued_age()
         except BaseException:
-            await self._drop_gauge_lock()  # its session, and so the lock, may be gone; another replica may take over
+            await self._drop_lock()  # its session, and so the lock, may be gone; another replica may take over
             raise
         for state, count in totals.items():
-            JOBS.labels(state).set(count)
+            JOBS.labels(state.value).set(count)
         OLDEST_QUEUED.set(oldest)
         return True
 
-    async def _drop_gauge_lock(self) -> None:
-        conn, self._gauge_conn = self._gauge_conn, None
-        if conn is not None:
-            # Returning the connection resets its session (pg_advisory_unlock_all), or closes it if broken.
-            with contextlib.suppress(Exception):
-                await self.store.pool.release(conn, timeout=2.0)
+    async def _drop_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            await lock.release()
 
-    async def step(self) -> float:
-        """One round: scheduler and rescuer, retention and the gauges when due; returns the wait before the next."""
-        await self.run_once()
-        now = time.monotonic()
-        if now >= self._next_purge:
-            await self.purge()
-            self._next_purge = now + self.retention.every_s
-        if time.monotonic() >= self._next_gauges:
-            await self.refresh_gauges()
-            self._next_gauges = time.monotonic() + self.gauge_interval
-        return self.interval
+
+class Maintenance:
+    """The four components of one replica, started and stopped together."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        counters: LiveCounters,
+        breakers: Breakers,
+        interval: float,
+        gauge_interval: float,
+        retention: Retention,
+    ) -> None:
+        self.scheduler = Scheduler(queue, interval)
+        self.rescuer = Rescuer(queue, counters, interval)
+        self.pruner = RetentionPruner(queue, retention)
+        self.gauges = GaugeRefresher(queue, breakers, gauge_interval)
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        return (self.scheduler, self.rescuer, self.pruner, self.gauges)
+
+    def start(self, supervisor: Supervisor, deadline_s: float) -> None:
+        for component in self.components:
+            component.start(supervisor, deadline_s)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(component.stop() for component in self.components))

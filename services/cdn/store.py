@@ -1,4 +1,5 @@
-"""The Postgres adapter of the job queue: every SQL statement the CDN service runs, as named constants.
+"""The Postgres adapter of the job queue (`jobs.JobQueue`): every SQL statement the CDN service runs, as named
+constants, and the mapping of their rows to the domain's values (no asyncpg record leaves this module).
 
 Claiming uses `FOR UPDATE SKIP LOCKED` over the partial index `jobs_claim_idx`, so any number of workers and replicas
 share the queue without blocking each other. Every write by a worker is fenced by the job's lease token.
@@ -6,13 +7,30 @@ share the queue without blocking each other. Every write by a worker is fenced b
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from services.cdn.jobs import ClaimedJob, Kind, NewJob, Outcome, Priority
+from services.cdn.jobs import (
+    MAX_ERROR_LENGTH,
+    Asset,
+    ClaimedJob,
+    DayStatistics,
+    DeadChange,
+    DeadJob,
+    EnqueueResult,
+    GaugeLock,
+    JobState,
+    Kind,
+    NewJob,
+    Outcome,
+    Priority,
+    QueueCount,
+    StoredRendition,
+    unique_jobs,
+)
 
 ENQUEUE = """
 INSERT INTO cdn.jobs (source_url, kind, priority, owner, max_attempts)
@@ -233,17 +251,8 @@ ORDER BY d.day
 """
 
 
-@dataclass(frozen=True)
-class EnqueueResult:
-    id: int
-    source_url: str
-    kind: Kind
-    state: str
-    created: bool
-
-
 class JobStore:
-    """Queue operations over an asyncpg pool (connected as the `cdn_svc` role)."""
+    """The `JobQueue` over an asyncpg pool (connected as the `cdn_svc` role); rows leave it as the domain's values."""
 
     def __init__(self) -> None:
         self._pool: asyncpg.Pool | None = None
@@ -257,12 +266,7 @@ class JobStore:
         return self._pool
 
     async def enqueue(self, jobs: list[NewJob], max_attempts: int) -> dict[tuple[str, Kind], EnqueueResult]:
-        unique: dict[tuple[str, Kind], NewJob] = {}
-        for job in jobs:
-            seen = unique.get((job.source_url, job.kind))
-            if seen is None or job.priority > seen.priority:
-                unique[(job.source_url, job.kind)] = job
-        rows = list(unique.values())
+        rows = unique_jobs(jobs)
         records = await self.pool.fetch(
             ENQUEUE,
             [j.source_url for j in rows],
@@ -273,7 +277,7 @@ class JobStore:
         )
         return {
             (r["source_url"], Kind(r["kind"])): EnqueueResult(
-                r["id"], r["source_url"], Kind(r["kind"]), r["state"], r["created"]
+                r["id"], r["source_url"], Kind(r["kind"]), JobState(r["state"]), r["created"]
             )
             for r in records
         }
@@ -281,7 +285,6 @@ class JobStore:
     async def claim(
         self, limit: int, lease_seconds: float, worker_id: str, starting: int | None = None
     ) -> list[ClaimedJob]:
-        """Leases up to `limit` jobs, most urgent first; the first `starting` (default all) are marked started."""
         records = await self.pool.fetch(CLAIM, limit, lease_seconds, worker_id, limit if starting is None else starting)
         jobs = [
             ClaimedJob(
@@ -299,7 +302,6 @@ class JobStore:
         return sorted(jobs, key=lambda j: (-j.priority, j.id))
 
     async def mark_started(self, tokens: list[str]) -> int:
-        """Prefetched jobs a worker took out of its buffer and started."""
         return _count(await self.pool.execute(MARK_STARTED, _uuids(tokens)))
 
     async def heartbeat(self, tokens: list[str], lease_seconds: float) -> int:
@@ -325,7 +327,8 @@ class JobStore:
     async def fail(
         self, job: ClaimedJob, error: str, *, dead: bool, retry_in: float, processing_ms: float, bytes_in: int
     ) -> bool:
-        args = (job.id, uuid.UUID(job.lease_token), dead, retry_in, error[:2000], processing_ms, bytes_in)
+        error = error[:MAX_ERROR_LENGTH]
+        args = (job.id, uuid.UUID(job.lease_token), dead, retry_in, error, processing_ms, bytes_in)
         return bool(await self.pool.fetchval(FAIL, *args))
 
     async def defer(self, job: ClaimedJob, run_at: datetime, reason: str) -> bool:
@@ -340,12 +343,36 @@ class JobStore:
     async def rescue(self, limit: int = 1000) -> int:
         return _count(await self.pool.execute(RESCUE, limit))
 
-    async def assets(self, urls: list[str], kind: int) -> list[asyncpg.Record]:
-        return list(await self.pool.fetch(ASSETS, urls, kind))
+    async def assets(self, urls: list[str], kind: int) -> list[Asset]:
+        return [
+            Asset(
+                r["id"],
+                r["source_url"],
+                Kind(r["kind"]),
+                JobState(r["state"]),
+                r["last_error"],
+                tuple(
+                    StoredRendition(*rendition)
+                    for rendition in zip(r["widths"], r["heights"], r["formats"], r["keys"], r["sizes"], strict=True)
+                ),
+            )
+            for r in await self.pool.fetch(ASSETS, urls, kind)
+        ]
 
-    async def dead(self, limit: int, after: tuple[datetime, int] | None) -> list[asyncpg.Record]:
+    async def dead(self, limit: int, after: tuple[datetime, int] | None) -> list[DeadJob]:
         at, job_id = after if after else (None, 0)
-        return list(await self.pool.fetch(LIST_DEAD, limit, at, job_id))
+        return [
+            DeadJob(
+                r["id"],
+                r["source_url"],
+                Kind(r["kind"]),
+                Priority(r["priority"]),
+                r["attempts"],
+                r["last_error"],
+                r["failed_at"],
+            )
+            for r in await self.pool.fetch(LIST_DEAD, limit, at, job_id)
+        ]
 
     async def retry_dead(self, ids: list[int], every: bool) -> int:
         return _count(await self.pool.execute(RETRY_DEAD, ids, every))
@@ -354,11 +381,9 @@ class JobStore:
         return int(await self.pool.fetchval(COUNT_DEAD))
 
     async def retry_dead_exactly(self, ids: list[int], every: bool) -> DeadChange:
-        """Like `retry_dead`, but all or nothing: if a named job is not dead, nothing changes."""
         return await self._change_dead(RETRY_DEAD, ids, every)
 
     async def discard_dead(self, ids: list[int], every: bool) -> DeadChange:
-        """Deletes the named dead jobs (or all); all or nothing like `retry_dead_exactly`."""
         return await self._change_dead(DISCARD_DEAD, ids, every)
 
     async def _change_dead(self, statement: str, ids: list[int], every: bool) -> DeadChange:
@@ -370,38 +395,81 @@ class JobStore:
                     return DeadChange(0, missing)
             return DeadChange(_count(await conn.execute(statement, ids, every)), [])
 
-    async def queue_counts(self, conn: asyncpg.Connection | None = None) -> list[asyncpg.Record]:
-        """Unfinished and DEAD jobs by state and priority (DONE ones are not counted)."""
-        return list(await (conn or self.pool).fetch(QUEUE_COUNTS))
+    async def queue_counts(self) -> list[QueueCount]:
+        return await _queue_counts(self.pool)
 
-    async def oldest_queued_age(self, conn: asyncpg.Connection | None = None) -> float:
-        return float(await (conn or self.pool).fetchval(OLDEST_QUEUED_AGE))
+    async def oldest_queued_age(self) -> float:
+        return await _oldest_queued_age(self.pool)
 
-    async def try_gauge_lock(self, conn: asyncpg.Connection) -> bool:
-        """Takes the gauge lock for `conn`'s session if no other session holds it."""
-        return bool(await conn.fetchval(GAUGE_LOCK))
+    async def take_gauge_lock(self) -> GaugeLock | None:
+        """Takes the session lock on a pool connection kept until `release` (which resets the session)."""
+        conn = await self.pool.acquire()
+        try:
+            taken = bool(await conn.fetchval(GAUGE_LOCK))
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        if not taken:
+            await self.pool.release(conn)
+            return None
+        return SessionGaugeLock(self.pool, conn)
 
     async def purge_attempts(self, days: int, batch: int) -> int:
-        """Deletes up to `batch` attempts that finished more than `days` ago."""
         return _count(await self.pool.execute(PURGE_ATTEMPTS, days, batch))
 
     async def purge_dead(self, days: int, batch: int) -> int:
-        """Deletes up to `batch` jobs that went DEAD more than `days` ago."""
         return _count(await self.pool.execute(PURGE_DEAD, days, batch))
 
-    async def statistics(self, days: int) -> list[asyncpg.Record]:
-        return list(await self.pool.fetch(STATISTICS, days))
+    async def statistics(self, days: int) -> list[DayStatistics]:
+        return [
+            DayStatistics(
+                r["date"],
+                r["processed"],
+                r["failed"],
+                r["p50_ms"],
+                r["p95_ms"],
+                r["bytes_in"],
+                r["bytes_out"],
+            )
+            for r in await self.pool.fetch(STATISTICS, days)
+        ]
 
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1", timeout=2.0)
 
 
-@dataclass(frozen=True)
-class DeadChange:
-    """What a retry or discard of dead jobs did: `changed` jobs, or none and the named ids that are not dead."""
+class SessionGaugeLock:
+    """The gauge lock held by the session of one pool connection; the gauge queries run on that connection."""
 
-    changed: int
-    missing: list[int]
+    def __init__(self, pool: asyncpg.Pool, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+        self._pool = pool
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = conn
+
+    async def queue_counts(self) -> list[QueueCount]:
+        assert self._conn is not None, "gauge lock used after its release"
+        return await _queue_counts(self._conn)
+
+    async def oldest_queued_age(self) -> float:
+        assert self._conn is not None, "gauge lock used after its release"
+        return await _oldest_queued_age(self._conn)
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # Returning the connection resets its session (pg_advisory_unlock_all), or closes it if broken.
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn, timeout=2.0)
+
+
+async def _queue_counts(db: asyncpg.Pool | asyncpg.pool.PoolConnectionProxy) -> list[QueueCount]:
+    return [
+        QueueCount(JobState(r["state"]), Priority(r["priority"]), r["n"], r["prefetched"])
+        for r in await db.fetch(QUEUE_COUNTS)
+    ]
+
+
+async def _oldest_queued_age(db: asyncpg.Pool | asyncpg.pool.PoolConnectionProxy) -> float:
+    return float(await db.fetchval(OLDEST_QUEUED_AGE))
 
 
 def _count(status: str) -> int:

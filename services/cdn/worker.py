@@ -17,8 +17,7 @@ import asyncpg
 
 from following.db import CONNECTION_ERRORS
 from following.supervisor import Loop, Supervisor
-from services.cdn.jobs import ClaimedJob, Deferred, JobFailure, Outcome, backoff_seconds
-from services.cdn.store import JobStore
+from services.cdn.jobs import ClaimedJob, Deferred, JobFailure, JobQueue, Outcome, backoff_seconds
 from services.cdn.telemetry import PROCESSING, LiveCounters
 
 log = logging.getLogger(__name__)
@@ -40,8 +39,8 @@ class PoolSettings:
 
 
 class WorkerPool:
-    def __init__(self, store: JobStore, processor: Processor, counters: LiveCounters, settings: PoolSettings) -> None:
-        self.store = store
+    def __init__(self, queue: JobQueue, processor: Processor, counters: LiveCounters, settings: PoolSettings) -> None:
+        self.queue = queue
         self.processor = processor
         self.counters = counters
         self.settings = settings
@@ -94,7 +93,7 @@ class WorkerPool:
 
     async def _release(self, jobs: list[ClaimedJob]) -> None:
         try:
-            released = await self.store.release([job.lease_token for job in jobs])
+            released = await self.queue.release([job.lease_token for job in jobs])
             log.warning("released unstarted or unfinished jobs", extra={"jobs": released})
         except Exception as exc:  # whatever it is, the rescuer requeues the jobs when their leases expire
             log.error(
@@ -110,7 +109,7 @@ class WorkerPool:
             return self.settings.poll_interval  # every slot busy; a finishing job wakes the claimer
         want = self.settings.concurrency + self.settings.prefetch - len(self._inflight)
         starting = self.settings.concurrency - len(self._inflight)
-        jobs = await self.store.claim(want, self.settings.lease_seconds, self.worker_id, starting)
+        jobs = await self.queue.claim(want, self.settings.lease_seconds, self.worker_id, starting)
         self.counters.event("claimed", len(jobs))
         self._buffer.extend(jobs)
         self._start_buffered()
@@ -137,7 +136,7 @@ class WorkerPool:
         while self._unmarked:
             tokens, self._unmarked = self._unmarked, []
             try:
-                await self.store.mark_started(tokens)
+                await self.queue.mark_started(tokens)
             except DB_ERRORS as exc:
                 log.warning("could not mark prefetched jobs started", extra={"error": str(exc)})
 
@@ -150,7 +149,7 @@ class WorkerPool:
         """Renews the leases of running and buffered jobs; a failure is retried by the supervisor."""
         tokens = [job.lease_token for job in (*self._inflight.values(), *self._buffer)]
         if tokens:
-            await self.store.heartbeat(tokens, self.settings.lease_seconds)
+            await self.queue.heartbeat(tokens, self.settings.lease_seconds)
         return self.settings.lease_seconds / 3
 
     async def _run(self, job: ClaimedJob) -> None:
@@ -159,7 +158,7 @@ class WorkerPool:
             outcome = await self.processor(job)
         except Deferred as deferred:
             run_at, reason = deferred.run_at, str(deferred)
-            await self._record(lambda: self.store.defer(job, run_at, reason), job)
+            await self._record(lambda: self.queue.defer(job, run_at, reason), job)
             return
         except JobFailure as failure:
             await self._failed(job, str(failure) or type(failure).__name__, failure.permanent, started)
@@ -171,7 +170,7 @@ class WorkerPool:
             await self._failed(job, f"internal error: {type(exc).__name__}: {exc}", False, started)
             return
         elapsed_ms = (time.monotonic() - started) * 1000
-        if await self._record(lambda: self.store.complete(job, outcome, elapsed_ms), job):
+        if await self._record(lambda: self.queue.complete(job, outcome, elapsed_ms), job):
             self.counters.event("done")
             self.counters.transfer(outcome.bytes_in, outcome.bytes_out)
             PROCESSING.observe(elapsed_ms / 1000)
@@ -185,7 +184,7 @@ class WorkerPool:
         )
         elapsed_ms = (time.monotonic() - started) * 1000
         if await self._record(
-            lambda: self.store.fail(job, error, dead=dead, retry_in=delay, processing_ms=elapsed_ms, bytes_in=0), job
+            lambda: self.queue.fail(job, error, dead=dead, retry_in=delay, processing_ms=elapsed_ms, bytes_in=0), job
         ):
             self.counters.event("failed")
             if dead:

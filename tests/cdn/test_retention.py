@@ -15,9 +15,8 @@ import pytest
 from following.migrations import migrate_directory
 from services.cdn.breaker import Breakers
 from services.cdn.jobs import Kind, NewJob, Outcome, Priority, StoredRendition
-from services.cdn.maintenance import Maintenance, Retention
+from services.cdn.maintenance import GaugeRefresher, Retention, RetentionPruner
 from services.cdn.store import CLAIM, OLDEST_QUEUED_AGE, QUEUE_COUNTS, JobStore
-from services.cdn.telemetry import LiveCounters
 from tests.conftest import TestDatabase
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "cdn" / "migrations"
@@ -33,8 +32,8 @@ async def store(database: TestDatabase) -> AsyncIterator[JobStore]:
     await pool.close()
 
 
-def maintenance(store: JobStore, days: int = 30, batch: int = 1000) -> Maintenance:
-    return Maintenance(store, LiveCounters(), Breakers(5, 30.0), 1.0, 1.0, Retention(days, batch=batch))
+def gauges(store: JobStore) -> GaugeRefresher:
+    return GaugeRefresher(store, Breakers(5, 30.0), 1.0)
 
 
 def job(name: str) -> NewJob:
@@ -57,7 +56,7 @@ async def test_retention_deletes_old_attempts_and_dead_jobs_in_batches_and_keeps
         "UPDATE cdn.jobs SET failed_at = now() - interval '40 days' WHERE id = $1", claimed["dead-old.jpg"].id
     )
 
-    assert await maintenance(store, batch=1).purge() == (1, 1)
+    assert await RetentionPruner(store, Retention(30, batch=1)).run_once() == (1, 1)
 
     rows = await store.pool.fetch("SELECT source_url, state FROM cdn.jobs ORDER BY id")
     assert [(r["source_url"].rsplit("/", 1)[-1], r["state"]) for r in rows] == [
@@ -66,7 +65,7 @@ async def test_retention_deletes_old_attempts_and_dead_jobs_in_batches_and_keeps
     ]
     assert await store.pool.fetchval("SELECT array_agg(job_id) FROM cdn.attempts") == [claimed["dead-new.jpg"].id]
     (asset,) = await store.assets([job("done").source_url], 0)
-    assert asset["state"] == "done" and asset["keys"] == ["ab/cd.webp"]
+    assert asset.state == "done" and [r.key for r in asset.renditions] == ["ab/cd.webp"]
     # The asset record still deduplicates: enqueueing the mirrored image again creates nothing.
     again = await store.enqueue([job("done")], 1)
     assert [(r.created, r.state) for r in again.values()] == [(False, "done")]
@@ -77,19 +76,18 @@ async def test_retention_rounds_are_bounded_by_batch_size(store: JobStore) -> No
     for claimed in await store.claim(30, 30, "w"):
         await store.fail(claimed, "404", dead=True, retry_in=0, processing_ms=1.0, bytes_in=0)
     await store.pool.execute("UPDATE cdn.jobs SET failed_at = now() - interval '31 days'")
-    rounds = maintenance(store, batch=4)
-    rounds.retention = Retention(30, batch=4, batches_per_round=3)
-    assert await rounds.purge() == (0, 12)
+    rounds = RetentionPruner(store, Retention(30, batch=4, batches_per_round=3))
+    assert await rounds.run_once() == (0, 12)
     assert await store.pool.fetchval("SELECT count(*) FROM cdn.jobs") == 18
 
 
 async def test_one_replica_at_a_time_computes_the_queue_gauges(store: JobStore) -> None:
-    first, second = maintenance(store), maintenance(store)
-    assert await first.refresh_gauges()
-    assert not await second.refresh_gauges()
-    assert await first.refresh_gauges()  # keeps the lock
+    first, second = gauges(store), gauges(store)
+    assert await first.run_once()
+    assert not await second.run_once()
+    assert await first.run_once()  # keeps the lock
     await first.stop()
-    assert await second.refresh_gauges()
+    assert await second.run_once()
     await second.stop()
 
 

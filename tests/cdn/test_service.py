@@ -150,7 +150,7 @@ async def test_health_reports_database_storage_and_open_breakers(
     assert degraded.breakers[0].retry_at.seconds > 0
     app = runner.app
     assert isinstance(app, CdnApp) and app.maintenance is not None
-    await app.maintenance.refresh_gauges()
+    await app.maintenance.gauges.run_once()
     assert REGISTRY.get_sample_value("cdn_breaker_open", {"host": target}) == 1
     assert REGISTRY.get_sample_value("cdn_jobs", {"state": "dead"}) == 1
 
@@ -225,7 +225,7 @@ async def test_prometheus_gauges_expose_queue_depth_and_oldest_age(start_cdn: St
     assert queue.oldest_queued_age_seconds >= 0 and queue.active_workers == 0
     app = runner.app
     assert isinstance(app, CdnApp) and app.maintenance is not None
-    await app.maintenance.refresh_gauges()
+    await app.maintenance.gauges.run_once()
     assert REGISTRY.get_sample_value("cdn_jobs", {"state": "queued"}) == 1
     assert REGISTRY.get_sample_value("cdn_queue_oldest_age_seconds") is not None
 

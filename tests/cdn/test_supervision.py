@@ -93,7 +93,7 @@ async def test_each_loop_exports_the_time_of_its_last_completed_iteration(start_
     async def recent() -> bool:
         values = [
             REGISTRY.get_sample_value("following_background_last_success_timestamp_seconds", {"loop": loop})
-            for loop in ("cdn-claimer", "cdn-heartbeat", "cdn-maintenance")
+            for loop in ("cdn-claimer", "cdn-heartbeat", "cdn-scheduler", "cdn-rescuer", "cdn-retention", "cdn-gauges")
         ]
         return all(value is not None and value >= started for value in values)
 
