@@ -228,17 +228,17 @@ class SearchService:
 
     async def _answer(self, opened: store.OpenedReport, post_limit: int, outcome: FetchOutcome) -> bytes:
         """The encoded answer, from the stored report's bytes (wire.py): no parse or re-serialisation of the report."""
-        stored = opened.report
+        stored = wire.StoredReport(opened.report)
         if opened.media_pending and self._assets_due(opened.creator_id):
-            self._refresh_media_later(opened.creator_id, _pending_media(creator_pb2.CreatorReport.FromString(stored)))
-        if post_limit < wire.post_count(stored):
+            report = creator_pb2.CreatorReport.FromString(opened.report)
+            self._refresh_media_later(opened.creator_id, _pending_media(report))
+        if post_limit < stored.post_count:
             async with self._guard.connection() as conn:
                 report = await store.render_report(
                     conn, opened.creator_id, self._settings.report_rules, limit=post_limit
                 )
-            stored = report.SerializeToString()
-        return wire.answer(
-            stored,
+            stored = wire.StoredReport(report.SerializeToString())
+        return stored.answer(
             age_seconds=max((datetime.now(UTC) - opened.fetched_at).total_seconds(), 0.0),
             from_cache=outcome.from_cache,
             stale_reason=outcome.stale_reason,

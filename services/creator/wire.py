@@ -11,8 +11,9 @@ completed message, which every reader (the gateway's transcoder included) reads 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
@@ -23,19 +24,12 @@ from services.creator.inference import ModelLanguages
 _FIELDS = creator_pb2.CreatorReport.DESCRIPTOR.fields_by_name
 FRESHNESS = _FIELDS["freshness"].number
 RECENT_POSTS = _FIELDS["recent_posts"].number
+UNLOCKED_AT = _FIELDS["unlocked_at"].number
+MODELS = _FIELDS["models"].number
+_PER_RESPONSE = {FRESHNESS, UNLOCKED_AT, MODELS}
 
 _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def top_level_fields(data: bytes) -> list[tuple[int, int, int]]:
@@ -46,13 +40,26 @@ def top_level_fields(data: bytes) -> list[tuple[int, int, int]]:
     try:
         while pos < size:
             start = pos
-            key, pos = _varint(data, pos)
+            key = shift = 0
+            while True:  # the tag, a varint
+                byte = data[pos]
+                pos += 1
+                key |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
             wire_type = key & 7
-            if wire_type == _VARINT:
-                _, pos = _varint(data, pos)
-            elif wire_type == _LENGTH_DELIMITED:
-                length, pos = _varint(data, pos)
-                pos += length
+            if wire_type == _LENGTH_DELIMITED or wire_type == _VARINT:
+                value = shift = 0
+                while True:
+                    byte = data[pos]
+                    pos += 1
+                    value |= (byte & 0x7F) << shift
+                    if byte < 0x80:
+                        break
+                    shift += 7
+                if wire_type == _LENGTH_DELIMITED:
+                    pos += value
             elif wire_type == _FIXED64:
                 pos += 8
             elif wire_type == _FIXED32:
@@ -67,45 +74,64 @@ def top_level_fields(data: bytes) -> list[tuple[int, int, int]]:
     return spans
 
 
-def post_count(report: bytes) -> int:
-    """How many recent posts an encoded report holds."""
-    return sum(1 for number, _, _ in top_level_fields(report) if number == RECENT_POSTS)
+@functools.lru_cache(maxsize=8)
+def _encoded_models(models: tuple[ModelLanguages, ...]) -> bytes:
+    """The models field, encoded once per set of loaded models (they change only when inference reloads)."""
+    message = creator_pb2.CreatorReport(
+        models=[creator_pb2.ModelLanguages(task=m.task, model=m.model, languages=m.languages) for m in models]
+    )
+    return message.SerializeToString()
 
 
-def answer(
-    stored: bytes,
-    *,
-    age_seconds: float,
-    from_cache: bool,
-    stale_reason: str,
-    refresh_skipped: bool,
-    unlocked_at: datetime,
-    models: Iterable[ModelLanguages],
-) -> bytes:
-    """The encoded answer: `stored` (an encoded report without per-response parts) completed with them."""
-    spans = top_level_fields(stored)
-    parts = creator_pb2.CreatorReport()
-    for number, start, end in spans:
-        if number == FRESHNESS:  # fetched_at, as stored
-            parts.MergeFromString(stored[start:end])
-    freshness = parts.freshness
-    freshness.age_seconds = age_seconds
-    freshness.from_cache = from_cache
-    freshness.stale = bool(stale_reason)
-    freshness.stale_reason = stale_reason
-    freshness.refresh_skipped = refresh_skipped
-    unlocked = Timestamp()
-    unlocked.FromDatetime(unlocked_at)
-    parts.unlocked_at.CopyFrom(unlocked)
-    for model in models:
-        parts.models.add(task=model.task, model=model.model, languages=model.languages)
-    tail = parts.SerializeToString()
-    tail_spans = top_level_fields(tail)
-    replaced = {number for number, _, _ in tail_spans}
-    chunks = [(number, stored[start:end]) for number, start, end in spans if number not in replaced]
-    chunks += [(number, tail[start:end]) for number, start, end in tail_spans]
-    chunks.sort(key=lambda chunk: chunk[0])  # stable: fields of one number keep their order
-    return b"".join(chunk for _, chunk in chunks)
+class StoredReport:
+    """An encoded report as the store keeps it, split once into its top-level fields."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._spans = top_level_fields(data)
+
+    @property
+    def post_count(self) -> int:
+        """How many recent posts it holds."""
+        return sum(1 for number, _, _ in self._spans if number == RECENT_POSTS)
+
+    def answer(
+        self,
+        *,
+        age_seconds: float,
+        from_cache: bool,
+        stale_reason: str,
+        refresh_skipped: bool,
+        unlocked_at: datetime,
+        models: Iterable[ModelLanguages],
+    ) -> bytes:
+        """The encoded answer: the stored fields, the completed freshness in place of the stored one, and unlocked_at
+        and models in their places (after every lower-numbered field)."""
+        data = self.data
+        fresh = creator_pb2.CreatorReport()
+        for number, start, end in self._spans:
+            if number == FRESHNESS:  # fetched_at, as stored
+                fresh.MergeFromString(data[start:end])
+        freshness = fresh.freshness
+        freshness.age_seconds = age_seconds
+        freshness.from_cache = from_cache
+        freshness.stale = bool(stale_reason)
+        freshness.stale_reason = stale_reason
+        freshness.refresh_skipped = refresh_skipped
+        since = unlocked_at - _EPOCH
+        unlocked = Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+        rest = creator_pb2.CreatorReport(unlocked_at=unlocked).SerializeToString() + _encoded_models(tuple(models))
+        inserts = ((FRESHNESS, fresh.SerializeToString()), (UNLOCKED_AT, rest))
+        chunks: list[bytes] = []
+        pending = 0
+        for number, start, end in self._spans:
+            while pending < len(inserts) and inserts[pending][0] <= number:
+                chunks.append(inserts[pending][1])
+                pending += 1
+            if number not in _PER_RESPONSE:
+                chunks.append(data[start:end])
+        chunks.extend(encoded for _, encoded in inserts[pending:])
+        return b"".join(chunks)
 
 
 def _pass_bytes(response: bytes | creator_pb2.CreatorReport) -> bytes:

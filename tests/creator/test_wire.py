@@ -57,8 +57,7 @@ def test_the_spliced_answer_has_the_bytes_of_the_completed_message(
     posts: int, stale_reason: str, refresh_skipped: bool
 ) -> None:
     report = stored_report(posts)
-    spliced = wire.answer(
-        report.SerializeToString(),
+    spliced = wire.StoredReport(report.SerializeToString()).answer(
         age_seconds=42.5,
         from_cache=True,
         stale_reason=stale_reason,
@@ -74,8 +73,8 @@ def test_the_spliced_answer_has_the_bytes_of_the_completed_message(
 
 
 def test_the_post_count_is_read_from_the_encoded_report() -> None:
-    assert wire.post_count(stored_report(7).SerializeToString()) == 7
-    assert wire.post_count(b"") == 0
+    assert wire.StoredReport(stored_report(7).SerializeToString()).post_count == 7
+    assert wire.StoredReport(b"").post_count == 0
 
 
 def test_bytes_that_are_not_a_whole_message_are_refused() -> None:
