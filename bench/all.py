@@ -20,6 +20,7 @@ BENCHES = (
     ("cdn", "CDN: the pipeline against a bare Pillow loop; claim throughput"),
     ("creator", "Creator service: fresh and cached searches at the service"),
     ("e2e", "Whole system: searches end to end through Envoy"),
+    ("profile", "Profile: where the CPU of a cached search goes, end to end"),
 )
 OLD_SYSTEM = """| measure | old system (SYSTEM_STATUS.md) |
 |---|---|

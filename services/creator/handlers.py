@@ -46,7 +46,8 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
 
     async def SearchCreator(
         self, request: creator_pb2.SearchCreatorRequest, context: grpc.aio.ServicerContext
-    ) -> creator_pb2.CreatorReport:
+    ) -> bytes:
+        """The report as encoded bytes (wire.py); the service is registered with wire.add_creator_service for it."""
         user_id = caller_user_id()
         username = normalise_username(request.username)
         if request.post_limit > MAX_POST_LIMIT:

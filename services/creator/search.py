@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 
 import asyncpg
 from creator.v1 import creator_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 
+from following.db import session_untouched
 from following.errors import CreatorNotFound, ResourceExhausted, Unavailable, UpstreamThrottled, UpstreamUnavailable
 from following.supervisor import Loop, Supervisor
-from services.creator import backlog, store
+from services.creator import backlog, store, wire
 from services.creator.analytics import CaptionAnalysis
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
@@ -84,10 +84,12 @@ class SearchService:
         """Runs the media refresh as a supervised loop."""
         self._media_loop = supervisor.add("media-refresh", self._refresh_due_media, deadline_s=deadline_s)
 
-    async def search(self, user_id: str, username: str, refresh: bool, post_limit: int) -> creator_pb2.CreatorReport:
+    async def search(self, user_id: str, username: str, refresh: bool, post_limit: int) -> bytes:
+        """The encoded CreatorReport answering the search."""
         started = datetime.now(UTC)
         async with self._guard.connection() as conn:
             opened = await store.open_report(conn, user_id, username)
+            session_untouched(conn)  # one statement, in its own transaction: no reset needed on release
         if opened is not None and not refresh and self._fresh(opened, post_limit):
             SEARCHES.labels("cache").inc()
             return await self._answer(opened, post_limit, FetchOutcome(from_cache=True))
@@ -224,29 +226,26 @@ class SearchService:
             return []
         return [info for info in infos if info.state != creator_pb2.MEDIA_STATE_PENDING]
 
-    async def _answer(
-        self, opened: store.OpenedReport, post_limit: int, outcome: FetchOutcome
-    ) -> creator_pb2.CreatorReport:
-        report = creator_pb2.CreatorReport.FromString(opened.report)
+    async def _answer(self, opened: store.OpenedReport, post_limit: int, outcome: FetchOutcome) -> bytes:
+        """The encoded answer, from the stored report's bytes (wire.py): no parse or re-serialisation of the report."""
+        stored = wire.StoredReport(opened.report)
         if opened.media_pending and self._assets_due(opened.creator_id):
+            report = creator_pb2.CreatorReport.FromString(opened.report)
             self._refresh_media_later(opened.creator_id, _pending_media(report))
-        if post_limit < len(report.recent_posts):
+        if post_limit < stored.post_count:
             async with self._guard.connection() as conn:
                 report = await store.render_report(
                     conn, opened.creator_id, self._settings.report_rules, limit=post_limit
                 )
-        now = datetime.now(UTC)
-        report.freshness.age_seconds = max((now - opened.fetched_at).total_seconds(), 0.0)
-        report.freshness.from_cache = outcome.from_cache
-        report.freshness.stale = bool(outcome.stale_reason)
-        report.freshness.stale_reason = outcome.stale_reason
-        report.freshness.refresh_skipped = outcome.refresh_skipped
-        unlocked = Timestamp()
-        unlocked.FromDatetime(opened.unlocked_at)
-        report.unlocked_at.CopyFrom(unlocked)
-        for model in await self._inference.model_languages():
-            report.models.add(task=model.task, model=model.model, languages=model.languages)
-        return report
+            stored = wire.StoredReport(report.SerializeToString())
+        return stored.answer(
+            age_seconds=max((datetime.now(UTC) - opened.fetched_at).total_seconds(), 0.0),
+            from_cache=outcome.from_cache,
+            stale_reason=outcome.stale_reason,
+            refresh_skipped=outcome.refresh_skipped,
+            unlocked_at=opened.unlocked_at,
+            models=await self._inference.model_languages(),
+        )
 
     def _refresh_media_later(self, creator_id: int, urls: list[str]) -> None:
         """Asks the CDN about images still being copied, off the request path; the next answer shows the result."""

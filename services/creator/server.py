@@ -15,6 +15,7 @@ from creator.v1 import creator_pb2, creator_pb2_grpc
 from following.server import RuntimeContext, run
 from following.settings import EnvReader, RuntimeSettings
 from following.supervisor import Supervisor
+from services.creator import wire
 from services.creator.budget import PgRequestBudget
 from services.creator.dbguard import DatabaseGuard
 from services.creator.handlers import CreatorServicer
@@ -49,7 +50,7 @@ class CreatorApp:
         self._supervisor: Supervisor | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
-        creator_pb2_grpc.add_CreatorServiceServicer_to_server(
+        wire.add_creator_service(
             CreatorServicer(self._parts, self.settings.default_post_limit, self.settings.report_rules), server
         )
         creator_pb2_grpc.add_SystemServiceServicer_to_server(

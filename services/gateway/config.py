@@ -359,6 +359,8 @@ class MethodRoute:
     timeout: str
     retries: int
     operator: bool
+    # The health checks, whose answer may ask for its HTTP status with `x-http-status`.
+    http_status: bool = False
 
 
 @dataclass(frozen=True)
@@ -403,6 +405,7 @@ def method_routes(settings: GatewaySettings, methods: list[Method]) -> list[Meth
                 timeout=_duration(timeout),
                 retries=settings.read_retries if method.idempotent else 0,
                 operator=method.operator,
+                http_status=method.health,
             )
         )
     return routes

@@ -43,6 +43,10 @@ OPERATOR_METHODS: frozenset[str] = frozenset(
     }
 )
 
+# The health checks: their answer may carry `x-http-status: 503` (the product cannot work), which the gateway turns
+# into the HTTP status; only their routes run that check.
+HEALTH_METHODS: frozenset[str] = frozenset({"creator.v1.SystemService.GetHealth", "cdn.v1.CdnStatusService.GetHealth"})
+
 _SERVICE_FIELD = 6  # FileDescriptorProto.service
 _METHOD_FIELD = 2  # ServiceDescriptorProto.method
 
@@ -95,6 +99,10 @@ class Method:
     @property
     def operator(self) -> bool:
         return self.full_name in OPERATOR_METHODS
+
+    @property
+    def health(self) -> bool:
+        return self.full_name in HEALTH_METHODS
 
     @property
     def idempotent(self) -> bool:

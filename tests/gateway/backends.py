@@ -22,6 +22,8 @@ from following.errors import CreatorNotFound, UpstreamThrottled, rich_status
 from services.gateway.openapi import load_document
 
 SLOW_SECONDS = 5.0
+HTTP_STATUS = "x-http-status"
+TEST_HTTP_STATUS = "x-test-http-status"
 MAX_ITEMS = 50_000  # bounds the lists a request can ask for (fuzzed limits reach 2**32)
 
 
@@ -41,6 +43,12 @@ class Recorder:
         metadata = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
         self.calls.append(Call(method, metadata))
         return metadata
+
+    async def answer_http_status(self, metadata: dict[str, str], context: grpc.aio.ServicerContext) -> None:
+        """Sends `x-http-status` (as the creator's health check does) when the call asks with `x-test-http-status`."""
+        status = metadata.get(TEST_HTTP_STATUS)
+        if status:
+            await context.send_initial_metadata(((HTTP_STATUS, status),))
 
     def methods(self) -> list[str]:
         return [call.method for call in self.calls]
@@ -79,7 +87,7 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
     async def ListUnlocked(
         self, request: creator_pb2.ListUnlockedRequest, context: grpc.aio.ServicerContext
     ) -> creator_pb2.ListUnlockedResponse:
-        self._recorder.record("ListUnlocked", context)
+        await self._recorder.answer_http_status(self._recorder.record("ListUnlocked", context), context)
         response = creator_pb2.ListUnlockedResponse(next_page_token=f"after-{request.page_size}")
         response.creators.add(username="alice", followers_count=7)
         return response
@@ -113,7 +121,7 @@ class SystemTestBackend(creator_pb2_grpc.SystemServiceServicer):
     async def GetHealth(
         self, request: creator_pb2.GetHealthRequest, context: grpc.aio.ServicerContext
     ) -> creator_pb2.GetHealthResponse:
-        self._recorder.record("GetHealth", context)
+        await self._recorder.answer_http_status(self._recorder.record("GetHealth", context), context)
         response = creator_pb2.GetHealthResponse(status=creator_pb2.HEALTH_STATUS_SERVING)
         response.components.add(name="database", status=creator_pb2.HEALTH_STATUS_SERVING)
         return response
