@@ -40,10 +40,6 @@ log = logging.getLogger(__name__)
 
 SEARCHES = Counter("creator_searches_total", "Searches by how they were answered", ["outcome"])
 
-# Session advisory lock namespace of creator fetches ('crtr'); the second key is hashtext(username).
-LOCK_NAMESPACE = 0x63727472
-TRY_LOCK = "SELECT pg_try_advisory_lock($1::int, hashtext($2))"
-UNLOCK = "SELECT pg_advisory_unlock($1::int, hashtext($2))"
 LOCK_POLL_S = 0.05
 DEFAULT_RETRY_AFTER_S = 30.0
 MAX_TRACKED_CREATORS = 10_000
@@ -138,12 +134,12 @@ class SearchService:
             try:
                 return await self._fetch_and_store(conn, username, post_limit, refresh, started)
             finally:
-                await conn.execute(UNLOCK, LOCK_NAMESPACE, username)
+                await store.unlock_fetch(conn, username)
 
     async def _lock(self, conn: asyncpg.Connection, username: str, started: datetime) -> FetchOutcome | None:
         """Takes the fetch lock of `username` (None), or returns when another replica stored a fetch meanwhile."""
         deadline = time.monotonic() + self._settings.fetch_wait_s
-        while not await conn.fetchval(TRY_LOCK, LOCK_NAMESPACE, username):
+        while not await store.try_lock_fetch(conn, username):
             current = await store.freshness(conn, username)
             if current is not None and current.ready and current.fetched_at >= started:
                 return FetchOutcome(from_cache=True)

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 OPEN_REPORT = "SELECT * FROM creator.open_report($1, $2)"
 
+# Session advisory lock namespace of creator fetches ('crtr'); the second key is hashtext(username).
+FETCH_LOCK_NAMESPACE = 0x63727472
+TRY_LOCK_FETCH = "SELECT pg_try_advisory_lock($1::int, hashtext($2))"
+UNLOCK_FETCH = "SELECT pg_advisory_unlock($1::int, hashtext($2))"
+
 FRESHNESS = """
 SELECT id AS creator_id, fetched_at, post_limit, cardinality(recent_post_ids) AS recent_posts, posts_count,
        report IS NOT NULL AS ready
@@ -177,6 +182,15 @@ async def open_report(conn: asyncpg.Connection, user_id: str, username: str) -> 
 async def freshness(conn: asyncpg.Connection, username: str) -> Freshness | None:
     row = await conn.fetchrow(FRESHNESS, username)
     return None if row is None else Freshness(**{k: row[k] for k in Freshness.__slots__})
+
+
+async def try_lock_fetch(conn: asyncpg.Connection, username: str) -> bool:
+    """Takes the cross-replica fetch lock of `username` on this session, if no other session holds it."""
+    return bool(await conn.fetchval(TRY_LOCK_FETCH, FETCH_LOCK_NAMESPACE, username))
+
+
+async def unlock_fetch(conn: asyncpg.Connection, username: str) -> None:
+    await conn.execute(UNLOCK_FETCH, FETCH_LOCK_NAMESPACE, username)
 
 
 async def save_fetch(
