@@ -26,7 +26,7 @@ from prometheus_client import Counter
 
 from following.errors import CreatorNotFound, ResourceExhausted, Unavailable, UpstreamThrottled, UpstreamUnavailable
 from following.supervisor import Loop, Supervisor
-from services.creator import backlog, store
+from services.creator import backlog, reports, store
 from services.creator.analytics import CaptionAnalysis
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
@@ -186,7 +186,7 @@ class SearchService:
             await backlog.delete_outbox(conn, [item.id for item in claimed])
             settled = await self._settled_assets(saved.creator_id, [item.job.source_url for item in claimed])
             await store.save_media(conn, settled)
-        await store.render_report(conn, saved.creator_id, self._settings.report_rules)
+        await reports.render_report(conn, saved.creator_id, self._settings.report_rules)
         return FetchOutcome(from_cache=False)
 
     async def _analyse(self, pending: list[tuple[str, str]]) -> list[CaptionAnalysis] | str:
@@ -228,7 +228,7 @@ class SearchService:
             self._refresh_media_later(opened.creator_id, _pending_media(report))
         if post_limit < len(report.recent_posts):
             async with self._guard.connection() as conn:
-                report = await store.render_report(
+                report = await reports.render_report(
                     conn, opened.creator_id, self._settings.report_rules, limit=post_limit
                 )
         now = datetime.now(UTC)
@@ -263,7 +263,7 @@ class SearchService:
             if settled:
                 async with self._guard.connection() as conn:
                     await store.save_media(conn, settled)
-                    await store.render_report(conn, creator_id, self._settings.report_rules)
+                    await reports.render_report(conn, creator_id, self._settings.report_rules)
         except Exception as exc:  # one creator's failure must not hold up the others; the next search retries
             log.warning("media refresh failed", extra={"creator_id": creator_id, "error": str(exc)})
 

@@ -19,7 +19,7 @@ from creator.v1 import creator_pb2
 from prometheus_client import Counter
 
 from following.supervisor import Loop, Supervisor
-from services.creator import backlog, store
+from services.creator import backlog, reports, store
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
 from services.creator.media import CdnClient, CdnUnavailable
@@ -78,7 +78,7 @@ class AnalysisCompleter(BackgroundComponent):
         lease_s: float,
         max_backoff_s: float,
         poll_s: float,
-        rules: store.ReportRules,
+        rules: reports.ReportRules,
     ) -> None:
         super().__init__(poll_s)
         self._guard = guard
@@ -105,7 +105,7 @@ class AnalysisCompleter(BackgroundComponent):
                 conn, [(item.post_id, item.caption, result) for item, result in zip(due, results, strict=True)]
             )
             for creator_id in sorted({item.creator_id for item in due}):
-                await store.render_report(conn, creator_id, self._rules)
+                await reports.render_report(conn, creator_id, self._rules)
         WORKER_ITEMS.labels(self.name, "done").inc(len(due))
         log.info("pending analyses completed", extra={"posts": len(due)})
         return len(due)
@@ -159,7 +159,7 @@ class MediaSettler(BackgroundComponent):
         creators: int,
         window_s: float,
         poll_s: float,
-        rules: store.ReportRules,
+        rules: reports.ReportRules,
     ) -> None:
         super().__init__(poll_s)
         self._guard = guard
@@ -188,6 +188,6 @@ class MediaSettler(BackgroundComponent):
             await store.save_media(conn, settled)
             for creator_id, found in sorted(unsettled.items()):
                 if done.intersection(found):
-                    await store.render_report(conn, creator_id, self._rules)
+                    await reports.render_report(conn, creator_id, self._rules)
         WORKER_ITEMS.labels(self.name, "done").inc(len(settled))
         return len(settled)
