@@ -28,9 +28,10 @@ from following.errors import CreatorNotFound, ResourceExhausted, Unavailable, Up
 from following.supervisor import Loop, Supervisor
 from services.creator import backlog, reports, store
 from services.creator.analytics import CaptionAnalysis
+from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
-from services.creator.media import CdnClient, CdnUnavailable, plan_jobs
+from services.creator.media import plan_jobs
 from services.creator.quota import FetchQuota
 from services.creator.records import MediaInfo
 from services.creator.settings import CreatorSettings

@@ -16,11 +16,11 @@ from following.server import RuntimeContext, run
 from following.settings import EnvReader, RuntimeSettings
 from following.supervisor import Supervisor
 from services.creator.budget import PgRequestBudget
+from services.creator.cdn_client import CdnClient
 from services.creator.dbguard import DatabaseGuard
 from services.creator.handlers import CreatorServicer
 from services.creator.health import SystemServicer
 from services.creator.inference import InferenceClient
-from services.creator.media import CdnClient
 from services.creator.quota import FetchQuota
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings

@@ -20,9 +20,9 @@ from prometheus_client import Counter
 
 from following.supervisor import Loop, Supervisor
 from services.creator import backlog, reports, store
+from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference import InferenceClient, InferenceUnavailable
-from services.creator.media import CdnClient, CdnUnavailable
 from services.creator.records import MediaInfo
 
 log = logging.getLogger(__name__)
