@@ -30,7 +30,7 @@ from services.creator import backlog, reports, store
 from services.creator.analytics import CaptionAnalysis
 from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
-from services.creator.inference import InferenceClient, InferenceUnavailable
+from services.creator.inference_client import InferenceClient, InferenceUnavailable
 from services.creator.media import plan_jobs
 from services.creator.quota import FetchQuota
 from services.creator.records import MediaInfo

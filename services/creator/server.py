@@ -20,7 +20,7 @@ from services.creator.cdn_client import CdnClient
 from services.creator.dbguard import DatabaseGuard
 from services.creator.handlers import CreatorServicer
 from services.creator.health import SystemServicer
-from services.creator.inference import InferenceClient
+from services.creator.inference_client import InferenceClient
 from services.creator.quota import FetchQuota
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings

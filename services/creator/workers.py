@@ -22,7 +22,7 @@ from following.supervisor import Loop, Supervisor
 from services.creator import backlog, reports, store
 from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
-from services.creator.inference import InferenceClient, InferenceUnavailable
+from services.creator.inference_client import InferenceClient, InferenceUnavailable
 from services.creator.records import MediaInfo
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from creator.v1 import creator_pb2
 from inference.v1 import inference_pb2
 
 from services.creator.analytics import CaptionAnalysis, Thresholds
-from services.creator.inference import caption_analysis
+from services.creator.inference_client import caption_analysis
 from services.creator.records import MediaInfo, StoredPost, StoredProfile
 from services.creator.reports import ReportRules, analysis_message, post_message, rendered_report
 
