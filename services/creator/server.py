@@ -86,7 +86,6 @@ class CreatorApp:
         self._inference = InferenceClient(s.inference_addr, s.inference_deadline_s)
         self._cdn = CdnClient(s.cdn_addr, s.cdn_enqueue_deadline_s, s.cdn_assets_deadline_s)
         quota = FetchQuota(guard, s.user_fetches_per_hour)
-        self.search = SearchService(guard, self._source, self._inference, self._cdn, s, quota)
         self.completer = AnalysisCompleter(
             guard,
             self._inference,
@@ -103,6 +102,9 @@ class CreatorApp:
             lease_s=s.cdn_enqueue_deadline_s + 10,
             max_backoff_s=s.retry_backoff_max_s,
             poll_s=s.worker_poll_s,
+        )
+        self.search = SearchService(
+            guard, self._source, self._inference, self._cdn, s, quota, self.completer, self.relay
         )
         self.settler = MediaSettler(
             guard,

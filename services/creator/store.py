@@ -17,6 +17,7 @@ import asyncpg
 
 from services.creator import captions
 from services.creator.analytics import CaptionAnalysis
+from services.creator.backlog import DueAnalysis
 from services.creator.media import JobPlan
 from services.creator.records import MediaInfo, RenderedReport, Rendition, StoredPost, StoredProfile
 from services.creator.upstream import ProfileFetch
@@ -161,8 +162,8 @@ class Freshness:
 class SavedFetch:
     creator_id: int
     fetched_at: datetime
-    # (post id, caption) of the captions still waiting for their analysis.
-    pending: list[tuple[str, str]]
+    # The captions still waiting for their analysis.
+    pending: list[DueAnalysis]
 
 
 SAVE_ATTEMPTS = 3
@@ -281,7 +282,7 @@ async def _save_fetch_once(
                 ENQUEUE_OUTBOX, [(creator_id, job.source_url, job.kind, job.priority, job.owner) for job in jobs]
             )
         pending = await conn.fetch(PENDING_OF_POSTS, [post.instagram_id for post in captioned])
-    return SavedFetch(creator_id, fetched_at, [(r["post_id"], r["caption"]) for r in pending])
+    return SavedFetch(creator_id, fetched_at, [DueAnalysis(r["post_id"], creator_id, r["caption"]) for r in pending])
 
 
 async def unsettled_media(conn: asyncpg.Connection, creators: int, window_s: float) -> dict[int, list[str]]:
