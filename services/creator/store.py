@@ -24,6 +24,8 @@ from services.creator.upstream import ProfileFetch
 
 log = logging.getLogger(__name__)
 
+PING = "SELECT 1"
+
 OPEN_REPORT = "SELECT * FROM creator.open_report($1, $2)"
 
 # Session advisory lock namespace of creator fetches ('crtr'); the second key is hashtext(username).
@@ -183,6 +185,11 @@ async def open_report(conn: asyncpg.Connection, user_id: str, username: str) -> 
 async def freshness(conn: asyncpg.Connection, username: str) -> Freshness | None:
     row = await conn.fetchrow(FRESHNESS, username)
     return None if row is None else Freshness(**{k: row[k] for k in Freshness.__slots__})
+
+
+async def ping(conn: asyncpg.Connection) -> None:
+    """One round trip: the database answers on this connection."""
+    await conn.fetchval(PING)
 
 
 async def try_lock_fetch(conn: asyncpg.Connection, username: str) -> bool:
