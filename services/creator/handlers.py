@@ -32,7 +32,7 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
         self,
         parts: Callable[[], tuple[DatabaseGuard, SearchService] | None],
         default_post_limit: int,
-        rules: store.ReportRules,
+        rules: reports.ReportRules,
     ) -> None:
         self._parts = parts
         self._default_post_limit = default_post_limit
@@ -67,7 +67,7 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
             rows = await unlocks.list_unlocked(conn, user_id, size + 1, after)
         page, more = rows[:size], len(rows) > size
         return creator_pb2.ListUnlockedResponse(
-            creators=[unlocks.unlocked_message(row) for row in page],
+            creators=[reports.unlocked_message(row) for row in page],
             next_page_token=UNLOCKED_TOKENS.encode(page[-1].unlocked_at, page[-1].creator_id) if more else "",
         )
 

@@ -22,6 +22,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from following.errors import DomainError
 from following.healthcheck import check
 from following.supervisor import Stall
+from services.creator import store
 from services.creator.dbguard import DatabaseGuard
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class SystemServicer(creator_pb2_grpc.SystemServiceServicer):
         if guard is None:
             raise ComponentDown("not connected")
         async with guard.connection() as conn:
-            await conn.fetchval("SELECT 1")
+            await store.ping(conn)
         return ""
 
     async def _background(self) -> str:

@@ -1,4 +1,5 @@
-"""The creator service's own records of what it stored: a profile, a post with its analysis, an image's mirror state."""
+"""The creator service's own records of what it stored: a profile, a post with its analysis, an image's mirror state,
+a rendered report."""
 
 from __future__ import annotations
 
@@ -67,3 +68,18 @@ class StoredPost:
     analysis: CaptionAnalysis | None
     # Follower count the engagement rate is computed against (the creator's at the latest fetch).
     followers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedReport:
+    """A report as stored on its creator's row: the serialised CreatorReport and the figures the unlocked list shows
+    (computed over the summary window, see reports.ReportRules)."""
+
+    report: bytes
+    analysis_pending: bool
+    media_pending: bool
+    dominant_category: str
+    # None when no post qualifies (engagement_absent_reason says why).
+    mean_engagement_rate: float | None
+    engagement_posts_considered: int
+    engagement_absent_reason: str

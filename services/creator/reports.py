@@ -1,15 +1,21 @@
-"""Turns stored records into API messages: posts with their media and AI results, and the whole creator report."""
+"""Turns stored records into API messages: posts with their media and AI results, unlocked creators, and the whole
+creator report, which `render_report` rebuilds from the store's records and saves back for the cached path.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
+import asyncpg
 from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.creator import analytics
+from services.creator import analytics, store
 from services.creator.analytics import PostFacts
-from services.creator.records import MediaInfo, StoredPost, StoredProfile
+from services.creator.records import MediaInfo, RenderedReport, StoredPost, StoredProfile
+from services.creator.unlocks import UnlockedRow
 
 _POST_TYPES = {
     "image": creator_pb2.POST_TYPE_IMAGE,
@@ -166,7 +172,7 @@ def build_report(
     thresholds: analytics.Thresholds = DEFAULT_THRESHOLDS,
 ) -> tuple[creator_pb2.CreatorReport, analytics.AnalyticsResult]:
     """The report without its per-response parts (freshness, unlock time, models). Posts newest first."""
-    ordered = sorted(posts, key=lambda p: (p.taken_at, p.instagram_id), reverse=True)
+    ordered = newest_first(posts)
     result = analytics.compute([facts(post) for post in ordered], profile.followers, thresholds)
     fetched = Timestamp()
     fetched.FromDatetime(profile.fetched_at)
@@ -188,3 +194,84 @@ def media_urls(profile: StoredProfile, posts: Sequence[StoredPost]) -> list[str]
             urls.append(post.image_url)
         urls.extend(post.carousel_urls)
     return list(dict.fromkeys(urls))
+
+
+def newest_first(posts: Sequence[StoredPost], limit: int | None = None) -> list[StoredPost]:
+    """Posts newest first, cut to `limit` when given."""
+    ordered = sorted(posts, key=lambda p: (p.taken_at, p.instagram_id), reverse=True)
+    return ordered if limit is None or limit >= len(ordered) else ordered[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRules:
+    """How reports are rendered: the confidence thresholds, and the window of the unlocked list's summary figures
+    (the default post_limit, so they equal a default search's figures)."""
+
+    thresholds: analytics.Thresholds = field(default_factory=analytics.Thresholds)
+    summary_window: int = 12
+
+
+def rendered_report(
+    profile: StoredProfile, posts: Sequence[StoredPost], known: Mapping[str, MediaInfo], rules: ReportRules
+) -> tuple[creator_pb2.CreatorReport, RenderedReport]:
+    """The whole report of a creator (posts newest first) and what its row stores.
+
+    The unlocked list's summary (dominant category, mean engagement rate) is computed over the `summary_window` most
+    recent posts, exactly as the report of a search with the default post_limit computes it.
+    """
+    ordered = newest_first(posts)
+    report, result = build_report(profile, ordered, known, rules.thresholds)
+    summary = result.analytics
+    if rules.summary_window < len(ordered):
+        window = [facts(post) for post in ordered[: rules.summary_window]]
+        summary = analytics.compute(window, profile.followers, rules.thresholds).analytics
+    engagement = summary.engagement
+    return report, RenderedReport(
+        report=report.SerializeToString(),
+        analysis_pending=not result.complete,
+        media_pending=not all(media_settled(url, known) for url in media_urls(profile, ordered)),
+        dominant_category=summary.dominant_category,
+        mean_engagement_rate=engagement.mean_rate if engagement.HasField("mean_rate") else None,
+        engagement_posts_considered=engagement.posts_considered,
+        engagement_absent_reason=engagement.absent_reason,
+    )
+
+
+async def render_report(
+    conn: asyncpg.Connection, creator_id: int, rules: ReportRules, limit: int | None = None
+) -> creator_pb2.CreatorReport:
+    """Rebuilds the report of a creator from its stored records. The whole report is saved; one cut to `limit` posts
+    is not."""
+    profile, posts = await store.load_profile_and_posts(conn, creator_id)
+    posts = newest_first(posts, limit)
+    known = await store.load_media(conn, media_urls(profile, posts))
+    if limit is not None:
+        report, _ = build_report(profile, posts, known, rules.thresholds)
+        return report
+    report, rendered = rendered_report(profile, posts, known, rules)
+    await store.save_report(conn, creator_id, rendered)
+    return report
+
+
+def unlocked_message(row: UnlockedRow) -> creator_pb2.UnlockedCreator:
+    message = creator_pb2.UnlockedCreator(
+        username=row.username,
+        full_name=row.full_name,
+        avatar_url=row.avatar_url,
+        is_verified=row.is_verified,
+        followers_count=row.followers,
+        dominant_category=row.dominant_category,
+        unlocked_at=_timestamp(row.unlocked_at),
+        fetched_at=_timestamp(row.fetched_at),
+        engagement_posts_considered=row.engagement_posts_considered,
+        engagement_absent_reason=row.engagement_absent_reason,
+    )
+    if row.mean_engagement_rate is not None:
+        message.mean_engagement_rate = row.mean_engagement_rate
+    return message
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp

@@ -5,8 +5,9 @@ while images are still being copied, the CDN is asked about them in the backgrou
 creator, by the supervised `media-refresh` loop), so the next answer carries the mirrored URLs.
 Fetch path: one fetch per username at a time in this process (a shared future) and across replicas (a session
 advisory lock, with a re-check of the store once it is held). After the fetch is stored, the captions go to the
-inference service in one batched call and the images to the CDN; whatever fails there stays in the backlog for the
-background components (workers.py). When the upstream fails, the stored report is served marked stale.
+inference service in one batched call and the images to the CDN, through the background components' own methods
+(workers.py), so whatever fails there is postponed as they postpone it, and they retry it later. When the upstream
+fails, the stored report is served marked stale.
 Fairness: a search that needs a fetch first takes one unit of its caller's hourly quota (quota.py); a `refresh` of a
 report fetched less than `min_refresh_s` ago answers the stored report, marked `refresh_skipped`, without a fetch.
 """
@@ -26,24 +27,21 @@ from prometheus_client import Counter
 from following.db import session_untouched
 from following.errors import CreatorNotFound, ResourceExhausted, Unavailable, UpstreamThrottled, UpstreamUnavailable
 from following.supervisor import Loop, Supervisor
-from services.creator import backlog, store, wire
-from services.creator.analytics import CaptionAnalysis
+from services.creator import reports, store, wire
+from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
-from services.creator.inference import InferenceClient, InferenceUnavailable
-from services.creator.media import CdnClient, CdnUnavailable, plan_jobs
+from services.creator.inference_client import InferenceClient
+from services.creator.media import plan_jobs
 from services.creator.quota import FetchQuota
 from services.creator.records import MediaInfo
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, Throttled, UpstreamError, UserNotFound
+from services.creator.workers import AnalysisCompleter, OutboxRelay
 
 log = logging.getLogger(__name__)
 
 SEARCHES = Counter("creator_searches_total", "Searches by how they were answered", ["outcome"])
 
-# Session advisory lock namespace of creator fetches ('crtr'); the second key is hashtext(username).
-LOCK_NAMESPACE = 0x63727472
-TRY_LOCK = "SELECT pg_try_advisory_lock($1::int, hashtext($2))"
-UNLOCK = "SELECT pg_advisory_unlock($1::int, hashtext($2))"
 LOCK_POLL_S = 0.05
 DEFAULT_RETRY_AFTER_S = 30.0
 MAX_TRACKED_CREATORS = 10_000
@@ -68,8 +66,12 @@ class SearchService:
         cdn: CdnClient,
         settings: CreatorSettings,
         quota: FetchQuota,
+        completer: AnalysisCompleter,
+        relay: OutboxRelay,
     ) -> None:
         self._guard = guard
+        self._completer = completer
+        self._relay = relay
         self._quota = quota
         self._source = source
         self._inference = inference
@@ -140,12 +142,12 @@ class SearchService:
             try:
                 return await self._fetch_and_store(conn, username, post_limit, refresh, started)
             finally:
-                await conn.execute(UNLOCK, LOCK_NAMESPACE, username)
+                await store.unlock_fetch(conn, username)
 
     async def _lock(self, conn: asyncpg.Connection, username: str, started: datetime) -> FetchOutcome | None:
         """Takes the fetch lock of `username` (None), or returns when another replica stored a fetch meanwhile."""
         deadline = time.monotonic() + self._settings.fetch_wait_s
-        while not await conn.fetchval(TRY_LOCK, LOCK_NAMESPACE, username):
+        while not await store.try_lock_fetch(conn, username):
             current = await store.freshness(conn, username)
             if current is not None and current.ready and current.fetched_at >= started:
                 return FetchOutcome(from_cache=True)
@@ -174,47 +176,21 @@ class SearchService:
             SEARCHES.labels("unavailable").inc()
             upstream = UpstreamThrottled if isinstance(exc, Throttled) else UpstreamUnavailable
             raise upstream(f"instagram is unavailable ({exc}); retry after {retry:.0f} s", retry_after=retry) from exc
-        lease = self._settings.inference_deadline_s + 10
-        saved = await store.save_fetch(conn, fetch, post_limit, plan_jobs(fetch), lease)
-        claimed = await backlog.claim_outbox(conn, 500, self._settings.cdn_enqueue_deadline_s + 10, saved.creator_id)
+        saved = await store.save_fetch(conn, fetch, post_limit, plan_jobs(fetch), self._completer.lease_s)
+        claimed = await self._relay.claim(conn, saved.creator_id)
         # The two network calls run side by side; every database write stays on this search's one connection.
-        analysed, enqueued = await asyncio.gather(self._analyse(saved.pending), self._enqueue(claimed))
-        backoff = self._settings.retry_backoff_max_s
-        if isinstance(analysed, list):
-            await backlog.complete_analyses(
-                conn, [(post_id, caption, a) for (post_id, caption), a in zip(saved.pending, analysed, strict=True)]
-            )
-        elif analysed:
-            await backlog.postpone_analyses(conn, [post_id for post_id, _ in saved.pending], analysed, backoff)
-        if enqueued:
-            await backlog.postpone_outbox(conn, [item.id for item in claimed], enqueued, backoff)
-        elif claimed:
-            await backlog.delete_outbox(conn, [item.id for item in claimed])
+        analysed, relay_error = await asyncio.gather(self._completer.analyse(saved.pending), self._relay.relay(claimed))
+        if isinstance(analysed, str):
+            log.warning("inference unavailable; analysis left pending", extra={"reason": analysed})
+        await self._completer.settle(conn, saved.pending, analysed)
+        if relay_error:
+            log.warning("cdn unavailable; media jobs left in the outbox", extra={"reason": relay_error})
+        await self._relay.settle(conn, claimed, relay_error)
+        if claimed and not relay_error:
             settled = await self._settled_assets(saved.creator_id, [item.job.source_url for item in claimed])
             await store.save_media(conn, settled)
-        await store.render_report(conn, saved.creator_id, self._settings.report_rules)
+        await reports.render_report(conn, saved.creator_id, self._settings.report_rules)
         return FetchOutcome(from_cache=False)
-
-    async def _analyse(self, pending: list[tuple[str, str]]) -> list[CaptionAnalysis] | str:
-        """One batched inference call: the results, or why there are none (the completer retries those rows)."""
-        if not pending:
-            return ""
-        try:
-            return await self._inference.analyze([caption for _, caption in pending])
-        except InferenceUnavailable as exc:
-            log.warning("inference unavailable; analysis left pending", extra={"reason": str(exc)})
-            return str(exc)
-
-    async def _enqueue(self, claimed: list[backlog.OutboxJob]) -> str:
-        """Hands outbox rows to the CDN: "" when done, else why not (the outbox relay retries them)."""
-        if not claimed:
-            return ""
-        try:
-            await self._cdn.enqueue([item.job for item in claimed])
-        except CdnUnavailable as exc:
-            log.warning("cdn unavailable; media jobs left in the outbox", extra={"reason": str(exc)})
-            return str(exc)
-        return ""
 
     async def _settled_assets(self, creator_id: int, urls: list[str]) -> list[MediaInfo]:
         """The images the CDN is done with (mirrored or failed for good); none when it cannot say."""
@@ -234,7 +210,7 @@ class SearchService:
             self._refresh_media_later(opened.creator_id, _pending_media(report))
         if post_limit < stored.post_count:
             async with self._guard.connection() as conn:
-                report = await store.render_report(
+                report = await reports.render_report(
                     conn, opened.creator_id, self._settings.report_rules, limit=post_limit
                 )
             stored = wire.StoredReport(report.SerializeToString())
@@ -266,7 +242,7 @@ class SearchService:
             if settled:
                 async with self._guard.connection() as conn:
                     await store.save_media(conn, settled)
-                    await store.render_report(conn, creator_id, self._settings.report_rules)
+                    await reports.render_report(conn, creator_id, self._settings.report_rules)
         except Exception as exc:  # one creator's failure must not hold up the others; the next search retries
             log.warning("media refresh failed", extra={"creator_id": creator_id, "error": str(exc)})
 

@@ -17,11 +17,11 @@ from following.settings import EnvReader, RuntimeSettings
 from following.supervisor import Supervisor
 from services.creator import wire
 from services.creator.budget import PgRequestBudget
+from services.creator.cdn_client import CdnClient
 from services.creator.dbguard import DatabaseGuard
 from services.creator.handlers import CreatorServicer
 from services.creator.health import SystemServicer
-from services.creator.inference import InferenceClient
-from services.creator.media import CdnClient
+from services.creator.inference_client import InferenceClient
 from services.creator.quota import FetchQuota
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings
@@ -87,7 +87,6 @@ class CreatorApp:
         self._inference = InferenceClient(s.inference_addr, s.inference_deadline_s)
         self._cdn = CdnClient(s.cdn_addr, s.cdn_enqueue_deadline_s, s.cdn_assets_deadline_s)
         quota = FetchQuota(guard, s.user_fetches_per_hour)
-        self.search = SearchService(guard, self._source, self._inference, self._cdn, s, quota)
         self.completer = AnalysisCompleter(
             guard,
             self._inference,
@@ -104,6 +103,9 @@ class CreatorApp:
             lease_s=s.cdn_enqueue_deadline_s + 10,
             max_backoff_s=s.retry_backoff_max_s,
             poll_s=s.worker_poll_s,
+        )
+        self.search = SearchService(
+            guard, self._source, self._inference, self._cdn, s, quota, self.completer, self.relay
         )
         self.settler = MediaSettler(
             guard,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from following.settings import EnvReader
 from services.creator.analytics import Thresholds
-from services.creator.store import ReportRules
+from services.creator.reports import ReportRules
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """PostgreSQL adapter for creators, snapshots, posts and the rendered report (schema `creator`).
 
 A fetch is saved in one transaction together with its pending analyses and its CDN outbox rows, so nothing a search
-started can be lost by a crash. The rendered report (a serialised CreatorReport) is what the cached path returns.
+started can be lost by a crash. The rendered report (a serialised CreatorReport, built by reports.py) is what the
+cached path returns. Reads return the typed records of records.py; this module builds no API message.
 """
 
 from __future__ import annotations
@@ -9,21 +10,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from creator.v1 import creator_pb2
 
-from services.creator import analytics, captions, reports
+from services.creator import captions
 from services.creator.analytics import CaptionAnalysis
+from services.creator.backlog import DueAnalysis
 from services.creator.media import JobPlan
-from services.creator.records import MediaInfo, Rendition, StoredPost, StoredProfile
+from services.creator.records import MediaInfo, RenderedReport, Rendition, StoredPost, StoredProfile
 from services.creator.upstream import ProfileFetch
 
 log = logging.getLogger(__name__)
 
+PING = "SELECT 1"
+
 OPEN_REPORT = "SELECT * FROM creator.open_report($1, $2)"
+
+# Session advisory lock namespace of creator fetches ('crtr'); the second key is hashtext(username).
+FETCH_LOCK_NAMESPACE = 0x63727472
+TRY_LOCK_FETCH = "SELECT pg_try_advisory_lock($1::int, hashtext($2))"
+UNLOCK_FETCH = "SELECT pg_advisory_unlock($1::int, hashtext($2))"
 
 FRESHNESS = """
 SELECT id AS creator_id, fetched_at, post_limit, cardinality(recent_post_ids) AS recent_posts, posts_count,
@@ -156,8 +164,8 @@ class Freshness:
 class SavedFetch:
     creator_id: int
     fetched_at: datetime
-    # (post id, caption) of the captions still waiting for their analysis.
-    pending: list[tuple[str, str]]
+    # The captions still waiting for their analysis.
+    pending: list[DueAnalysis]
 
 
 SAVE_ATTEMPTS = 3
@@ -177,6 +185,20 @@ async def open_report(conn: asyncpg.Connection, user_id: str, username: str) -> 
 async def freshness(conn: asyncpg.Connection, username: str) -> Freshness | None:
     row = await conn.fetchrow(FRESHNESS, username)
     return None if row is None else Freshness(**{k: row[k] for k in Freshness.__slots__})
+
+
+async def ping(conn: asyncpg.Connection) -> None:
+    """One round trip: the database answers on this connection."""
+    await conn.fetchval(PING)
+
+
+async def try_lock_fetch(conn: asyncpg.Connection, username: str) -> bool:
+    """Takes the cross-replica fetch lock of `username` on this session, if no other session holds it."""
+    return bool(await conn.fetchval(TRY_LOCK_FETCH, FETCH_LOCK_NAMESPACE, username))
+
+
+async def unlock_fetch(conn: asyncpg.Connection, username: str) -> None:
+    await conn.execute(UNLOCK_FETCH, FETCH_LOCK_NAMESPACE, username)
 
 
 async def save_fetch(
@@ -267,7 +289,7 @@ async def _save_fetch_once(
                 ENQUEUE_OUTBOX, [(creator_id, job.source_url, job.kind, job.priority, job.owner) for job in jobs]
             )
         pending = await conn.fetch(PENDING_OF_POSTS, [post.instagram_id for post in captioned])
-    return SavedFetch(creator_id, fetched_at, [(r["post_id"], r["caption"]) for r in pending])
+    return SavedFetch(creator_id, fetched_at, [DueAnalysis(r["post_id"], creator_id, r["caption"]) for r in pending])
 
 
 async def unsettled_media(conn: asyncpg.Connection, creators: int, window_s: float) -> dict[int, list[str]]:
@@ -303,51 +325,26 @@ async def load_posts(conn: asyncpg.Connection, post_ids: Sequence[str], follower
     return [stored_post(row, followers) for row in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRules:
-    """How reports are rendered: the confidence thresholds, and the window of the unlocked list's summary figures
-    (the default post_limit, so they equal a default search's figures)."""
-
-    thresholds: analytics.Thresholds = field(default_factory=analytics.Thresholds)
-    summary_window: int = 12
-
-
-async def render_report(
-    conn: asyncpg.Connection, creator_id: int, rules: ReportRules, limit: int | None = None
-) -> creator_pb2.CreatorReport:
-    """Rebuilds the report of a creator from its rows. The whole report is saved; one cut to `limit` posts is not.
-
-    The unlocked list's summary (dominant category, mean engagement rate) is computed over the `summary_window` most
-    recent posts, exactly as the report of a search with the default post_limit computes it.
-    """
+async def load_profile_and_posts(conn: asyncpg.Connection, creator_id: int) -> tuple[StoredProfile, list[StoredPost]]:
+    """A creator's profile and the posts of its latest fetch, in no particular order."""
     row = await conn.fetchrow(LOAD_PROFILE, creator_id)
     profile = stored_profile(row)
-    posts = await load_posts(conn, row["recent_post_ids"], profile.followers)
-    posts.sort(key=lambda p: (p.taken_at, p.instagram_id), reverse=True)
-    if limit is not None and limit < len(posts):
-        posts = posts[:limit]
-    known = await load_media(conn, reports.media_urls(profile, posts))
-    report, result = reports.build_report(profile, posts, known, rules.thresholds)
-    if limit is not None:
-        return report
-    summary = result.analytics
-    if rules.summary_window < len(posts):
-        window = [reports.facts(post) for post in posts[: rules.summary_window]]
-        summary = analytics.compute(window, profile.followers, rules.thresholds).analytics
-    engagement = summary.engagement
-    media_pending = not all(reports.media_settled(url, known) for url in reports.media_urls(profile, posts))
+    return profile, await load_posts(conn, row["recent_post_ids"], profile.followers)
+
+
+async def save_report(conn: asyncpg.Connection, creator_id: int, rendered: RenderedReport) -> None:
+    """Stores a rendered report and the figures the unlocked list shows on its creator's row."""
     await conn.execute(
         SAVE_REPORT,
         creator_id,
-        report.SerializeToString(),
-        not result.complete,
-        media_pending,
-        summary.dominant_category,
-        engagement.mean_rate if engagement.HasField("mean_rate") else None,
-        engagement.posts_considered,
-        engagement.absent_reason,
+        rendered.report,
+        rendered.analysis_pending,
+        rendered.media_pending,
+        rendered.dominant_category,
+        rendered.mean_engagement_rate,
+        rendered.engagement_posts_considered,
+        rendered.engagement_absent_reason,
     )
-    return report
 
 
 def stored_profile(row: asyncpg.Record) -> StoredProfile:

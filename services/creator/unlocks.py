@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from creator.v1 import creator_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from following.errors import NotUnlocked
+from services.creator import store
 from services.creator.records import StoredPost
-from services.creator.store import LOAD_POSTS, stored_post
 
 SET_USER = "SELECT set_config('app.user_id', $1, true)"
 
@@ -105,30 +103,6 @@ async def list_unlocked(
     ]
 
 
-def unlocked_message(row: UnlockedRow) -> creator_pb2.UnlockedCreator:
-    message = creator_pb2.UnlockedCreator(
-        username=row.username,
-        full_name=row.full_name,
-        avatar_url=row.avatar_url,
-        is_verified=row.is_verified,
-        followers_count=row.followers,
-        dominant_category=row.dominant_category,
-        unlocked_at=_timestamp(row.unlocked_at),
-        fetched_at=_timestamp(row.fetched_at),
-        engagement_posts_considered=row.engagement_posts_considered,
-        engagement_absent_reason=row.engagement_absent_reason,
-    )
-    if row.mean_engagement_rate is not None:
-        message.mean_engagement_rate = row.mean_engagement_rate
-    return message
-
-
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 async def require_unlock(conn: asyncpg.Connection, user_id: str, username: str) -> tuple[int, int]:
     """(creator id, followers) of a creator the user unlocked; PERMISSION_DENIED otherwise."""
     async with as_user(conn, user_id):
@@ -144,8 +118,7 @@ async def page_of_posts(
     ids = await conn.fetch(
         PAGE_OF_POST_IDS, creator_id, limit, after[0] if after else None, after[1] if after else None
     )
-    rows = await conn.fetch(LOAD_POSTS, [row["instagram_id"] for row in ids])
-    posts = [stored_post(row, followers) for row in rows]
+    posts = await store.load_posts(conn, [row["instagram_id"] for row in ids], followers)
     return sorted(posts, key=lambda p: (p.taken_at, p.instagram_id), reverse=True)
 
 

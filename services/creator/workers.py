@@ -6,7 +6,10 @@
 - `MediaSettler`: asks the CDN (GetAssets, over gRPC) about the unsettled images of recently fetched creators, stores
   what it settled and re-renders those reports, so answers carry our URLs without anyone searching again.
 
-Both work in passes, as loops of the service's supervisor (following.supervisor): a pass that did something is
+The search flow makes its first attempt through the same methods (`AnalysisCompleter.analyse`/`settle`,
+`OutboxRelay.claim`/`relay`/`settle`), so "done or postponed" is decided in one place.
+
+All work in passes, as loops of the service's supervisor (following.supervisor): a pass that did something is
 followed at once by another (bounded), an idle pass by a wait of `poll_s` (cut short by `wake()` or `stop()`), a failed
 one by the supervisor's backoff. State lives in PostgreSQL only, so a restart loses nothing.
 """
@@ -14,15 +17,18 @@ one by the supervisor's backoff. State lives in PostgreSQL only, so a restart lo
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
+import asyncpg
 from creator.v1 import creator_pb2
 from prometheus_client import Counter
 
 from following.supervisor import Loop, Supervisor
-from services.creator import backlog, store
+from services.creator import backlog, reports, store
+from services.creator.analytics import CaptionAnalysis
+from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
-from services.creator.inference import InferenceClient, InferenceUnavailable
-from services.creator.media import CdnClient, CdnUnavailable
+from services.creator.inference_client import InferenceClient, InferenceUnavailable
 from services.creator.records import MediaInfo
 
 log = logging.getLogger(__name__)
@@ -78,7 +84,7 @@ class AnalysisCompleter(BackgroundComponent):
         lease_s: float,
         max_backoff_s: float,
         poll_s: float,
-        rules: store.ReportRules,
+        rules: reports.ReportRules,
     ) -> None:
         super().__init__(poll_s)
         self._guard = guard
@@ -88,24 +94,44 @@ class AnalysisCompleter(BackgroundComponent):
         self._lease_s = lease_s
         self._max_backoff_s = max_backoff_s
 
+    @property
+    def lease_s(self) -> float:
+        """How long a claimed (or newly pending) analysis is left to its claimer before the completer takes it."""
+        return self._lease_s
+
+    async def analyse(self, due: Sequence[backlog.DueAnalysis]) -> list[CaptionAnalysis] | str:
+        """One batched inference call: the results in order, or why there are none."""
+        if not due:
+            return []
+        try:
+            return await self._inference.analyze([item.caption for item in due])
+        except InferenceUnavailable as exc:
+            return str(exc)
+
+    async def settle(
+        self, conn: asyncpg.Connection, due: Sequence[backlog.DueAnalysis], analysed: list[CaptionAnalysis] | str
+    ) -> None:
+        """Stores the results of `analyse`, or postpones the rows (with backoff) when it has none."""
+        if isinstance(analysed, str):
+            await backlog.postpone_analyses(conn, [item.post_id for item in due], analysed, self._max_backoff_s)
+            return
+        await backlog.complete_analyses(
+            conn, [(item.post_id, item.caption, result) for item, result in zip(due, analysed, strict=True)]
+        )
+
     async def run_once(self) -> int:
         async with self._guard.connection() as conn:
             due = await backlog.claim_analyses(conn, self._batch, self._lease_s)
         if not due:
             return 0
-        try:
-            results = await self._inference.analyze([item.caption for item in due])
-        except InferenceUnavailable as exc:
-            async with self._guard.connection() as conn:
-                await backlog.postpone_analyses(conn, [item.post_id for item in due], str(exc), self._max_backoff_s)
-            WORKER_ITEMS.labels(self.name, "postponed").inc(len(due))
-            return 0
+        analysed = await self.analyse(due)
         async with self._guard.connection() as conn:
-            await backlog.complete_analyses(
-                conn, [(item.post_id, item.caption, result) for item, result in zip(due, results, strict=True)]
-            )
+            await self.settle(conn, due, analysed)
+            if isinstance(analysed, str):
+                WORKER_ITEMS.labels(self.name, "postponed").inc(len(due))
+                return 0
             for creator_id in sorted({item.creator_id for item in due}):
-                await store.render_report(conn, creator_id, self._rules)
+                await reports.render_report(conn, creator_id, self._rules)
         WORKER_ITEMS.labels(self.name, "done").inc(len(due))
         log.info("pending analyses completed", extra={"posts": len(due)})
         return len(due)
@@ -124,24 +150,41 @@ class OutboxRelay(BackgroundComponent):
         self._lease_s = lease_s
         self._max_backoff_s = max_backoff_s
 
-    async def run_once(self) -> int:
-        async with self._guard.connection() as conn:
-            claimed = await backlog.claim_outbox(conn, self._batch, self._lease_s)
+    async def claim(self, conn: asyncpg.Connection, creator_id: int | None = None) -> list[backlog.OutboxJob]:
+        """Leases the next outbox rows (of one creator only, when given)."""
+        return await backlog.claim_outbox(conn, self._batch, self._lease_s, creator_id)
+
+    async def relay(self, claimed: Sequence[backlog.OutboxJob]) -> str:
+        """Hands claimed rows to the CDN: "" when it took them (or there were none), else why not."""
         if not claimed:
-            return 0
-        ids = [item.id for item in claimed]
+            return ""
         try:
             await self._cdn.enqueue([item.job for item in claimed])
         except CdnUnavailable as exc:
-            async with self._guard.connection() as conn:
-                await backlog.postpone_outbox(conn, ids, str(exc), self._max_backoff_s)
-            WORKER_ITEMS.labels(self.name, "postponed").inc(len(ids))
-            return 0
-        async with self._guard.connection() as conn:
+            return str(exc)
+        return ""
+
+    async def settle(self, conn: asyncpg.Connection, claimed: Sequence[backlog.OutboxJob], error: str) -> None:
+        """Deletes the rows the CDN took, or postpones them (with backoff) when `relay` said why it could not."""
+        ids = [item.id for item in claimed]
+        if error:
+            await backlog.postpone_outbox(conn, ids, error, self._max_backoff_s)
+        elif ids:
             await backlog.delete_outbox(conn, ids)
-        WORKER_ITEMS.labels(self.name, "done").inc(len(ids))
-        log.info("outbox relayed to the cdn", extra={"jobs": len(ids)})
-        return len(ids)
+
+    async def run_once(self) -> int:
+        async with self._guard.connection() as conn:
+            claimed = await self.claim(conn)
+        if not claimed:
+            return 0
+        error = await self.relay(claimed)
+        async with self._guard.connection() as conn:
+            await self.settle(conn, claimed, error)
+        WORKER_ITEMS.labels(self.name, "postponed" if error else "done").inc(len(claimed))
+        if error:
+            return 0
+        log.info("outbox relayed to the cdn", extra={"jobs": len(claimed)})
+        return len(claimed)
 
 
 class MediaSettler(BackgroundComponent):
@@ -159,7 +202,7 @@ class MediaSettler(BackgroundComponent):
         creators: int,
         window_s: float,
         poll_s: float,
-        rules: store.ReportRules,
+        rules: reports.ReportRules,
     ) -> None:
         super().__init__(poll_s)
         self._guard = guard
@@ -188,6 +231,6 @@ class MediaSettler(BackgroundComponent):
             await store.save_media(conn, settled)
             for creator_id, found in sorted(unsettled.items()):
                 if done.intersection(found):
-                    await store.render_report(conn, creator_id, self._rules)
+                    await reports.render_report(conn, creator_id, self._rules)
         WORKER_ITEMS.labels(self.name, "done").inc(len(settled))
         return len(settled)

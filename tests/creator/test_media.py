@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from cdn.v1 import cdn_pb2
 from creator.v1 import creator_pb2
 
-from services.creator.media import media_info, plan_jobs
+from services.creator.cdn_client import media_info
+from services.creator.media import plan_jobs
 from services.creator.records import MediaInfo, Rendition
 from services.creator.reports import media
 from services.creator.upstream import CarouselItem, Post, PostType, Profile, ProfileFetch

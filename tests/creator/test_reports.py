@@ -3,15 +3,16 @@ and the inference results as the creator reads them (filled by a fake reply, as 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from creator.v1 import creator_pb2
 from inference.v1 import inference_pb2
 
 from services.creator.analytics import CaptionAnalysis, Thresholds
-from services.creator.inference import caption_analysis
-from services.creator.records import StoredPost
-from services.creator.reports import analysis_message, post_message
+from services.creator.inference_client import caption_analysis
+from services.creator.records import MediaInfo, StoredPost, StoredProfile
+from services.creator.reports import ReportRules, analysis_message, post_message, rendered_report
 
 
 def stored(caption: str | None, analysis: CaptionAnalysis | None, likes: int | None = 10) -> StoredPost:
@@ -98,3 +99,22 @@ def test_a_skipped_reading_carries_its_reason_and_no_label() -> None:
     assert message.sentiment == creator_pb2.SENTIMENT_UNSPECIFIED
     assert message.sentiment_skipped_reason == "unsupported_language"
     assert message.category_skipped_reason == "unsupported_language"
+
+
+def test_the_stored_summary_covers_the_summary_window_while_the_report_keeps_every_post() -> None:
+    profile = StoredProfile(
+        creator_id=1, instagram_id="9", username="chef", full_name="", biography="", external_url="", bio_links=(),
+        is_private=False, is_verified=False, is_business=False, category="", followers=100, following=1,
+        posts_count=3, avatar_url="https://img/a.jpg", fetched_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )  # fmt: skip
+    newest = replace(stored("x", None, likes=10), instagram_id="3", taken_at=datetime(2026, 11, 1, tzinfo=UTC))
+    older = [
+        replace(newest, instagram_id=str(n), likes=90, taken_at=newest.taken_at - timedelta(days=n)) for n in (1, 2)
+    ]
+    mirrored = {"https://img/a.jpg": MediaInfo("https://img/a.jpg", creator_pb2.MEDIA_STATE_MIRRORED)}
+    report, row = rendered_report(profile, [*older, newest], mirrored, ReportRules(summary_window=1))
+    assert [post.instagram_id for post in report.recent_posts] == ["3", "1", "2"]
+    assert row.mean_engagement_rate == 0.12 and row.engagement_posts_considered == 1
+    assert report.analytics.engagement.posts_considered == 3
+    assert row.analysis_pending and not row.media_pending
+    assert creator_pb2.CreatorReport.FromString(row.report) == report

@@ -1,0 +1,203 @@
+"""The layout's rules, read from the source with `ast` (nothing is imported or run):
+
+- a service folder is a unit: no module under `services/<a>/` imports `services.<b>` for another service b;
+- inside a service, adapters (PostgreSQL, gRPC clients, the upstream, storage) import no use-case module;
+- SQL statements live in adapters only, and pure domain modules import no I/O library;
+- no module is named after another service (a reader would take `creator/inference.py` for the service).
+
+Each rule runs against the real tree and, to prove it can fail, against a small tree with the fault planted.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (importing module, imported service) pairs allowed to cross a service boundary, each with why. None today: the
+# gateway's config and docs helpers import only `services.gateway` and the generated descriptors.
+CROSS_SERVICE_EXCEPTIONS: dict[tuple[str, str], str] = {}
+
+
+@dataclass(frozen=True)
+class Layers:
+    """A service's adapters, use cases and pure domain modules, as dotted names relative to the service package
+    (a package name covers its modules)."""
+
+    adapters: tuple[str, ...]
+    use_cases: tuple[str, ...]
+    domain: tuple[str, ...] = ()
+
+
+LAYERS = {
+    "creator": Layers(
+        adapters=("store", "unlocks", "backlog", "budget", "quota", "inference_client", "cdn_client", "upstream"),
+        use_cases=("search", "reports", "workers", "handlers", "health", "server"),
+        domain=("usernames", "captions", "analytics", "media", "records"),
+    ),
+    "cdn": Layers(
+        adapters=("store", "storage", "downloads", "listener", "fileserver"),
+        use_cases=("handlers", "worker", "maintenance", "mirror", "server"),
+    ),
+    "inference": Layers(adapters=("runners", "modelcache"), use_cases=("analyzer", "handlers", "server", "evaluate")),
+}
+# Services that own a schema: their SQL belongs in their adapters.
+SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|LISTEN|NOTIFY|CREATE|ALTER|DROP|TRUNCATE)\s")
+IO_LIBRARIES = ("grpc", "asyncpg", "aiohttp", "httpx", "boto3", "botocore", "socket", "urllib.request")
+
+
+def services(root: Path) -> list[str]:
+    return sorted(p.parent.name for p in (root / "services").glob("*/__init__.py"))
+
+
+def modules(root: Path, service: str) -> Iterator[tuple[str, Path]]:
+    """(dotted name relative to the service, path) of every module of a service."""
+    base = root / "services" / service
+    for path in sorted(base.rglob("*.py")):
+        parts = path.relative_to(base).with_suffix("").parts
+        yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def imports(path: Path, package: str) -> Iterator[str]:
+    """Every module name a file imports (relative imports resolved against `package`), `from a import b` as both."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def package_of(service: str, name: str, path: Path) -> str:
+    dotted = f"services.{service}" + (f".{name}" if name else "")
+    return dotted if path.name == "__init__.py" else dotted.rpartition(".")[0]
+
+
+def within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes)
+
+
+def cross_service_imports(root: Path) -> list[str]:
+    found = []
+    names = services(root)
+    for service in names:
+        for name, path in modules(root, service):
+            for imported in imports(path, package_of(service, name, path)):
+                other = imported.split(".")[1] if imported.startswith("services.") else None
+                if other in names and other != service and (f"{service}.{name}", other) not in CROSS_SERVICE_EXCEPTIONS:
+                    found.append(
+                        f"services/{service}/{path.relative_to(root / 'services' / service)} imports {imported}"
+                    )
+    return sorted(set(found))
+
+
+def adapter_imports_of_use_cases(root: Path, layers: dict[str, Layers]) -> list[str]:
+    found = []
+    for service, layer in layers.items():
+        use_cases = tuple(f"services.{service}.{name}" for name in layer.use_cases)
+        for name, path in modules(root, service):
+            if within(name, layer.adapters):
+                for imported in imports(path, package_of(service, name, path)):
+                    if within(imported, use_cases):
+                        found.append(f"adapter services.{service}.{name} imports the use case {imported}")
+    return sorted(set(found))
+
+
+def sql_outside_adapters(root: Path, layers: dict[str, Layers]) -> list[str]:
+    found = []
+    for service, layer in layers.items():
+        for name, path in modules(root, service):
+            if within(name, layer.adapters):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value):
+                    found.append(f"services.{service}.{name}:{node.lineno} holds SQL: {node.value.strip()[:40]!r}")
+    return found
+
+
+def io_in_domain(root: Path, layers: dict[str, Layers]) -> list[str]:
+    found = []
+    for service, layer in layers.items():
+        for name, path in modules(root, service):
+            if within(name, layer.domain):
+                for imported in imports(path, package_of(service, name, path)):
+                    if within(imported, IO_LIBRARIES) or imported.endswith("_pb2_grpc"):
+                        found.append(f"domain module services.{service}.{name} imports {imported}")
+    return sorted(set(found))
+
+
+def modules_named_after_services(root: Path) -> list[str]:
+    names = set(services(root))
+    return [
+        f"services/{service}/{path.relative_to(root / 'services' / service)} is named after the {path.stem} service"
+        for service in names
+        for _, path in modules(root, service)
+        if path.stem in names - {service}
+    ]
+
+
+def test_no_service_imports_another_services_package() -> None:
+    assert cross_service_imports(ROOT) == []
+
+
+def test_adapters_import_no_use_case_module() -> None:
+    for service, layer in LAYERS.items():
+        present = {name for name, _ in modules(ROOT, service)}
+        missing = [name for name in (*layer.adapters, *layer.domain) if not within(name, tuple(present))]
+        assert not missing, f"LAYERS names modules services.{service} no longer has: {missing}"
+    assert adapter_imports_of_use_cases(ROOT, LAYERS) == []
+
+
+def test_sql_statements_live_in_adapters_only() -> None:
+    assert sql_outside_adapters(ROOT, LAYERS) == []
+
+
+def test_pure_domain_modules_import_no_io_library() -> None:
+    assert io_in_domain(ROOT, LAYERS) == []
+
+
+def test_no_module_is_named_after_another_service() -> None:
+    assert modules_named_after_services(ROOT) == []
+
+
+def plant(root: Path, files: dict[str, str]) -> Path:
+    for name, text in {"services/a/__init__.py": "", "services/b/__init__.py": "", **files}.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_each_rule_catches_its_fault_in_a_planted_tree(tmp_path: Path) -> None:
+    root = plant(
+        tmp_path,
+        {
+            "services/a/store.py": "from services.a import search\nfrom ..b import jobs\n",
+            "services/a/search.py": 'import services.b.store\nQUERY = """\nSELECT 1"""\n',
+            "services/a/plan.py": "import grpc\nfrom cdn.v1 import cdn_pb2_grpc\n",
+            "services/a/b.py": "",
+        },
+    )
+    layers = {"a": Layers(adapters=("store",), use_cases=("search",), domain=("plan",))}
+    assert cross_service_imports(root) == [
+        "services/a/search.py imports services.b.store",
+        "services/a/store.py imports services.b",
+        "services/a/store.py imports services.b.jobs",
+    ]
+    assert adapter_imports_of_use_cases(root, layers) == [
+        "adapter services.a.store imports the use case services.a.search"
+    ]
+    assert sql_outside_adapters(root, layers) == ["services.a.search:2 holds SQL: 'SELECT 1'"]
+    assert io_in_domain(root, layers) == [
+        "domain module services.a.plan imports cdn.v1.cdn_pb2_grpc",
+        "domain module services.a.plan imports grpc",
+    ]
+    assert modules_named_after_services(root) == ["services/a/b.py is named after the b service"]
