@@ -19,7 +19,7 @@ import grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.creator.inference import ModelLanguages
+from services.creator.inference_client import ModelLanguages
 
 _FIELDS = creator_pb2.CreatorReport.DESCRIPTOR.fields_by_name
 FRESHNESS = _FIELDS["freshness"].number
