@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import time
 from collections import defaultdict
 
@@ -148,7 +148,7 @@ async def test_two_replicas_never_refresh_the_same_creator_twice(start_creator: 
     await eventually(rounds, deadline_s=40, what="three scheduled refreshes of every creator")
     for name in names:
         moments = [at for _, at in calls[name]]
-        gaps = [b - a for a, b in zip(moments, moments[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(moments)]
         assert min(gaps) >= interval * 0.8, (name, calls[name])
     assert {label for entries in calls.values() for label, _ in entries} == {"first", "second"}
 
