@@ -15,7 +15,7 @@ from datetime import datetime
 import asyncpg
 from creator.v1 import creator_pb2
 
-from services.creator import analytics, captions, reports
+from services.creator import analytics, captions, reports, vetting
 from services.creator.analytics import CaptionAnalysis
 from services.creator.media import JobPlan
 from services.creator.records import MediaInfo, Rendition, StoredPost, StoredProfile
@@ -328,6 +328,7 @@ async def render_report(
         posts = posts[:limit]
     known = await load_media(conn, reports.media_urls(profile, posts))
     report, result = reports.build_report(profile, posts, known, rules.thresholds)
+    await vetting.attach(conn, creator_id, report)
     if limit is not None:
         return report
     summary = result.analytics
