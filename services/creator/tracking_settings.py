@@ -27,7 +27,7 @@ class TrackingSettings:
     @classmethod
     def read(cls, env: EnvReader) -> TrackingSettings:
         return cls(
-            interval_s=env.number("CREATOR_TRACK_INTERVAL_S", 86_400, minimum=1, maximum=365 * 86_400),
+            interval_s=env.number("CREATOR_TRACK_INTERVAL_S", 86_400, minimum=0.1, maximum=365 * 86_400),
             jitter=env.number("CREATOR_TRACK_JITTER", 0.1, minimum=0, maximum=0.5),
             budget_reserve=env.number("CREATOR_TRACK_BUDGET_RESERVE", 0.5, minimum=0, maximum=0.99),
             batch=env.integer("CREATOR_TRACK_BATCH", 16, minimum=1, maximum=1000),

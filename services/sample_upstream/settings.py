@@ -27,6 +27,8 @@ class SampleSettings:
     now: datetime = DEFAULT_NOW
     # Generated JPEGs kept in memory (least recently used are dropped first).
     image_cache_entries: int = 512
+    # Simulated days that pass per real second (0: the calendar moves only through POST /__admin/clock).
+    days_per_second: float = 0.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SampleSettings:
@@ -56,6 +58,13 @@ class SampleSettings:
         cache_text = env.get("SAMPLE_UPSTREAM_IMAGE_CACHE", "512").strip()
         if not cache_text.isdigit():
             raise SampleSettingsError(f"SAMPLE_UPSTREAM_IMAGE_CACHE must be a non-negative integer, got {cache_text!r}")
+        speed_text = env.get("SAMPLE_UPSTREAM_DAYS_PER_SECOND", "0").strip()
+        try:
+            speed = float(speed_text)
+        except ValueError:
+            speed = -1.0
+        if not 0 <= speed <= 86_400:
+            raise SampleSettingsError(f"SAMPLE_UPSTREAM_DAYS_PER_SECOND must be a number 0-86400, got {speed_text!r}")
         return cls(
             host=host,
             port=int(port_text),
@@ -63,4 +72,5 @@ class SampleSettings:
             seed=int(seed_text),
             now=now,
             image_cache_entries=int(cache_text),
+            days_per_second=speed,
         )
