@@ -3,6 +3,8 @@ authenticity figures; another user sees none of it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from client.api import ApiError
 from tests.e2e.conftest import E2E
 from tests.e2e.polling import eventually
+from tests.processes import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +62,35 @@ def test_a_tracked_creator_grows_its_history_on_its_own_and_only_for_its_tracker
     assert hidden.value.status == 403
     assert owner.untrack("chef.marco")["was_tracked"] is True
     assert owner.tracked()["creators"] == []
+
+
+def test_the_demo_shows_growth_from_scheduled_refreshes_and_a_low_authenticity_creator(
+    e2e: E2E, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts import demo_tracking
+
+    user = "demo-tracker"
+    try:
+        demo_tracking.run(e2e.client(user), e2e.upstream)
+    finally:
+        demo_tracking.advance_clock(e2e.upstream, -demo_tracking.DAYS)
+    shown = capsys.readouterr().out
+    vetting = shown.split("vetting after the spike ===")[1]
+    assert "(low), public data only" in vetting
+    assert "follower_jumps" in vetting
+    history = e2e.client(user).history("boost.brandon")
+    counts = [int(s["followers_count"]) for s in history["snapshots"]]
+    assert counts[-1] - counts[0] > 130_000  # the bought followers, seen by scheduled refreshes alone
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "client", "--gateway", e2e.gateway, "--token", e2e.token(user), "tracked"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "boost.brandon" in listed.stdout and "chef.marco" in listed.stdout
+    for name in demo_tracking.TRACKED:
+        e2e.client(user).untrack(name)
