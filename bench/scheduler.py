@@ -28,6 +28,7 @@ ROUNDS = 6
 IDLE_WINDOW_S = 20.0
 IDLE_CREATORS = 10_000
 ROUND_DEADLINE_S = 120.0
+THROUGHPUT_POLL_S = 0.2
 SCHEDULER_ENV = {
     "CREATOR_TRACK_INTERVAL_S": "86400",
     "CREATOR_TRACK_BATCH": "32",
@@ -111,16 +112,23 @@ async def _idle(owner_dsn: str, pid: int) -> tuple[float, float]:
     return baseline, loaded
 
 
-def measure(stack: Stack) -> dict[str, float]:
-    """Restarts the stack's creator with the scheduler settings and measures both figures."""
+def _restart_creator(stack: Stack, env: dict[str, str]) -> int:
     stack.stop("creator")
-    stack.start("creator", SCHEDULER_ENV)
+    stack.start("creator", env)
     pid = stack.pid("creator")
     if pid is None:
         raise RuntimeError("the creator service is not running")
+    return pid
+
+
+def measure(stack: Stack) -> dict[str, float]:
+    """Restarts the stack's creator with the scheduler settings and measures both figures: throughput with a short
+    idle poll (a round is noticed at once), the idle cost with the default poll."""
     owner = stack.pg.dsn("following")
+    pid = _restart_creator(stack, SCHEDULER_ENV | {"CREATOR_TRACK_POLL_S": str(THROUGHPUT_POLL_S)})
     names = asyncio.run(_tracked_creators(stack.values["CREATOR_ADDR"]))
     refreshed, cpu, wall = asyncio.run(_throughput(owner, pid))
+    pid = _restart_creator(stack, SCHEDULER_ENV)
     baseline, loaded = asyncio.run(_idle(owner, pid))
     return {
         "tracked": len(names),
@@ -128,6 +136,8 @@ def measure(stack: Stack) -> dict[str, float]:
         "cpu_s": cpu,
         "wall_s": wall,
         "per_cpu_s": refreshed / cpu if cpu > 0 else float("inf"),
+        # The same, less what the other background loops of the process cost over the same wall time when idle.
+        "net_per_cpu_s": refreshed / max(cpu - baseline * wall, 1e-9),
         "per_wall_s": refreshed / wall,
         "idle_baseline": baseline,
         "idle_loaded": loaded,
@@ -145,7 +155,8 @@ def report(f: dict[str, float]) -> str:
             "|---|---|---|",
             f"| tracked refreshes, budget lifted, analysis on ({f['refreshed']:.0f} refreshes of {f['tracked']:.0f}"
             f" creators in {ROUNDS} rounds) | {f['per_cpu_s']:.0f} refreshes per creator CPU-second"
-            f" ({f['cpu_s']:.2f} CPU-s; {f['per_wall_s']:.1f}/s wall) | >= 50/s: {verdict(f['per_cpu_s'] >= 50)} |",
+            f" ({f['cpu_s']:.2f} CPU-s; {f['net_per_cpu_s']:.0f}/s net of the other loops' idle cost;"
+            f" {f['per_wall_s']:.1f}/s wall) | >= 50/s: {verdict(f['per_cpu_s'] >= 50)} |",
             f"| idle, {IDLE_CREATORS:,} tracked creators not due ({IDLE_WINDOW_S:.0f} s window) |"
             f" {f['idle_loaded'] * 100:.2f} % of a core for the whole creator process, {f['idle_baseline'] * 100:.2f} %"
             f" with none tracked: +{extra * 100:.2f} % | <= 1 %: {verdict(extra <= 0.01)} |",
