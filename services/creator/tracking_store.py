@@ -95,11 +95,20 @@ NEXT_DUE_IN = """
 SELECT extract(epoch FROM min(next_refresh_at) - clock_timestamp()) FROM creator.refresh_schedule
 """
 
+# Due again one interval later (with jitter), and, in the same round trip, daily downsampling: snapshots older than
+# 90 days keep only the last one of each UTC day.
 REFRESHED = """
-UPDATE creator.refresh_schedule
-   SET next_refresh_at = clock_timestamp() + make_interval(secs => $2 * (1 - $3 + 2 * $3 * random())),
-       last_refreshed_at = clock_timestamp(), failures = 0, last_error = ''
- WHERE creator_id = $1
+WITH done AS (
+    UPDATE creator.refresh_schedule
+       SET next_refresh_at = clock_timestamp() + make_interval(secs => $2 * (1 - $3 + 2 * $3 * random())),
+           last_refreshed_at = clock_timestamp(), failures = 0, last_error = ''
+     WHERE creator_id = $1)
+DELETE FROM creator.profile_snapshots s
+ WHERE s.creator_id = $1 AND s.captured_at < clock_timestamp() - interval '90 days'
+   AND EXISTS (SELECT 1 FROM creator.profile_snapshots later
+                WHERE later.creator_id = s.creator_id
+                  AND (later.captured_at AT TIME ZONE 'UTC')::date = (s.captured_at AT TIME ZONE 'UTC')::date
+                  AND (later.captured_at, later.id) > (s.captured_at, s.id))
 """
 
 # Backoff: base * 2^failures (failures before this one), at most max, with jitter in [1/2, 1].
@@ -121,15 +130,6 @@ SELECT LEAST(capacity, tokens + extract(epoch FROM clock_timestamp() - updated_a
   FROM creator.request_budgets WHERE source = $1
 """
 
-# Daily downsampling: snapshots older than 90 days keep only the last one of each UTC day.
-DOWNSAMPLE = """
-DELETE FROM creator.profile_snapshots s
- WHERE s.creator_id = $1 AND s.captured_at < clock_timestamp() - interval '90 days'
-   AND EXISTS (SELECT 1 FROM creator.profile_snapshots later
-                WHERE later.creator_id = s.creator_id
-                  AND (later.captured_at AT TIME ZONE 'UTC')::date = (s.captured_at AT TIME ZONE 'UTC')::date
-                  AND (later.captured_at, later.id) > (s.captured_at, s.id))
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +246,6 @@ async def next_due_in(conn: asyncpg.Connection) -> float | None:
 
 async def refreshed(conn: asyncpg.Connection, creator_id: int, interval_s: float, jitter: float) -> None:
     await conn.execute(REFRESHED, creator_id, interval_s, jitter)
-    await conn.execute(DOWNSAMPLE, creator_id)
 
 
 async def failed(conn: asyncpg.Connection, creator_id: int, error: str, backoff_s: float, max_s: float) -> None:

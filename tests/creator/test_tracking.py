@@ -203,3 +203,38 @@ async def test_a_failing_creator_backs_off_while_the_others_are_refreshed(
         return len((await history(creator, "wander.lena")).snapshots) >= lena + 2
 
     await eventually(others_refreshed, what="the healthy creator refreshed meanwhile")
+
+
+async def test_a_refresh_downsamples_history_older_than_ninety_days_to_one_snapshot_a_day(
+    start_creator: StartCreator, database: TestDatabase
+) -> None:
+    creator = await start_creator(**FAST)
+    await creator.search("chef.marco", user="alice")
+    owner = await asyncpg.connect(database.owner_dsn_for("creator"))
+    try:
+        await owner.execute(
+            """
+            INSERT INTO creator.profile_snapshots (creator_id, captured_at, followers, following, posts_count)
+            SELECT c.id, date_trunc('day', now()) - make_interval(days => d) + make_interval(hours => h), 100 + h, 1, 1
+              FROM creator.creators c, (VALUES (100), (95), (50)) AS days(d), generate_series(1, 3) AS h
+            """
+        )
+        await track(creator, "chef.marco", "alice")
+
+        async def old_days() -> list[tuple[int, int]] | None:
+            rows = await owner.fetch(
+                """SELECT (now()::date - captured_at::date) AS age, max(followers) AS kept, count(*) AS n
+                     FROM creator.profile_snapshots WHERE captured_at < now() - interval '40 days'
+                    GROUP BY 1 ORDER BY 1"""
+            )
+            shape = [(r["age"], r["n"]) for r in rows]
+            return shape if shape[0][1] == 3 and shape[1][1] == 1 else None
+
+        shape = await eventually(old_days, what="snapshots over 90 days old downsampled by a refresh")
+        assert shape == [(50, 3), (95, 1), (100, 1)]
+        kept = await owner.fetch(
+            "SELECT followers FROM creator.profile_snapshots WHERE captured_at < now() - interval '90 days'"
+        )
+        assert {r["followers"] for r in kept} == {103}  # the last snapshot of each day
+    finally:
+        await owner.close()
