@@ -131,7 +131,6 @@ SELECT LEAST(capacity, tokens + extract(epoch FROM clock_timestamp() - updated_a
 """
 
 
-
 @dataclass(frozen=True, slots=True)
 class TrackedRow:
     creator_id: int
