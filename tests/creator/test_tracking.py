@@ -238,3 +238,36 @@ async def test_a_refresh_downsamples_history_older_than_ninety_days_to_one_snaps
         assert {r["followers"] for r in kept} == {103}  # the last snapshot of each day
     finally:
         await owner.close()
+
+
+async def test_the_service_role_cannot_switch_row_level_security_off_to_read_another_users_tracking(
+    start_creator: StartCreator, database: TestDatabase
+) -> None:
+    creator = await start_creator()
+    for user in ("alice", "bob"):
+        await creator.search("chef.marco", user=user)
+        await track(creator, "chef.marco", user)
+    conn = await asyncpg.connect(database.dsn_for("creator"))
+    try:
+        assert await conn.fetchval("SELECT relowner::regrole::text FROM pg_class WHERE relname = 'tracking'") == (
+            "creator_owner"
+        )
+        for statement in (
+            "ALTER TABLE creator.tracking DISABLE ROW LEVEL SECURITY",
+            "ALTER TABLE creator.tracking NO FORCE ROW LEVEL SECURITY",
+            "DROP POLICY tracking_of_the_caller ON creator.tracking",
+            "CREATE POLICY everyone ON creator.tracking USING (true)",
+            "SET row_security = off; SELECT * FROM creator.tracking",
+            "TRUNCATE creator.tracking",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.user_id', 'bob', true)")
+            assert [r["user_id"] for r in await conn.fetch("SELECT user_id FROM creator.tracking")] == ["bob"]
+            await conn.execute("DELETE FROM creator.tracking")  # only bob's row is in reach
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('app.user_id', 'alice', true)")
+            assert [r["user_id"] for r in await conn.fetch("SELECT user_id FROM creator.tracking")] == ["alice"]
+    finally:
+        await conn.close()
