@@ -136,7 +136,7 @@ bench-inference: models protos ## Inference service against bare onnxruntime
 bench-cdn: setup ## CDN pipeline against a bare Pillow loop; claim throughput
 	$(PY) -m bench.cdn
 
-bench-creator: models protos ## Fresh and cached searches at the creator service
+bench-creator: models protos ## Fresh and cached searches at the creator service, and the refresh scheduler
 	$(PY) -m bench.creator
 
 bench-e2e: models protos ## Fresh and cached searches end to end through Envoy

@@ -18,7 +18,7 @@ BENCHES = (
     ("gateway", "Gateway: Envoy's added latency against direct gRPC"),
     ("inference", "Inference: the service against bare ONNX Runtime"),
     ("cdn", "CDN: the pipeline against a bare Pillow loop; claim throughput"),
-    ("creator", "Creator service: fresh and cached searches at the service"),
+    ("creator", "Creator service: fresh and cached searches at the service; the refresh scheduler"),
     ("e2e", "Whole system: searches end to end through Envoy"),
     ("profile", "Profile: where the CPU of a cached search goes, end to end"),
 )

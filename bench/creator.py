@@ -4,7 +4,8 @@ A private stack on loopback (PostgreSQL, sample upstream, inference, CDN, creato
 first search of a 12-post creator (sample upstream fetch, storage, one batched inference call, CDN enqueue), from one
 client and from 16 clients at once on different creators; the creator tables are emptied between rounds so every
 round is fresh again. Cached: the same searches again, answered from the store. The CDN's download workers are off,
-so image processing does not compete for the CPU; the enqueue itself is measured. Bounded loops only.
+so image processing does not compete for the CPU; the enqueue itself is measured. Bounded loops only. Then the
+refresh scheduler (bench/scheduler.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 import grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
 
+from bench import scheduler
 from bench.stats import percentile
 from fakes.instagram.creators import CREATORS
 from scripts.stack import private_stack
@@ -165,10 +167,13 @@ def main() -> None:
             }
         )
         figures = asyncio.run(measure(stack.values["CREATOR_ADDR"], stack.pg.dsn("following")))
+        tracked = scheduler.measure(stack)
     finally:
         stack.down()
         shutil.rmtree(stack.run, ignore_errors=True)
     print(report(figures))
+    print()
+    print(scheduler.report(tracked))
 
 
 if __name__ == "__main__":

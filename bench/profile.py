@@ -37,11 +37,11 @@ from creator.v1 import creator_pb2, creator_pb2_grpc
 
 from bench.stats import median, percentile
 from client.tokens import mint, user_id_for
+from fakes.instagram.creators import CREATORS
 from scripts.stack import Stack, private_stack
 from services.gateway.config import render
 from services.gateway.process import EnvoyProcess, start_envoy
 from services.gateway.settings import GatewaySettings
-from services.sample_upstream.creators import CREATORS
 
 CONCURRENCY = 16
 USER = "bench-profile"

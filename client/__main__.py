@@ -15,7 +15,19 @@ import time
 from typing import Any
 
 from client.api import ApiError, GatewayClient
-from client.render import cdn_stats, count, dead_jobs, history, percent, report, short_enum, table
+from client.render import (
+    cdn_stats,
+    count,
+    daily_gain,
+    dead_jobs,
+    growth,
+    growth_window,
+    history,
+    percent,
+    report,
+    short_enum,
+    table,
+)
 from client.tokens import dev_token
 
 
@@ -60,6 +72,12 @@ def run(args: argparse.Namespace, api: GatewayClient) -> Any:
         return api.posts(args.username, args.page_size, args.page_token)
     if command == "history":
         return api.history(args.username)
+    if command == "track":
+        return api.track(args.username)
+    if command == "untrack":
+        return api.untrack(args.username)
+    if command == "tracked":
+        return api.tracked(args.page_size, args.page_token)
     if command == "queue":
         return api.queue_status()
     if command == "queue-dead":
@@ -107,7 +125,27 @@ def show(command: str, data: Any) -> str:
         ]
         return table(("post", "type", "taken", "likes", "comments", "ER", "caption"), rows) + _next(data)
     if command == "history":
-        return history(data.get("snapshots", []))
+        return history(data.get("snapshots", [])) + "\n" + growth(data.get("growth", {}))
+    if command == "track":
+        tracked = data.get("creator", {})
+        return f"tracking @{tracked.get('username')}: next refresh at {tracked.get('next_refresh_at', '-')}"
+    if command == "untrack":
+        return "stopped tracking" if data.get("was_tracked") else "was not tracked"
+    if command == "tracked":
+        rows = [
+            (
+                c["username"],
+                count(c.get("followers_count")),
+                c.get("last_refreshed_at", ""),
+                c.get("next_refresh_at", "-"),
+                *(growth_window(_window(c, days)) for days in (7, 30, 90)),
+                daily_gain(c.get("growth", {})),
+                c.get("last_refresh_error") or "",
+            )
+            for c in data.get("creators", [])
+        ]
+        headers = ("creator", "followers", "refreshed", "next refresh", "7 days", "30 days", "90 days", "average")
+        return table((*headers, "refresh error"), rows) + _next(data)
     if command == "queue-dead":
         return dead_jobs(data) + _next(data)
     if command == "queue-retry":
@@ -130,6 +168,11 @@ def show(command: str, data: Any) -> str:
         for c in data.get("components", [])
     ]
     return f"overall: {short_enum(data.get('status'))}\n" + table(("component", "status", "check", "detail"), rows)
+
+
+def _window(creator: dict[str, Any], days: int) -> dict[str, Any]:
+    windows = creator.get("growth", {}).get("windows", [])
+    return next((w for w in windows if w.get("days") == days), {"days": days, "absent_reason": "history_too_short"})
 
 
 def _next(data: dict[str, Any]) -> str:
@@ -192,7 +235,12 @@ def parser() -> argparse.ArgumentParser:
     unlocked = sub.add_parser("unlocked", help="the creators you unlocked")
     posts = sub.add_parser("posts", help="a creator's stored posts")
     posts.add_argument("username")
-    for paged in (unlocked, posts):
+    track = sub.add_parser("track", help="refresh a creator you searched on a schedule (its history grows)")
+    track.add_argument("username")
+    untrack = sub.add_parser("untrack", help="stop tracking a creator")
+    untrack.add_argument("username")
+    tracked = sub.add_parser("tracked", help="the creators you track, with their growth")
+    for paged in (unlocked, posts, tracked):
         paged.add_argument("--page-size", type=int, default=0)
         paged.add_argument("--page-token", default="")
     history = sub.add_parser("history", help="follower history of a creator")
@@ -218,7 +266,7 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--days", type=int, default=0, help="days of statistics, counting today (1-90; default 7)")
     _json_option(stats, argparse.SUPPRESS)
     sub.add_parser("health", help="the state of every service")
-    for command in (search, unlocked, posts, history, queue, cdn, sub.choices["health"]):
+    for command in (search, unlocked, posts, history, track, untrack, tracked, queue, cdn, sub.choices["health"]):
         _json_option(command, argparse.SUPPRESS)
     return p
 

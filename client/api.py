@@ -92,6 +92,15 @@ class GatewayClient:
     def history(self, username: str) -> Any:
         return self._request("GET", f"/api/v1/creator/{urllib.parse.quote(username, safe='')}/history")
 
+    def track(self, username: str) -> Any:
+        return self._request("POST", f"/api/v1/creator/{urllib.parse.quote(profile_name(username), safe='')}/track", {})
+
+    def untrack(self, username: str) -> Any:
+        return self._request("DELETE", f"/api/v1/creator/{urllib.parse.quote(profile_name(username), safe='')}/track")
+
+    def tracked(self, page_size: int = 0, page_token: str = "") -> Any:
+        return self._request("GET", "/api/v1/creator/tracked", page_size=page_size, page_token=page_token)
+
     def queue_status(self) -> Any:
         return self._request("GET", "/api/v1/cdn/queue/status")
 

@@ -167,6 +167,8 @@ def report(data: dict[str, Any]) -> str:
         f"  models read: {models or 'unknown'}",
         f"  avatar: {avatar.get('url', '-')} [{short_enum(avatar.get('state'))}]",
     ]
+    if data.get("authenticity"):
+        lines.append("\n".join("  " + line for line in authenticity(data["authenticity"]).splitlines()))
     posts = data.get("recent_posts", [])
     if posts:
         mirrored = sum(1 for p in posts if p.get("image", {}).get("state") == "MEDIA_STATE_MIRRORED")
@@ -248,3 +250,56 @@ def cdn_stats(data: dict[str, Any]) -> str:
     ]
     lines.append(table(("day (UTC)", "processed", "failed", "success", "p50", "p95", "bytes in", "bytes out"), rows))
     return "\n".join(lines)
+
+
+def growth_window(window: dict[str, Any]) -> str:
+    if "followers_gained" not in window:
+        return f"{window.get('days')}d - ({window.get('absent_reason', '')})"
+    rate = f" ({percent(window.get('growth_rate'))})" if "growth_rate" in window else ""
+    return f"{window.get('days')}d {change(int(window['followers_gained']))}{rate}"
+
+
+def daily_gain(figures: dict[str, Any]) -> str:
+    daily = figures.get("avg_daily_gain")
+    return f"{float(daily):+,.1f}/day" if daily is not None else f"- ({figures.get('avg_daily_gain_absent_reason')})"
+
+
+def growth(figures: dict[str, Any]) -> str:
+    """The growth figures of a history or a tracked creator, absent ones with their reason."""
+    parts = [growth_window(window) for window in figures.get("windows", [])]
+    daily_text = daily_gain(figures)
+    er = figures.get("engagement_rate_change")
+    er_text = (
+        f"{float(er) * 100:+.2f} pts"
+        if er is not None
+        else f"- ({figures.get('engagement_rate_change_absent_reason')})"
+    )
+    cadence = figures.get("posting_cadence_change")
+    cadence_text = (
+        f"{float(cadence):+.1f} posts/week"
+        if cadence is not None
+        else f"- ({figures.get('posting_cadence_absent_reason')})"
+    )
+    return (
+        f"growth: {', '.join(parts)}; average {daily_text}; ER change {er_text}; cadence change {cadence_text}"
+        f" (over {figures.get('snapshots_considered', 0)} snapshots, {float(figures.get('history_days', 0)):.1f} days)"
+    )
+
+
+def authenticity(block: dict[str, Any]) -> str:
+    """The authenticity score with each signal's value, benchmark and contribution."""
+    if "score" not in block:
+        head = f"authenticity: - ({block.get('absent_reason', '')})"
+    else:
+        head = f"authenticity: {float(block['score']):.0f}/100 ({block.get('band', '')}), public data only"
+    rows = [
+        (
+            s.get("name"),
+            f"{float(s['value']):.4g}" if "value" in s else f"- ({s.get('absent_reason', '')})",
+            f"{float(s.get('benchmark', 0)):.4g}",
+            f"{float(s.get('contribution', 0)):+.1f}",
+            s.get("explanation", ""),
+        )
+        for s in block.get("signals", [])
+    ]
+    return head + "\n" + table(("signal", "value", "benchmark", "points", "why"), rows)

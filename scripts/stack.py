@@ -46,6 +46,7 @@ DEFAULTS = {
     "CONSOLE_LISTEN": "127.0.0.1:3000",
 }
 STOP_TIMEOUT_S = 30.0
+SAMPLE_TRACK_INTERVAL_S = "10"
 # Upstream settings a caller may set in the environment or `stack.env`; they reach the creator and the CDN as given,
 # where the stack's own sample-upstream values are only defaults.
 PASSTHROUGH_PREFIXES = ("INSTAGRAM_",)
@@ -141,6 +142,7 @@ COMPONENTS = (
             _service_env("creator")(stack)
             | stack.instagram()
             | {"INFERENCE_ADDR": stack.values["INFERENCE_ADDR"], "CDN_ADDR": stack.values["CDN_ADDR"]}
+            | stack.track_interval()
         ),
         _grpc_ready("CREATOR_ADDR"),
     ),
@@ -226,6 +228,12 @@ class Stack:
         if self.source == "sample":
             env.setdefault("INSTAGRAM_BASE_URL", f"http://{self.values['SAMPLE_UPSTREAM_LISTEN']}")
         return env
+
+    def track_interval(self) -> dict[str, str]:
+        """Tracked creators are refreshed every 10 s on the sample source (so `make demo` shows growth), daily on the
+        web source; `CREATOR_TRACK_INTERVAL_S` in `stack.env` or the environment overrides both."""
+        chosen = self.values.get("CREATOR_TRACK_INTERVAL_S") or os.environ.get("CREATOR_TRACK_INTERVAL_S")
+        return {"CREATOR_TRACK_INTERVAL_S": chosen or (SAMPLE_TRACK_INTERVAL_S if self.source == "sample" else "86400")}
 
     def image_hosts(self) -> dict[str, str]:
         """The CDN's download allowlist: the caller's if set; on the sample source, the local upstream (a private

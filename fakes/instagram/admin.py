@@ -33,6 +33,13 @@ class SampleAdmin:
         stats = await self.stats()
         return int(stats["requests_total"] if endpoint is None else stats["by_endpoint"].get(endpoint, 0))
 
+    async def advance_clock(self, days: float) -> float:
+        """Moves simulated time forward by `days`; returns the simulated day now."""
+        return float((await self._call("POST", "/__admin/clock", {"advance_days": days}))["days"])
+
+    async def clock(self) -> float:
+        return float((await self._call("GET", "/__admin/clock"))["days"])
+
     async def _call(self, method: str, path: str, body: object = None) -> dict[str, Any]:
         timeout = aiohttp.ClientTimeout(total=10)
         async with (

@@ -3,13 +3,14 @@
 Instagram-shaped: `GET /api/v1/users/web_profile_info/?username=`, `GET /api/v1/feed/user/<id>/?count=&max_id=`,
 `GET /media/<username>/<key>_<w>x<h>.jpg`, `GET /accounts/login/` (where login redirects land).
 Admin (never faulted, never counted): `GET|POST|DELETE /__admin/faults`, `GET|DELETE /__admin/stats`,
-`GET /__admin/health`, `GET /__admin/catalogue`.
+`GET /__admin/health`, `GET /__admin/catalogue`, `GET|POST /__admin/clock` (simulated time: `{"advance_days": n}`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from fakes.instagram.faults import (
 from fakes.instagram.images import MAX_SIDE, ImageCache
 from fakes.instagram.settings import SampleSettings
 from fakes.instagram.shapes import feed_answer, profile_answer
+from fakes.instagram.timeline import SimClock, as_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CATALOGUE = web.AppKey("catalogue", Catalogue)
@@ -35,6 +37,7 @@ FAULTS = web.AppKey("faults", FaultRegistry)
 STATS = web.AppKey("stats", RequestStats)
 IMAGES = web.AppKey("images", ImageCache)
 PUBLIC_URL = web.AppKey("public_url", str)
+CLOCK = web.AppKey("clock", SimClock)
 _MEDIA_NAME = re.compile(r"^(?P<key>[A-Za-z0-9-]+)_(?P<w>\d{1,4})x(?P<h>\d{1,4})\.jpg$")
 _WAIT_MESSAGE = "Please wait a few minutes before you try again."
 _LOGIN_PAGE = "<html><body><form action='/accounts/login/ajax/'>Log in</form></body></html>"
@@ -47,6 +50,7 @@ def create_app(settings: SampleSettings, public_url: str) -> web.Application:
     app[STATS] = RequestStats()
     app[IMAGES] = ImageCache(settings.image_cache_entries)
     app[PUBLIC_URL] = public_url
+    app[CLOCK] = SimClock(settings.days_per_second)
     app.router.add_get("/api/v1/users/web_profile_info/", _profile)
     app.router.add_get("/api/v1/feed/user/{user_id}/", _feed)
     app.router.add_get("/media/{username}/{name}", _media)
@@ -58,6 +62,8 @@ def create_app(settings: SampleSettings, public_url: str) -> web.Application:
     app.router.add_delete("/__admin/stats", _stats_reset)
     app.router.add_get("/__admin/health", _health)
     app.router.add_get("/__admin/catalogue", _catalogue)
+    app.router.add_get("/__admin/clock", _clock)
+    app.router.add_post("/__admin/clock", _clock_advance)
     return app
 
 
@@ -135,7 +141,8 @@ async def _profile(request: web.Request) -> web.Response:
     spec = request.app[CATALOGUE].by_username(username)
     if spec is None:
         return _fail(404, "User not found")
-    return web.json_response(profile_answer(request.app[CATALOGUE], spec, request.app[PUBLIC_URL]), dumps=_dumps)
+    grown = as_of(spec, request.app[CLOCK].days)
+    return web.json_response(profile_answer(request.app[CATALOGUE], grown, request.app[PUBLIC_URL]), dumps=_dumps)
 
 
 async def _feed(request: web.Request) -> web.Response:
@@ -229,6 +236,24 @@ async def _catalogue(request: web.Request) -> web.Response:
             }
         )
     return web.json_response({"creators": creators})
+
+
+async def _clock(request: web.Request) -> web.Response:
+    clock = request.app[CLOCK]
+    return web.json_response({"days": clock.days, "days_per_second": clock.days_per_second})
+
+
+async def _clock_advance(request: web.Request) -> web.Response:
+    try:
+        payload = await request.json()
+        days = float(payload["advance_days"])
+    except (ValueError, KeyError, TypeError):
+        return web.json_response({"error": 'send {"advance_days": <number of simulated days>}'}, status=400)
+    if not math.isfinite(days) or abs(days) > 36_500:
+        return web.json_response({"error": "advance_days must be a finite number of days, at most 36500"}, status=400)
+    clock = request.app[CLOCK]
+    clock.advance(days)
+    return web.json_response({"days": clock.days, "days_per_second": clock.days_per_second})
 
 
 def _dumps(value: object) -> str:

@@ -89,7 +89,7 @@ def _post(spec: CreatorSpec, rng: random.Random, media_id: int, taken_at: dateti
     # Some sponsored posts only carry the edge, some only the caption markers.
     marker_style = rng.choice(("both", "both", "edge", "caption")) if sponsored else "none"
     caption = None if rng.random() < spec.no_caption_share else _caption(spec, rng, sponsor, marker_style)
-    likes = max(int(spec.followers * spec.engagement * rng.lognormvariate(0, 0.35)), 0)
+    likes = max(int(spec.followers * spec.engagement * rng.lognormvariate(0, spec.engagement_spread)), 0)
     if kind == "reel":
         likes = int(likes * 1.4)
     views = int(spec.followers * rng.uniform(0.15, 0.9)) if kind in ("reel", "video") else 0
@@ -110,7 +110,7 @@ def _post(spec: CreatorSpec, rng: random.Random, media_id: int, taken_at: dateti
         caption=caption,
         likes=likes,
         likes_hidden=rng.random() < spec.hidden_likes_share,
-        comments=max(int(likes * rng.uniform(0.004, 0.04)), 0),
+        comments=max(int(likes * rng.uniform(*spec.comments_per_like)), 0),
         views=views,
         video_duration=round(rng.uniform(7, 90), 3) if kind in ("reel", "video") else 0.0,
         pinned=False,

@@ -2,7 +2,9 @@
 
 Edge cases on purpose: `private.pia` is private, `empty.eddie` has no posts, `hidden.hana` hides every like count,
 `gg.kenji` hides half of them, `glow.yuna`/`milo.the.pup`/`giulia.canta` write emoji-heavy captions, several accounts
-pin posts, and es/pt/fr/de/it creators write in their language. `shape` picks the JSON shape of the profile answer.
+pin posts, and es/pt/fr/de/it creators write in their language. `boost.brandon` buys followers (a spike on simulated
+day 2, an audience that does not engage) and `pod.pauline` is in engagement pods (every post alike, comments flood
+in). `shape` picks the JSON shape of the profile answer.
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ class CreatorSpec:
     days_between_posts: float = 2.5
     external_url: str | None = None
     biography: str = ""
+    # Growth over simulated time (timeline.py): followers compound by `daily_growth` a day; a bought-followers spike
+    # adds `spike_followers` from simulated day `spike_day` on.
+    daily_growth: float = 0.002
+    spike_day: float | None = None
+    spike_followers: int = 0
+    # How much engagement varies between posts (sigma of a log-normal) and comments per like (uniform range):
+    # engagement pods make every post alike and flood the comments.
+    engagement_spread: float = 0.35
+    comments_per_like: tuple[float, float] = (0.004, 0.04)
 
 
 CREATORS: tuple[CreatorSpec, ...] = (
@@ -221,6 +232,33 @@ CREATORS: tuple[CreatorSpec, ...] = (
         language="it",
         emoji_heavy=True,
         biography="Cantautrice 🎶 Milano",
+    ),
+    CreatorSpec(
+        "boost.brandon",
+        "Brandon Vale",
+        "fashion",
+        182_000,
+        1_204,
+        212,
+        "Entrepreneur",
+        engagement=0.003,
+        daily_growth=0.001,
+        spike_day=2.0,
+        spike_followers=140_000,
+        biography="Living my best life ✨ DM for collabs",
+    ),
+    CreatorSpec(
+        "pod.pauline",
+        "Pauline Martin",
+        "beauty",
+        24_600,
+        980,
+        301,
+        "Beauty, cosmetic & personal care",
+        engagement=0.085,
+        engagement_spread=0.03,
+        comments_per_like=(0.16, 0.2),
+        biography="Skincare that works 💧",
     ),
 )
 

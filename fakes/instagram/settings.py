@@ -24,6 +24,8 @@ class SampleSettings:
     now: datetime = DEFAULT_NOW
     # Generated JPEGs kept in memory (least recently used are dropped first).
     image_cache_entries: int = 512
+    # Simulated days that pass per real second (0: the calendar moves only through POST /__admin/clock).
+    days_per_second: float = 0.0
 
     @classmethod
     def read(cls, env: EnvReader) -> SampleSettings:
@@ -44,6 +46,7 @@ class SampleSettings:
             seed=env.integer("SAMPLE_UPSTREAM_SEED", 2026),
             now=now,
             image_cache_entries=env.integer("SAMPLE_UPSTREAM_IMAGE_CACHE", 512, minimum=0),
+            days_per_second=env.number("SAMPLE_UPSTREAM_DAYS_PER_SECOND", 0.0, minimum=0.0, maximum=86_400.0),
         )
 
     @classmethod

@@ -14,6 +14,8 @@ from following.pagination import PageTokenCodec, page_size
 from services.creator import reports, store, unlocks
 from services.creator.dbguard import DatabaseGuard
 from services.creator.search import SearchService
+from services.creator.tracking_handlers import TrackingHandlers
+from services.creator.tracking_settings import TrackingSettings
 from services.creator.upstream import MAX_POST_LIMIT
 from services.creator.usernames import normalise_username
 
@@ -27,13 +29,15 @@ def _timestamp(value: object) -> Timestamp:
     return stamp
 
 
-class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
+class CreatorServicer(TrackingHandlers, creator_pb2_grpc.CreatorServiceServicer):
     def __init__(
         self,
         parts: Callable[[], tuple[DatabaseGuard, SearchService] | None],
         default_post_limit: int,
         rules: reports.ReportRules,
+        tracking: TrackingSettings | None = None,
     ) -> None:
+        super().__init__(lambda: ready[0] if (ready := parts()) is not None else None, tracking or TrackingSettings())
         self._parts = parts
         self._default_post_limit = default_post_limit
         self._rules = rules
@@ -89,27 +93,4 @@ class CreatorServicer(creator_pb2_grpc.CreatorServiceServicer):
         return creator_pb2.ListPostsResponse(
             posts=[reports.post_message(post, known, self._rules.thresholds) for post in page],
             next_page_token=POST_TOKENS.encode(last.taken_at, last.instagram_id) if more and last else "",
-        )
-
-    async def GetHistory(
-        self, request: creator_pb2.GetHistoryRequest, context: grpc.aio.ServicerContext
-    ) -> creator_pb2.GetHistoryResponse:
-        user_id = caller_user_id()
-        username = normalise_username(request.username)
-        limit = page_size(request.limit, 90, 1000, field="limit")
-        guard, _ = self._ready()
-        async with guard.connection() as conn:
-            creator_id, _followers = await unlocks.require_unlock(conn, user_id, username)
-            rows = await unlocks.snapshots(conn, creator_id, limit)
-        return creator_pb2.GetHistoryResponse(
-            username=username,
-            snapshots=[
-                creator_pb2.ProfileSnapshot(
-                    captured_at=_timestamp(row.captured_at),
-                    followers_count=row.followers,
-                    following_count=row.following,
-                    posts_count=row.posts_count,
-                )
-                for row in rows
-            ],
         )

@@ -111,6 +111,11 @@ class SearchService:
         SEARCHES.labels("stale" if outcome.stale_reason else "cache" if outcome.from_cache else "fetch").inc()
         return await self._answer(opened, post_limit, outcome)
 
+    async def refresh_tracked(self, username: str, post_limit: int) -> str:
+        """A scheduled refresh through the fetch path of a search (no user quota): "" when stored, else why not."""
+        outcome = await self._shared_fetch(username, post_limit, True, datetime.now(UTC))
+        return outcome.stale_reason
+
     def _fresh(self, opened: store.OpenedReport | store.Freshness, post_limit: int) -> bool:
         age = (datetime.now(UTC) - opened.fetched_at).total_seconds()
         return age < self._settings.cache_ttl_seconds and store.covers(

@@ -1,7 +1,8 @@
 """Composition root of the creator service: `python -m services.creator.server`.
 
 Wires the database guard, the upstream source (with its PostgreSQL request budget), the inference and CDN clients,
-the search flow, the gRPC handlers and the background components (analysis completer, outbox relay, media settler).
+the search flow, the gRPC handlers and the background components (analysis completer, outbox relay, media settler,
+refresh scheduler).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.creator.handlers import CreatorServicer
 from services.creator.health import SystemServicer
 from services.creator.inference_client import InferenceClient
 from services.creator.quota import FetchQuota
+from services.creator.scheduler import RefreshScheduler
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, UpstreamSettings, create_source
@@ -44,6 +46,7 @@ class CreatorApp:
         self.completer: AnalysisCompleter | None = None
         self.relay: OutboxRelay | None = None
         self.settler: MediaSettler | None = None
+        self.scheduler: RefreshScheduler | None = None
         self._source: ProfileSource | None = None
         self._inference: InferenceClient | None = None
         self._cdn: CdnClient | None = None
@@ -51,7 +54,10 @@ class CreatorApp:
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         wire.add_creator_service(
-            CreatorServicer(self._parts, self.settings.default_post_limit, self.settings.report_rules), server
+            CreatorServicer(
+                self._parts, self.settings.default_post_limit, self.settings.report_rules, self.settings.tracking
+            ),
+            server,
         )
         creator_pb2_grpc.add_SystemServiceServicer_to_server(
             SystemServicer(
@@ -115,6 +121,7 @@ class CreatorApp:
             poll_s=s.media_settle_poll_s,
             rules=s.report_rules,
         )
+        self.scheduler = RefreshScheduler(guard, self.search, s.tracking, self.upstream.source)
         self.guard = guard
         self._supervisor = ctx.supervisor
         deadline = ctx.settings.background_deadline_seconds
@@ -122,8 +129,11 @@ class CreatorApp:
         self.completer.start(ctx.supervisor, deadline)
         self.relay.start(ctx.supervisor, deadline)
         self.settler.start(ctx.supervisor, deadline)
+        self.scheduler.start(ctx.supervisor, deadline)
 
     async def stop(self, grace: float) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop(grace)
         if self.search is not None:
             await self.search.close()
         for component in (self.completer, self.relay, self.settler):

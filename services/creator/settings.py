@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from following.settings import EnvReader
 from services.creator.analytics import Thresholds
 from services.creator.reports import ReportRules
+from services.creator.tracking_settings import TrackingSettings
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class CreatorSettings:
     # The media settler: how often it asks the CDN about pending images of creators fetched within the window.
     media_settle_poll_s: float = 1.0
     media_settle_window_s: float = 3600.0
+    # Scheduled refreshes of tracked creators (CREATOR_TRACK_*).
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
     @property
     def report_rules(self) -> ReportRules:
@@ -81,6 +84,7 @@ class CreatorSettings:
             min_category_confidence=env.number("CREATOR_MIN_CATEGORY_CONFIDENCE", 0.2, minimum=0, maximum=1),
             media_settle_poll_s=env.number("CREATOR_MEDIA_SETTLE_POLL_S", 1.0, minimum=0.01, maximum=600),
             media_settle_window_s=env.number("CREATOR_MEDIA_SETTLE_WINDOW_S", 3600, minimum=1, maximum=30 * 86_400),
+            tracking=TrackingSettings.read(env),
         )
 
 

@@ -82,3 +82,60 @@ def test_the_cli_sends_the_name_a_profile_url_ends_with() -> None:
     assert profile_name("instagram.com/fit.bayann") == "fit.bayann"
     assert profile_name("@fit.bayann") == "@fit.bayann"
     assert profile_name("https://example.com/fit.bayann") == "https://example.com/fit.bayann", "left to the server"
+
+
+def test_tracked_creators_show_growth_with_absent_windows_named_not_zero() -> None:
+    creator = {
+        "username": "chef.marco",
+        "followers_count": "823410",
+        "last_refreshed_at": "2026-11-30T00:00:00Z",
+        "next_refresh_at": "2026-12-01T00:00:00Z",
+        "growth": {
+            "windows": [
+                {"days": 7, "followers_gained": "1200", "growth_rate": 0.0015, "span_days": 7.0},
+                {"days": 30, "absent_reason": "history_too_short"},
+            ],
+            "avg_daily_gain": 171.4,
+            "engagement_rate_change_absent_reason": "history_too_short",
+            "posting_cadence_absent_reason": "history_too_short",
+            "snapshots_considered": 8,
+            "history_days": 7.0,
+        },
+    }
+    text = show("tracked", {"creators": [creator]})
+    assert "7d +1,200 (0.15%)" in text
+    assert "30d - (history_too_short)" in text
+    assert "+171.4/day" in text
+
+
+def test_the_report_explains_the_authenticity_score_signal_by_signal() -> None:
+    data: dict[str, Any] = {
+        "profile": {"username": "pod.pauline"},
+        "authenticity": {
+            "score": 41.0,
+            "band": "low",
+            "signals": [
+                {
+                    "name": "engagement_variation",
+                    "value": 0.03,
+                    "benchmark": 0.15,
+                    "contribution": -16.0,
+                    "explanation": "every post gets nearly the same engagement",
+                },
+                {"name": "follower_jumps", "benchmark": 0.05, "absent_reason": "history_too_short"},
+            ],
+        },
+    }
+    text = report(data)
+    assert "authenticity: 41/100 (low), public data only" in text
+    assert "-16.0" in text and "every post gets nearly the same engagement" in text
+    assert "- (history_too_short)" in text
+
+
+def test_the_cli_has_track_untrack_and_tracked_commands() -> None:
+    from client.__main__ import parser
+
+    assert parser().parse_args(["track", "chef.marco"]).command == "track"
+    assert parser().parse_args(["untrack", "chef.marco"]).username == "chef.marco"
+    assert parser().parse_args(["tracked", "--page-size", "5"]).page_size == 5
+    assert show("untrack", {"was_tracked": False}) == "was not tracked"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
-from services.creator.inference_client import ModelLanguages
 
 from services.creator import wire
+from services.creator.inference_client import ModelLanguages
 from services.creator.reports import post_message
 from tests.creator.test_reports import reading, stored
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from deploy.checks.dockerfiles import check_image, code_stage, envoy_version
 from deploy.checks.imports import closure
-
 from deploy.images import (
     IMAGES,
     MODELS_LOCK,

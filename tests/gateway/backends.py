@@ -113,6 +113,26 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
             response.snapshots.add(followers_count=count)
         return response
 
+    async def TrackCreator(
+        self, request: creator_pb2.TrackCreatorRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.TrackCreatorResponse:
+        self._recorder.record("TrackCreator", context)
+        return creator_pb2.TrackCreatorResponse(creator=creator_pb2.TrackedCreator(username=request.username))
+
+    async def UntrackCreator(
+        self, request: creator_pb2.UntrackCreatorRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.UntrackCreatorResponse:
+        self._recorder.record("UntrackCreator", context)
+        return creator_pb2.UntrackCreatorResponse(was_tracked=request.username == "alice")
+
+    async def ListTracked(
+        self, request: creator_pb2.ListTrackedRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.ListTrackedResponse:
+        self._recorder.record("ListTracked", context)
+        response = creator_pb2.ListTrackedResponse(next_page_token=f"after-{request.page_size}")
+        response.creators.add(username="alice", followers_count=7)
+        return response
+
 
 class SystemTestBackend(creator_pb2_grpc.SystemServiceServicer):
     def __init__(self, recorder: Recorder) -> None:

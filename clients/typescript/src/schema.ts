@@ -233,6 +233,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/creator/tracked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the creators the caller tracks, most recently tracked first, each with its profile summary, last refresh time and growth figures
+         * @description Lists the creators the caller tracks, most recently tracked first, each with its profile summary, last refresh
+         *     time and growth figures.
+         */
+        get: operations["CreatorService_ListTracked"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/creator/unlocked": {
         parameters: {
             query?: never;
@@ -289,6 +310,34 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/creator/{username}/track": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts tracking a creator for the caller: the service then refreshes it every CREATOR_TRACK_INTERVAL_S (one day by default) with no further request, so its history grows
+         * @description Starts tracking a creator for the caller: the service then refreshes it every CREATOR_TRACK_INTERVAL_S (one day by
+         *     default) with no further request, so its history grows. Tracking a creator already tracked changes nothing. Each
+         *     user's list is their own (row-level security). Errors: PERMISSION_DENIED with reason NOT_UNLOCKED (the caller has
+         *     not searched this creator yet: search it first), INVALID_ARGUMENT (a bad username).
+         */
+        post: operations["CreatorService_TrackCreator"];
+        /**
+         * Stops tracking a creator for the caller
+         * @description Stops tracking a creator for the caller. A creator no user tracks any more is no longer refreshed; its stored
+         *     report and history stay. Untracking a creator that is not tracked changes nothing (`was_tracked` is false).
+         */
+        delete: operations["CreatorService_UntrackCreator"];
         options?: never;
         head?: never;
         patch?: never;
@@ -409,6 +458,66 @@ export interface components {
          * @enum {string}
          */
         AssetKind: "ASSET_KIND_UNSPECIFIED" | "ASSET_KIND_AVATAR" | "ASSET_KIND_POST_IMAGE";
+        /**
+         * @description The authenticity score: 100 plus the (non-positive) contributions of the signals, clamped to [0, 100]. It reads
+         *     public data only (the profile counts, the posts of the window and the stored follower history); it cannot see who
+         *     the followers are. 80-100: nothing suspicious; 50-79: some signals look unusual; below 50: the audience or the
+         *     engagement is probably partly bought or arranged (follower spikes, engagement pods). Pinned posts and posts with
+         *     hidden likes are left out of the like-based signals.
+         */
+        Authenticity: {
+            /**
+             * Format: double
+             * @description 0-100; absent when the data is too thin (absent_reason).
+             */
+            score?: number;
+            /** @description Why the score is absent: "too_few_posts" (fewer than 5 non-pinned posts with visible likes), "no_followers". */
+            absent_reason: string;
+            /** @description Every signal, also those absent or contributing 0, in a fixed order. */
+            signals: components["schemas"]["AuthenticitySignal"][];
+            /**
+             * Format: int64
+             * @description Non-pinned posts with visible likes that entered the like-based signals.
+             */
+            posts_considered: number;
+            /**
+             * Format: int64
+             * @description Profile snapshots read for the follower_jumps signal.
+             */
+            snapshots_considered: number;
+            /** @description "high" (80-100), "medium" (50-79), "low" (< 50); empty when the score is absent. */
+            band: string;
+        };
+        /** @description One signal of the authenticity score: a public figure of the creator compared with a benchmark. */
+        AuthenticitySignal: {
+            /**
+             * @description Machine-readable: "engagement_rate_vs_tier", "comments_to_likes", "engagement_variation", "follower_jumps",
+             *     "sponsored_share", "sponsored_vs_organic".
+             */
+            name: string;
+            /**
+             * Format: double
+             * @description The creator's figure (its unit is in `explanation`); absent when the data does not allow it (absent_reason).
+             */
+            value?: number;
+            /**
+             * Format: double
+             * @description What the value was compared with (same unit); the constants and their reasoning are in the creator README.
+             */
+            benchmark: number;
+            /**
+             * Format: double
+             * @description Points this signal adds to the score (0 or negative: every signal can only take points away from 100).
+             */
+            contribution: number;
+            /** @description One sentence for people: what was measured, against what, and what it suggests. */
+            explanation: string;
+            /**
+             * @description Why the value is absent: "too_few_posts", "likes_hidden", "history_too_short", "no_sponsored_posts",
+             *     "no_organic_posts"; empty when present. An absent signal contributes 0.
+             */
+            absent_reason: string;
+        };
         /** @enum {string} */
         BreakerState: "BREAKER_STATE_UNSPECIFIED" | "BREAKER_STATE_CLOSED" | "BREAKER_STATE_OPEN" | "BREAKER_STATE_HALF_OPEN";
         CdnHealth: {
@@ -502,6 +611,8 @@ export interface components {
             unlocked_at?: string;
             /** @description The languages each model reads (from the inference service, cached); empty when it could not be asked. */
             models: components["schemas"]["ModelLanguages"][];
+            /** @description Whether the audience and engagement look genuine, from public data only, with the signals behind the score. */
+            authenticity?: components["schemas"]["Authenticity"];
         };
         DailyStatistics: {
             /** @description UTC day, YYYY-MM-DD. */
@@ -612,6 +723,80 @@ export interface components {
             username: string;
             /** @description Oldest first. */
             snapshots: components["schemas"]["ProfileSnapshot"][];
+            /** @description Growth over 7, 30 and 90 days, average daily gain, engagement-rate and posting-cadence change. */
+            growth?: components["schemas"]["GrowthFigures"];
+        };
+        /**
+         * @description Growth figures computed from the stored snapshots (newest 100 days), all absent (not 0) with a reason when the
+         *     history does not cover them.
+         */
+        GrowthFigures: {
+            /** @description 7, 30 and 90 days, in that order. */
+            windows: components["schemas"]["GrowthWindow"][];
+            /**
+             * Format: double
+             * @description (followers(newest) - followers(oldest)) / days between them, over the snapshots considered; absent when they span
+             *     less than one day ("history_too_short").
+             */
+            avg_daily_gain?: number;
+            avg_daily_gain_absent_reason: string;
+            /**
+             * Format: double
+             * @description engagement_rate of the newest snapshot that has one minus that of the oldest that has one (a fraction: -0.004 is
+             *     0.4 points down); absent with fewer than two such snapshots ("history_too_short").
+             */
+            engagement_rate_change?: number;
+            engagement_rate_change_absent_reason: string;
+            /**
+             * Format: double
+             * @description Posts per week over the last 30 days (posts_count of the newest snapshot minus that of the 30-day window's start,
+             *     divided by the span in weeks) and over the 30 days before; the change is recent - prior. Absent without 54 days
+             *     (0.9 x 60) of history ("history_too_short").
+             */
+            posts_per_week_recent?: number;
+            /** Format: double */
+            posts_per_week_prior?: number;
+            /** Format: double */
+            posting_cadence_change?: number;
+            posting_cadence_absent_reason: string;
+            /**
+             * Format: int64
+             * @description Snapshots the figures were computed from, and the days between the oldest and the newest of them.
+             */
+            snapshots_considered: number;
+            /** Format: double */
+            history_days: number;
+        };
+        /**
+         * @description Follower growth over one window that ends at the newest snapshot.
+         *
+         *     The window's start is the snapshot closest to (newest - days) among those at least 0.9 x days older than the newest
+         *     (refreshes are spread with jitter, so a snapshot exactly `days` old rarely exists); span_days is the exact span.
+         */
+        GrowthWindow: {
+            /**
+             * Format: int64
+             * @description 7, 30 or 90.
+             */
+            days: number;
+            /**
+             * Format: int64
+             * @description followers(newest) - followers(start); absent when no snapshot is old enough (absent_reason).
+             */
+            followers_gained?: string;
+            /**
+             * Format: double
+             * @description followers_gained / followers(start), a fraction (0.05 = +5 %); absent with followers_gained, or when
+             *     followers(start) is 0.
+             */
+            growth_rate?: number;
+            /**
+             * Format: double
+             * @description Days between the start snapshot and the newest one.
+             */
+            span_days?: number;
+            /** @description "history_too_short" (no snapshot at least 0.9 x days older than the newest), "no_followers" (growth_rate only). */
+            absent_reason: string;
         };
         /** @enum {string} */
         HealthStatus: "HEALTH_STATUS_UNSPECIFIED" | "HEALTH_STATUS_SERVING" | "HEALTH_STATUS_DEGRADED" | "HEALTH_STATUS_NOT_SERVING";
@@ -681,6 +866,11 @@ export interface components {
         };
         ListPostsResponse: {
             posts: components["schemas"]["Post"][];
+            next_page_token: string;
+        };
+        ListTrackedResponse: {
+            creators: components["schemas"]["TrackedCreator"][];
+            /** @description Pass as page_token for the next page; empty on the last page. */
             next_page_token: string;
         };
         ListUnlockedResponse: {
@@ -877,7 +1067,10 @@ export interface components {
             posts_count: string;
             avatar?: components["schemas"]["Media"];
         };
-        /** @description The profile's counts at one fetch. */
+        /**
+         * @description The profile's counts at one fetch. A fetch (a search that asked Instagram, or a scheduled refresh of a tracked
+         *     creator) stores exactly one snapshot. Snapshots older than 90 days are downsampled to the last one of each UTC day.
+         */
         ProfileSnapshot: {
             /** Format: date-time */
             captured_at?: string;
@@ -887,6 +1080,12 @@ export interface components {
             following_count: string;
             /** Format: int64 */
             posts_count: string;
+            /**
+             * Format: double
+             * @description EngagementStats.mean_rate of the report rendered from this fetch (the engagement-rate trend, one point per
+             *     snapshot); absent when that figure was absent or the snapshot predates it.
+             */
+            engagement_rate?: number;
         };
         QueueStatus: {
             counts: components["schemas"]["StateCount"][];
@@ -1002,6 +1201,36 @@ export interface components {
             /** Format: double */
             engagement_rate: number;
         };
+        TrackCreatorResponse: {
+            creator?: components["schemas"]["TrackedCreator"];
+        };
+        /** @description A creator the caller tracks. */
+        TrackedCreator: {
+            username: string;
+            full_name: string;
+            avatar_url: string;
+            is_verified: boolean;
+            /** Format: int64 */
+            followers_count: string;
+            /**
+             * Format: date-time
+             * @description When the caller started tracking it.
+             */
+            tracked_at?: string;
+            /**
+             * Format: date-time
+             * @description When its profile and posts were last fetched (by a search or a scheduled refresh).
+             */
+            last_refreshed_at?: string;
+            /**
+             * Format: date-time
+             * @description When the next scheduled refresh is due (later while it backs off after upstream errors).
+             */
+            next_refresh_at?: string;
+            /** @description Why the last scheduled refresh failed, when it did (it is retried with backoff); empty otherwise. */
+            last_refresh_error: string;
+            growth?: components["schemas"]["GrowthFigures"];
+        };
         /** @description A summary line of an unlocked creator. */
         UnlockedCreator: {
             username: string;
@@ -1029,6 +1258,10 @@ export interface components {
              */
             engagement_posts_considered: number;
             engagement_absent_reason: string;
+        };
+        UntrackCreatorResponse: {
+            /** @description False when the caller was not tracking the creator. */
+            was_tracked: boolean;
         };
     };
     responses: {
@@ -1411,6 +1644,47 @@ export interface operations {
             504: components["responses"]["Error"];
         };
     };
+    CreatorService_ListTracked: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-100; 0 means 20.
+                 * @example 20
+                 */
+                page_size?: number;
+                /**
+                 * @description The next_page_token of the previous page; empty for the first page.
+                 * @example
+                 */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListTrackedResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
     CreatorService_ListUnlocked: {
         parameters: {
             query?: {
@@ -1518,6 +1792,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ListPostsResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
+    CreatorService_TrackCreator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The username, as in SearchCreatorRequest.
+                 * @example fit.bayann
+                 */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackCreatorResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
+    CreatorService_UntrackCreator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example fit.bayann */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UntrackCreatorResponse"];
                 };
             };
             400: components["responses"]["Error"];

@@ -114,6 +114,40 @@ function postCard(post: Post, index: number): HTMLElement {
   );
 }
 
+/** The growth figures under the follower chart; an absent figure shows its reason, never 0. */
+export function growthLine(growth: Schemas["GrowthFigures"] | undefined): string {
+  if (!growth) return "";
+  const windows = growth.windows.map((w) =>
+    w.followers_gained === undefined
+      ? `${w.days} d: — (${w.absent_reason})`
+      : `${w.days} d: ${Number(w.followers_gained) >= 0 ? "+" : ""}${big(w.followers_gained)} (${percent(w.growth_rate)})`,
+  );
+  const daily =
+    growth.avg_daily_gain === undefined ? `— (${growth.avg_daily_gain_absent_reason})` : `${number(growth.avg_daily_gain)}/day`;
+  return `Growth ${windows.join(" · ")} · average ${daily} · ${growth.snapshots_considered} snapshots`;
+}
+
+/** The authenticity score with the signals behind it (public data only). */
+function authenticityPanel(block: Schemas["Authenticity"] | undefined): HTMLElement | null {
+  if (!block) return null;
+  const head =
+    block.score === undefined
+      ? `Authenticity: — (${block.absent_reason})`
+      : `Authenticity: ${Math.round(block.score)}/100 (${block.band}), from public data only`;
+  return el(
+    "section",
+    { class: "authenticity", "data-testid": "authenticity" },
+    el("h3", {}, head),
+    el(
+      "ul",
+      {},
+      ...block.signals.map((s) =>
+        el("li", {}, `${s.name}: ${s.contribution.toFixed(1)} points — ${s.absent_reason ? `absent (${s.absent_reason})` : s.explanation}`),
+      ),
+    ),
+  );
+}
+
 /** Fills `target` with the report; the history chart fills in when `history` resolves. */
 export function renderReport(
   target: HTMLElement,
@@ -125,6 +159,7 @@ export function renderReport(
   target.replaceChildren(
     profileCard(report),
     figures(report),
+    ...[authenticityPanel(report.authenticity)].filter((node): node is HTMLElement => node !== null),
     el(
       "section",
       { class: "charts" },
@@ -139,6 +174,7 @@ export function renderReport(
   history.then(
     (h) => {
       if (!followerChart(followers, h.snapshots)) followers.append(el("p", { class: "muted" }, "No history yet."));
+      followers.append(el("p", { class: "muted", "data-testid": "growth" }, growthLine(h.growth)));
     },
     () => followers.append(el("p", { class: "muted" }, "History unavailable.")),
   );

@@ -82,6 +82,9 @@ test("a search renders the report with images, charts, figures and AI labels", a
   assert.ok((await page.getByTestId("ai-labels").count()) > 0, "posts carry AI labels");
   await page.locator("[data-testid=engagement-chart] canvas").waitFor({ timeout: WAIT_MS });
   await page.locator("[data-testid=followers-chart] canvas").waitFor({ timeout: WAIT_MS });
+  assert.match(await page.getByTestId("authenticity").innerText(), /Authenticity: (\d+\/100|—)/);
+  await page.getByTestId("growth").waitFor({ timeout: WAIT_MS });
+  assert.match(await page.getByTestId("growth").innerText(), /Growth 7 d/);
   // Every image of the report (avatar and post images) has loaded with real pixels.
   await page.waitForFunction(
     () => {

@@ -1,0 +1,106 @@
+"""The refresh scheduler: a supervised loop that refreshes every tracked creator once per interval.
+
+Every replica runs it; none leads. A pass claims due creators from `creator.refresh_schedule` (FOR UPDATE SKIP LOCKED,
+leased by moving `next_refresh_at` ahead), so two replicas never refresh the same creator at once and a crashed
+replica's claims come back after the lease. A refresh is the fetch path of a search (SearchService.refresh_tracked:
+the same single fetch across replicas, store, one snapshot, caption analysis, image mirroring), with no user quota.
+
+User searches come first: refreshes run only while the shared upstream budget holds more than its reserve
+(`budget_reserve` x capacity); below it, the pass claims nothing and waits, so a refresh never takes a token a user
+search needs. A failed refresh backs off per creator (exponential, with jitter); a success is due again one interval
+later, spread by +/- jitter. The schedule lives in PostgreSQL, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+
+import asyncpg
+from prometheus_client import Counter
+
+from following.errors import DomainError
+from following.supervisor import Loop, Supervisor
+from services.creator import tracking_store
+from services.creator.dbguard import DatabaseGuard
+from services.creator.search import SearchService
+from services.creator.tracking_settings import TrackingSettings
+
+log = logging.getLogger(__name__)
+
+REFRESHES = Counter("creator_tracked_refreshes_total", "Scheduled refreshes of tracked creators", ["outcome"])
+# Each refresh sends at least this many upstream requests (the profile, then the posts).
+REQUESTS_PER_REFRESH = 2
+# Claims given back because the budget fell to the reserve are retried after this long (or the idle poll).
+YIELD_S = 1.0
+
+
+class RefreshScheduler:
+    def __init__(
+        self, guard: DatabaseGuard, search: SearchService, settings: TrackingSettings, budget_source: str
+    ) -> None:
+        self._guard = guard
+        self._search = search
+        self._settings = settings
+        self._source = budget_source
+        self._loop: Loop | None = None
+
+    def start(self, supervisor: Supervisor, deadline_s: float) -> None:
+        self._loop = supervisor.add("track-refresh", self.run_pass, deadline_s=deadline_s)
+
+    async def stop(self, grace: float) -> None:
+        if self._loop is not None:
+            await self._loop.stop(grace)
+
+    async def run_pass(self) -> float:
+        """One pass: claim what is due (within the budget above the reserve), refresh it; the wait until the next."""
+        s = self._settings
+        async with self._guard.connection() as conn:
+            room = await self._room(conn)
+            if room <= 0:
+                return min(s.poll_s, YIELD_S)
+            due = await tracking_store.claim_due(conn, min(s.batch, room), s.lease_s)
+            if not due:
+                wait = await tracking_store.next_due_in(conn)
+                return s.poll_s if wait is None else min(s.poll_s, max(wait, 0.0))
+        gate = asyncio.Semaphore(s.concurrency)
+
+        async def refresh(item: tracking_store.Due) -> None:
+            async with gate:
+                await self._refresh(item)
+
+        await asyncio.gather(*(refresh(item) for item in due))
+        return 0.0
+
+    async def _room(self, conn: asyncpg.Connection) -> int:
+        """Refreshes the budget allows now without touching the reserve kept for user searches."""
+        level = await tracking_store.budget_level(conn, self._source)
+        if level is None:  # no shared budget for this source: nothing to keep a reserve of
+            return self._settings.batch
+        tokens, capacity = level
+        spare = tokens - self._settings.budget_reserve * capacity
+        return max(math.floor(spare / REQUESTS_PER_REFRESH), 0)
+
+    async def _refresh(self, item: tracking_store.Due) -> None:
+        s = self._settings
+        try:
+            error = await self._search.refresh_tracked(item.username, item.post_limit)
+        except DomainError as exc:
+            error = f"{exc.reason}: {exc}"
+        except Exception as exc:  # one creator's failure must not stop the others; it backs off below
+            log.exception("tracked refresh failed", extra={"creator": item.username})
+            error = type(exc).__name__
+        async with self._guard.connection() as conn:
+            if not error:
+                await tracking_store.refreshed(conn, item.creator_id, s.interval_s, s.jitter)
+                REFRESHES.labels("refreshed").inc()
+                return
+            if await self._room(conn) <= 0:
+                # Most likely our own budget refused: not the creator's fault, so no backoff is counted.
+                await tracking_store.postpone(conn, [item.creator_id], min(s.poll_s, YIELD_S))
+                REFRESHES.labels("yielded").inc()
+                return
+            await tracking_store.failed(conn, item.creator_id, error, s.backoff_s, s.backoff_max_s)
+        REFRESHES.labels("failed").inc()
+        log.warning("tracked refresh failed; backing off", extra={"creator": item.username, "error": error})
