@@ -12,7 +12,7 @@ import asyncpg
 from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.creator import analytics, store
+from services.creator import analytics, authenticity, store
 from services.creator.analytics import PostFacts
 from services.creator.records import MediaInfo, RenderedReport, StoredPost, StoredProfile
 from services.creator.unlocks import UnlockedRow
@@ -170,8 +170,10 @@ def build_report(
     posts: Sequence[StoredPost],
     known: Mapping[str, MediaInfo],
     thresholds: analytics.Thresholds = DEFAULT_THRESHOLDS,
+    follower_history: Sequence[int] = (),
 ) -> tuple[creator_pb2.CreatorReport, analytics.AnalyticsResult]:
-    """The report without its per-response parts (freshness, unlock time, models). Posts newest first."""
+    """The report without its per-response parts (freshness, unlock time, models), with its authenticity block scored
+    from its posts and `follower_history` (follower counts, oldest first). Posts newest first."""
     ordered = newest_first(posts)
     result = analytics.compute([facts(post) for post in ordered], profile.followers, thresholds)
     fetched = Timestamp()
@@ -183,6 +185,7 @@ def build_report(
         freshness=creator_pb2.ReportFreshness(fetched_at=fetched),
         analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE if result.complete else creator_pb2.ANALYSIS_STATE_PENDING,
     )
+    report.authenticity.CopyFrom(authenticity.from_report(report, follower_history))
     return report, result
 
 
@@ -212,7 +215,11 @@ class ReportRules:
 
 
 def rendered_report(
-    profile: StoredProfile, posts: Sequence[StoredPost], known: Mapping[str, MediaInfo], rules: ReportRules
+    profile: StoredProfile,
+    posts: Sequence[StoredPost],
+    known: Mapping[str, MediaInfo],
+    rules: ReportRules,
+    follower_history: Sequence[int] = (),
 ) -> tuple[creator_pb2.CreatorReport, RenderedReport]:
     """The whole report of a creator (posts newest first) and what its row stores.
 
@@ -220,7 +227,7 @@ def rendered_report(
     recent posts, exactly as the report of a search with the default post_limit computes it.
     """
     ordered = newest_first(posts)
-    report, result = build_report(profile, ordered, known, rules.thresholds)
+    report, result = build_report(profile, ordered, known, rules.thresholds, follower_history)
     summary = result.analytics
     if rules.summary_window < len(ordered):
         window = [facts(post) for post in ordered[: rules.summary_window]]
@@ -242,13 +249,14 @@ async def render_report(
 ) -> creator_pb2.CreatorReport:
     """Rebuilds the report of a creator from its stored records. The whole report is saved; one cut to `limit` posts
     is not."""
-    profile, posts = await store.load_profile_and_posts(conn, creator_id)
-    posts = newest_first(posts, limit)
+    records = await store.load_report_records(conn, creator_id)
+    profile, history = records.profile, records.follower_history
+    posts = newest_first(records.posts, limit)
     known = await store.load_media(conn, media_urls(profile, posts))
     if limit is not None:
-        report, _ = build_report(profile, posts, known, rules.thresholds)
+        report, _ = build_report(profile, posts, known, rules.thresholds, history)
         return report
-    report, rendered = rendered_report(profile, posts, known, rules)
+    report, rendered = rendered_report(profile, posts, known, rules, history)
     await store.save_report(conn, creator_id, rendered)
     return report
 

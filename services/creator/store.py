@@ -96,7 +96,17 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (source_url, kind) DO UPDATE SET priority = GREATEST(o.priority, EXCLUDED.priority), next_attempt_at = now()
 """
 
-LOAD_PROFILE = "SELECT * FROM creator.creators WHERE id = $1"
+# The profile row with its follower history for the authenticity score's follower-jump signal: the newest snapshots of
+# the last 90 days (at most one per refresh), oldest first. One statement, so a render costs no extra round trip.
+LOAD_PROFILE = """
+SELECT c.*, ARRAY(
+    SELECT followers FROM (
+        SELECT s.followers, s.captured_at, s.id FROM creator.profile_snapshots s
+         WHERE s.creator_id = c.id AND s.captured_at >= clock_timestamp() - interval '90 days'
+         ORDER BY s.captured_at DESC, s.id DESC LIMIT 200) newest
+     ORDER BY captured_at, id) AS follower_history
+  FROM creator.creators c WHERE c.id = $1
+"""
 
 # The images still unsettled (neither mirrored nor failed for good) of the most recently fetched creators whose
 # report shows pending media: what the media settler asks the CDN about.
@@ -325,11 +335,21 @@ async def load_posts(conn: asyncpg.Connection, post_ids: Sequence[str], follower
     return [stored_post(row, followers) for row in rows]
 
 
-async def load_profile_and_posts(conn: asyncpg.Connection, creator_id: int) -> tuple[StoredProfile, list[StoredPost]]:
-    """A creator's profile and the posts of its latest fetch, in no particular order."""
+@dataclass(frozen=True, slots=True)
+class ReportRecords:
+    """What a creator's report is rendered from: the profile, the posts of its latest fetch (in no particular order)
+    and its follower counts of the last 90 days, oldest first."""
+
+    profile: StoredProfile
+    posts: list[StoredPost]
+    follower_history: list[int]
+
+
+async def load_report_records(conn: asyncpg.Connection, creator_id: int) -> ReportRecords:
     row = await conn.fetchrow(LOAD_PROFILE, creator_id)
     profile = stored_profile(row)
-    return profile, await load_posts(conn, row["recent_post_ids"], profile.followers)
+    posts = await load_posts(conn, row["recent_post_ids"], profile.followers)
+    return ReportRecords(profile, posts, [int(f) for f in row["follower_history"]])
 
 
 async def save_report(conn: asyncpg.Connection, creator_id: int, rendered: RenderedReport) -> None:
