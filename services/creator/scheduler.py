@@ -20,6 +20,7 @@ import math
 import asyncpg
 from prometheus_client import Counter
 
+from following.db import session_untouched
 from following.errors import DomainError
 from following.supervisor import Loop, Supervisor
 from services.creator import tracking_store
@@ -57,6 +58,7 @@ class RefreshScheduler:
         """One pass: claim what is due (within the budget above the reserve), refresh it; the wait until the next."""
         s = self._settings
         async with self._guard.connection() as conn:
+            session_untouched(conn)  # transaction-scoped statements only: no reset round trip on release
             room = await self._room(conn)
             if room <= 0:
                 return min(s.poll_s, YIELD_S)
@@ -66,11 +68,19 @@ class RefreshScheduler:
                 return s.poll_s if wait is None else min(s.poll_s, max(wait, 0.0))
         gate = asyncio.Semaphore(s.concurrency)
 
-        async def refresh(item: tracking_store.Due) -> None:
+        async def refresh(item: tracking_store.Due) -> bool:
             async with gate:
-                await self._refresh(item)
+                return await self._refresh(item)
 
-        await asyncio.gather(*(refresh(item) for item in due))
+        done = await asyncio.gather(*(refresh(item) for item in due))
+        refreshed = [item.creator_id for item, ok in zip(due, done, strict=True) if ok]
+        if refreshed:
+            # One statement for the whole batch rather than a connection and a round trip per creator; until it
+            # runs the claims stay leased, so no replica refreshes them meanwhile.
+            async with self._guard.connection() as conn:
+                session_untouched(conn)
+                await tracking_store.refreshed(conn, refreshed, s.interval_s, s.jitter)
+            REFRESHES.labels("refreshed").inc(len(refreshed))
         return 0.0
 
     async def _room(self, conn: asyncpg.Connection) -> int:
@@ -82,7 +92,8 @@ class RefreshScheduler:
         spare = tokens - self._settings.budget_reserve * capacity
         return max(math.floor(spare / REQUESTS_PER_REFRESH), 0)
 
-    async def _refresh(self, item: tracking_store.Due) -> None:
+    async def _refresh(self, item: tracking_store.Due) -> bool:
+        """Refreshes one creator: True when stored (its schedule is updated with the batch), else backs it off."""
         s = self._settings
         try:
             error = await self._search.refresh_tracked(item.username, item.post_limit)
@@ -91,16 +102,16 @@ class RefreshScheduler:
         except Exception as exc:  # one creator's failure must not stop the others; it backs off below
             log.exception("tracked refresh failed", extra={"creator": item.username})
             error = type(exc).__name__
+        if not error:
+            return True
         async with self._guard.connection() as conn:
-            if not error:
-                await tracking_store.refreshed(conn, item.creator_id, s.interval_s, s.jitter)
-                REFRESHES.labels("refreshed").inc()
-                return
+            session_untouched(conn)
             if await self._room(conn) <= 0:
                 # Most likely our own budget refused: not the creator's fault, so no backoff is counted.
                 await tracking_store.postpone(conn, [item.creator_id], min(s.poll_s, YIELD_S))
                 REFRESHES.labels("yielded").inc()
-                return
+                return False
             await tracking_store.failed(conn, item.creator_id, error, s.backoff_s, s.backoff_max_s)
         REFRESHES.labels("failed").inc()
         log.warning("tracked refresh failed; backing off", extra={"creator": item.username, "error": error})
+        return False

@@ -148,6 +148,8 @@ class SearchService:
                 return await self._fetch_and_store(conn, username, post_limit, refresh, started)
             finally:
                 await store.unlock_fetch(conn, username)
+                # The session lock was the one thing outliving a transaction here; released, the reset is not needed.
+                session_untouched(conn)
 
     async def _lock(self, conn: asyncpg.Connection, username: str, started: datetime) -> FetchOutcome | None:
         """Takes the fetch lock of `username` (None), or returns when another replica stored a fetch meanwhile."""

@@ -102,9 +102,9 @@ WITH done AS (
     UPDATE creator.refresh_schedule
        SET next_refresh_at = clock_timestamp() + make_interval(secs => $2 * (1 - $3 + 2 * $3 * random())),
            last_refreshed_at = clock_timestamp(), failures = 0, last_error = ''
-     WHERE creator_id = $1)
+     WHERE creator_id = ANY($1::bigint[]))
 DELETE FROM creator.profile_snapshots s
- WHERE s.creator_id = $1 AND s.captured_at < clock_timestamp() - interval '90 days'
+ WHERE s.creator_id = ANY($1::bigint[]) AND s.captured_at < clock_timestamp() - interval '90 days'
    AND EXISTS (SELECT 1 FROM creator.profile_snapshots later
                 WHERE later.creator_id = s.creator_id
                   AND (later.captured_at AT TIME ZONE 'UTC')::date = (s.captured_at AT TIME ZONE 'UTC')::date
@@ -243,8 +243,10 @@ async def next_due_in(conn: asyncpg.Connection) -> float | None:
     return None if value is None else float(value)
 
 
-async def refreshed(conn: asyncpg.Connection, creator_id: int, interval_s: float, jitter: float) -> None:
-    await conn.execute(REFRESHED, creator_id, interval_s, jitter)
+async def refreshed(conn: asyncpg.Connection, creator_ids: Sequence[int], interval_s: float, jitter: float) -> None:
+    """Schedules the next refresh of each (its own jitter) and downsamples their old snapshots, in one statement."""
+    if creator_ids:
+        await conn.execute(REFRESHED, list(creator_ids), interval_s, jitter)
 
 
 async def failed(conn: asyncpg.Connection, creator_id: int, error: str, backoff_s: float, max_s: float) -> None:
