@@ -53,5 +53,10 @@ def run(api: GatewayClient, upstream: str) -> None:
     print("\n=== @boost.brandon: history from scheduled refreshes (followers bought on simulated day 2) ===")
     print(history(data.get("snapshots", [])))
     print(growth(data.get("growth", {})))
+    print(
+        "(the simulated days passed in seconds of real time, and snapshots carry the real time of their fetch: the"
+        " 7/30/90-day windows and the daily average stay absent until that much real history exists;"
+        " the changes between snapshots above are the growth the refreshes saw)"
+    )
     print("\n=== @boost.brandon: vetting after the spike ===")
     print(authenticity(api.search("boost.brandon").get("authenticity", {})) + "\n")
