@@ -61,5 +61,5 @@ def test_a_production_model_option_changes_the_key() -> None:
 def test_a_lock_without_a_build_tool_pin_is_an_error(tmp_path: Path) -> None:
     lock = tmp_path / "models.txt"
     lock.write_text("numpy==2.4.6 \\\n    --hash=sha256:" + "0" * 64 + "\n")
-    with pytest.raises(LookupError, match="no pin for .*torch"):
+    with pytest.raises(LookupError, match=r"no pin for .*torch"):
         locked_versions(lock)
