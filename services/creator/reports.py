@@ -12,7 +12,7 @@ import asyncpg
 from creator.v1 import creator_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.creator import analytics, store
+from services.creator import analytics, authenticity, store
 from services.creator.analytics import PostFacts
 from services.creator.records import MediaInfo, RenderedReport, StoredPost, StoredProfile
 from services.creator.unlocks import UnlockedRow
@@ -212,15 +212,21 @@ class ReportRules:
 
 
 def rendered_report(
-    profile: StoredProfile, posts: Sequence[StoredPost], known: Mapping[str, MediaInfo], rules: ReportRules
+    profile: StoredProfile,
+    posts: Sequence[StoredPost],
+    known: Mapping[str, MediaInfo],
+    rules: ReportRules,
+    follower_history: Sequence[int] = (),
 ) -> tuple[creator_pb2.CreatorReport, RenderedReport]:
-    """The whole report of a creator (posts newest first) and what its row stores.
+    """The whole report of a creator (posts newest first, with its authenticity block scored over
+    `follower_history`, the last 90 days' follower counts oldest first) and what its row stores.
 
     The unlocked list's summary (dominant category, mean engagement rate) is computed over the `summary_window` most
     recent posts, exactly as the report of a search with the default post_limit computes it.
     """
     ordered = newest_first(posts)
     report, result = build_report(profile, ordered, known, rules.thresholds)
+    report.authenticity.CopyFrom(authenticity.from_report(report, follower_history))
     summary = result.analytics
     if rules.summary_window < len(ordered):
         window = [facts(post) for post in ordered[: rules.summary_window]]
@@ -245,10 +251,12 @@ async def render_report(
     profile, posts = await store.load_profile_and_posts(conn, creator_id)
     posts = newest_first(posts, limit)
     known = await store.load_media(conn, media_urls(profile, posts))
+    history = await store.load_follower_history(conn, creator_id)
     if limit is not None:
         report, _ = build_report(profile, posts, known, rules.thresholds)
+        report.authenticity.CopyFrom(authenticity.from_report(report, history))
         return report
-    report, rendered = rendered_report(profile, posts, known, rules)
+    report, rendered = rendered_report(profile, posts, known, rules, history)
     await store.save_report(conn, creator_id, rendered)
     return report
 

@@ -409,3 +409,18 @@ def stored_post(row: asyncpg.Record, followers: int) -> StoredPost:
 def _media(row: asyncpg.Record) -> MediaInfo:
     renditions = tuple(Rendition(int(w), int(h), str(f), str(u)) for w, h, f, u in json.loads(row["renditions"]))
     return MediaInfo(row["source_url"], row["state"], renditions)
+
+
+# The authenticity score's follower_jumps signal: the newest snapshots of the last 90 days (at most one a refresh).
+FOLLOWER_HISTORY = """
+SELECT followers FROM (
+    SELECT followers, captured_at, id FROM creator.profile_snapshots
+     WHERE creator_id = $1 AND captured_at >= clock_timestamp() - interval '90 days'
+     ORDER BY captured_at DESC, id DESC LIMIT 200) newest
+ ORDER BY captured_at, id
+"""
+
+
+async def load_follower_history(conn: asyncpg.Connection, creator_id: int) -> list[int]:
+    """Follower counts of the creator's snapshots of the last 90 days, oldest first."""
+    return [int(row["followers"]) for row in await conn.fetch(FOLLOWER_HISTORY, creator_id)]
