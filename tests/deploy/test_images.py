@@ -28,7 +28,7 @@ def test_each_image_installs_the_names_its_service_folder_declares() -> None:
     for name, image in IMAGES.items():
         assert (ROOT / "services" / name / "requirements.in").is_file()
         assert image.distributions == declared(name) != ()
-    assert "aiobotocore" in IMAGES["cdn"].distributions
+    assert "aioboto3" in IMAGES["cdn"].distributions
     assert "onnxruntime" not in IMAGES["creator"].distributions
 
 
