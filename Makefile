@@ -115,7 +115,8 @@ test: setup models models-group ## Lint, type check and every test (what CI runs
 test-fast: setup models-group ## Tests without lint, stop at the first failure
 	.venv/bin/pytest -q -x
 
-up: setup models console ## Start PostgreSQL, the services, the sample upstream and the gateway under .run/
+# The stack needs no browser: Chromium (tests only) is left to `make setup`/`make test`, which keeps a fresh `make demo` short.
+up: $(VENV_STAMP) protos models console $(VIEWER_STAMP) ## Start PostgreSQL, the services, the sample upstream and the gateway under .run/
 	$(PY) -m scripts.stack up
 
 down: ## Stop everything `make up` started (data in .run/ survives)
