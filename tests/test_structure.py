@@ -35,12 +35,22 @@ class Layers:
 
 LAYERS = {
     "creator": Layers(
-        adapters=("store", "unlocks", "backlog", "budget", "quota", "inference_client", "cdn_client", "upstream"),
-        use_cases=("search", "reports", "workers", "handlers", "health", "server"),
-        domain=("usernames", "captions", "analytics", "media", "records"),
+        adapters=(
+            "store",
+            "unlocks",
+            "backlog",
+            "budget",
+            "quota",
+            "tracking_store",
+            "inference_client",
+            "cdn_client",
+            "upstream",
+        ),
+        use_cases=("search", "reports", "workers", "scheduler", "handlers", "tracking_handlers", "health", "server"),
+        domain=("usernames", "captions", "analytics", "media", "records", "growth", "authenticity"),
     ),
     "cdn": Layers(
-        adapters=("store", "storage", "downloads", "listener", "fileserver"),
+        adapters=("store", "memory_queue", "storage", "downloads", "listener", "fileserver"),
         use_cases=("handlers", "worker", "maintenance", "mirror", "server"),
     ),
     "inference": Layers(adapters=("runners", "modelcache"), use_cases=("analyzer", "handlers", "server", "evaluate")),

@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+import aioboto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -77,7 +77,7 @@ class FileStorage:
 
 
 class S3Storage:
-    """S3 or an S3-compatible store (R2, MinIO) through aiobotocore; credentials from the standard AWS variables."""
+    """S3 or an S3-compatible store (R2, MinIO) through aioboto3; credentials from the standard AWS variables."""
 
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None, region: str, public_base_url: str) -> None:
         self.bucket = bucket
@@ -85,16 +85,16 @@ class S3Storage:
         self.endpoint_url = endpoint_url
         self.region = region
         self.public_base_url = public_base_url
-        self._session = get_session()
+        self._session = aioboto3.Session()
         self._client: Any = None
         self._context: Any = None
 
     async def start(self) -> None:
-        self._context = self._session.create_client(
+        self._context = self._session.client(
             "s3",
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            config=AioConfig(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
         )
         self._client = await self._context.__aenter__()
 

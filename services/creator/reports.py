@@ -221,7 +221,8 @@ def rendered_report(
     rules: ReportRules,
     follower_history: Sequence[int] = (),
 ) -> tuple[creator_pb2.CreatorReport, RenderedReport]:
-    """The whole report of a creator (posts newest first) and what its row stores.
+    """The whole report of a creator (posts newest first, with its authenticity block scored over
+    `follower_history`, the last 90 days' follower counts oldest first) and what its row stores.
 
     The unlocked list's summary (dominant category, mean engagement rate) is computed over the `summary_window` most
     recent posts, exactly as the report of a search with the default post_limit computes it.

@@ -139,8 +139,9 @@ async def test_a_refresh_whose_save_meets_a_deadlock_saves_again_instead_of_fail
             )
             refresh = asyncio.create_task(creator.search("chef.marco", refresh=True))
             deadline = asyncio.get_running_loop().time() + 10
+            # The refresh, and nothing else, waiting on this transaction's post row.
             while not await other.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                "SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
             ):
                 assert asyncio.get_running_loop().time() < deadline, "the refresh never waited for the post row"
                 await asyncio.sleep(0.02)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ def test_each_image_installs_the_names_its_service_folder_declares() -> None:
     for name, image in IMAGES.items():
         assert (ROOT / "services" / name / "requirements.in").is_file()
         assert image.distributions == declared(name) != ()
-    assert "aiobotocore" in IMAGES["cdn"].distributions
+    assert "aioboto3" in IMAGES["cdn"].distributions
     assert "onnxruntime" not in IMAGES["creator"].distributions
 
 
@@ -117,3 +119,15 @@ def test_the_gateway_render_stage_runs_the_renderer_into_the_shared_folder() -> 
     assert stage[0].arguments.endswith(" AS render")
     entrypoint = [i.arguments for i in stage if i.command == "ENTRYPOINT"][-1]
     assert entrypoint == '["python", "-m", "services.gateway.run", "render", "--out-dir", "/etc/envoy/rendered"]'
+
+
+def test_the_lock_files_pin_every_direct_dependency_at_the_version_pyproject_asks_for() -> None:
+    # pyproject.toml edited without `make lock` would install the old versions everywhere: this catches it.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"runtime.txt": project["dependencies"], "dev.txt": project["optional-dependencies"]["dev"]}
+    groups["models.txt"] = project["optional-dependencies"]["models"]
+    for lock, lines in groups.items():
+        pins = {e.name: e.text.split()[0].split("==", 1)[1] for e in lock_entries(ROOT / "requirements" / lock)}
+        for line in lines:
+            name, version = re.split(r"(?:\[[^\]]*\])?==", line)
+            assert pins.get(canonical(name), "").split("+")[0] == version, f"{lock}: {line} (run `make lock`)"
