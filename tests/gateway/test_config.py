@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +18,7 @@ from services.gateway.lua import literal
 from services.gateway.run import envoy_path, validate
 from services.gateway.settings import GatewaySettings, SettingsError
 from tests.gateway.backends import RunningTestBackend
-from tests.gateway.envoys import gateway_env
+from tests.gateway.envoys import free_port, gateway_env, wait_until_healthy
 from tests.gateway.tokens import ISSUER, Keys
 
 SECRET = "validate-only-secret-with-at-least-32-characters"
@@ -144,17 +142,10 @@ def test_render_command_exits_2_with_the_variable_when_settings_are_bad() -> Non
     assert "SUPABASE_JWT_SECRET" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_run_execs_envoy_which_then_serves_the_api(
     backend: RunningTestBackend, keys: Keys, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    listen, admin = _free_port(), _free_port()
+    listen, admin = free_port(), free_port()
     env = {
         **os.environ,
         **gateway_env(backend, keys, tmp_path, GATEWAY_LISTEN=f"127.0.0.1:{listen}"),
@@ -164,16 +155,7 @@ async def test_run_execs_envoy_which_then_serves_the_api(
         sys.executable, "-m", "services.gateway.run", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 20
-        status = None
-        while time.monotonic() < deadline and status != 200:
-            assert process.returncode is None, "gateway exited"
-            try:
-                async with http.get(f"http://127.0.0.1:{listen}/api/health") as response:
-                    status = response.status
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
-        assert status == 200
+        await wait_until_healthy(http, listen, process, "gateway")
         executable = await asyncio.to_thread(os.readlink, f"/proc/{process.pid}/exe")
         assert await asyncio.to_thread(os.path.samefile, executable, envoy_path())  # exec'd: same PID as Envoy
     finally:

@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -19,15 +17,8 @@ from deploy.checks.dockerfiles import parse, stages
 from deploy.images import IMAGES, RENDERED_DIR
 from services.gateway.run import envoy_path
 from tests.gateway.backends import RunningTestBackend
-from tests.gateway.envoys import gateway_env
+from tests.gateway.envoys import free_port, gateway_env, wait_until_healthy
 from tests.gateway.tokens import Keys
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def envoy_image_entrypoint(rendered: Path) -> list[str]:
@@ -40,7 +31,7 @@ def envoy_image_entrypoint(rendered: Path) -> list[str]:
 async def test_envoy_started_as_its_image_starts_it_serves_what_the_render_step_wrote(
     backend: RunningTestBackend, keys: Keys, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    listen, admin = _free_port(), _free_port()
+    listen, admin = free_port(), free_port()
     settings = {
         **os.environ,
         **gateway_env(backend, keys, tmp_path, GATEWAY_LISTEN=f"127.0.0.1:{listen}"),
@@ -61,16 +52,7 @@ async def test_envoy_started_as_its_image_starts_it_serves_what_the_render_step_
         *envoy_image_entrypoint(rendered), env=image_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 20
-        status = None
-        while time.monotonic() < deadline and status != 200:
-            assert process.returncode is None, "envoy exited"
-            try:
-                async with http.get(f"http://127.0.0.1:{listen}/api/health") as response:
-                    status = response.status
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.05)
-        assert status == 200
+        await wait_until_healthy(http, listen, process, "envoy")
         executable = await asyncio.to_thread(os.readlink, f"/proc/{process.pid}/exe")
         assert await asyncio.to_thread(os.path.samefile, executable, envoy_path())  # exec'd: Envoy is the process
         headers = {"Authorization": f"Bearer {keys.hs256()}"}
