@@ -111,7 +111,11 @@ async def test_a_tracked_creator_gains_snapshots_with_no_further_request_and_aft
     assert all(
         w.absent_reason == "history_too_short" and not w.HasField("followers_gained") for w in response.growth.windows
     )
-    assert response.snapshots[-1].HasField("engagement_rate")
+    # Every snapshot carries its fetch's engagement rate once that fetch's report is rendered; only a refresh in
+    # flight (snapshot stored, report not yet saved) may lack it.
+    rated = [s.HasField("engagement_rate") for s in response.snapshots]
+    assert sum(rated) >= len(rated) - 1, rated
+    assert all(rated[:-1]), rated
     assert response.growth.HasField("engagement_rate_change")
 
     await creator.stop()

@@ -1083,7 +1083,8 @@ export interface components {
             /**
              * Format: double
              * @description EngagementStats.mean_rate of the report rendered from this fetch (the engagement-rate trend, one point per
-             *     snapshot); absent when that figure was absent or the snapshot predates it.
+             *     snapshot); absent when that figure was absent, the snapshot predates it, or the report of its fetch is still being
+             *     rendered (a refresh in flight: the snapshot is stored with the fetch, the rate when the report is saved).
              */
             engagement_rate?: number;
         };
