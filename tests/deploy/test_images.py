@@ -129,5 +129,6 @@ def test_the_lock_files_pin_every_direct_dependency_at_the_version_pyproject_ask
     for lock, lines in groups.items():
         pins = {e.name: e.text.split()[0].split("==", 1)[1] for e in lock_entries(ROOT / "requirements" / lock)}
         for line in lines:
-            name, version = re.split(r"(?:\[[^\]]*\])?==", line)
+            requirement = line.split(";", 1)[0].strip()  # an environment marker is not part of the pin
+            name, version = re.split(r"(?:\[[^\]]*\])?==", requirement)
             assert pins.get(canonical(name), "").split("+")[0] == version, f"{lock}: {line} (run `make lock`)"
