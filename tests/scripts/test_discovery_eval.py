@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from scripts.discovery_eval import Query, nearest, precision_at_k, query_results, verdict
+from scripts.discovery_eval import EMBEDDING_OUTPUT, Query, nearest, precision_at_k, query_results, verdict
 
 
 def at(degrees: float, length: float = 1.0) -> np.ndarray:
@@ -46,3 +46,8 @@ def test_nearest_leaves_out_the_excluded_name_and_breaks_ties_by_name() -> None:
 def test_verdicts_name_the_floor_and_whether_it_was_met() -> None:
     assert verdict(0.8, 0.8) == "floor 0.80: met"
     assert verdict(0.79, 0.8) == "floor 0.80: MISSED"
+
+
+def test_the_embedding_output_is_the_one_the_model_build_keeps() -> None:
+    encoder = pytest.importorskip("services.inference.modelbuild.encoder")
+    assert encoder.EMBEDDING_OUTPUT == EMBEDDING_OUTPUT
