@@ -96,8 +96,9 @@ $(MODELS_STAMP): $(VENV_STAMP) $(LOCK_DIR)/models.txt
 
 models-group: $(MODELS_STAMP) ## Install the models group (torch CPU, transformers): the model build and its tests need it
 
-eval: models protos ## Print per-task accuracy and macro-F1 of the loaded models on tests/data
+eval: models protos ## Print per-task accuracy and macro-F1 of the loaded models on tests/data, and discovery quality
 	$(PY) -m services.inference.evaluate
+	$(PY) -m scripts.discovery_eval
 
 lint: setup ## Ruff (lint + import order) and mypy
 	.venv/bin/ruff check .

@@ -1,4 +1,5 @@
-"""The sample creators: who they are (a fixed list of specs) and their posts (generated, seeded, deterministic).
+"""The sample creators: who they are (fixed specs: creators.py and the labelled niche creators of niche_creators.py)
+and their posts (generated, seeded, deterministic; a labelled creator's captions are its written ones).
 
 Everything follows from `SampleSettings.seed` and `.now`: the same settings give the same posts, counts and captions
 on every run. Posts are generated on first use per creator and kept.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from fakes.instagram.creators import CREATORS, CreatorSpec
+from fakes.instagram.niche_creators import NICHE_CREATORS
 from fakes.instagram.niches import FRIENDS, LOCAL_SENTENCES, NICHES, PARTNERSHIP_LINES
 
 MediaKind = Literal["image", "video", "reel", "carousel"]
@@ -58,8 +60,8 @@ def generate_posts(spec: CreatorSpec, seed: int, now: datetime) -> tuple[SampleP
     posts: list[SamplePost] = []
     taken_at = (now - timedelta(hours=rng.uniform(2, 30))).replace(microsecond=0)
     media_id = 3_480_000_000_000_000_000 + rng.randrange(10**15)
-    for _ in range(spec.posts_available):
-        posts.append(_post(spec, rng, media_id, taken_at))
+    for index in range(spec.posts_available):
+        posts.append(_post(spec, rng, media_id, taken_at, index))
         taken_at -= timedelta(seconds=int(86_400 * (rng.expovariate(1 / spec.days_between_posts) + 0.05)))
         media_id -= rng.randrange(10**13, 10**15)
     pinned_at = sorted(rng.sample(range(12, len(posts)), min(spec.pinned, max(len(posts) - 12, 0))))
@@ -72,7 +74,7 @@ def _with_pin(post: SamplePost) -> SamplePost:
     return replace(post, pinned=True)
 
 
-def _post(spec: CreatorSpec, rng: random.Random, media_id: int, taken_at: datetime) -> SamplePost:
+def _post(spec: CreatorSpec, rng: random.Random, media_id: int, taken_at: datetime, index: int) -> SamplePost:
     roll = rng.random()
     kind: MediaKind
     if roll < spec.reel_share:
@@ -88,7 +90,7 @@ def _post(spec: CreatorSpec, rng: random.Random, media_id: int, taken_at: dateti
     sponsor = rng.choice(niche.brands) if sponsored else None
     # Some sponsored posts only carry the edge, some only the caption markers.
     marker_style = rng.choice(("both", "both", "edge", "caption")) if sponsored else "none"
-    caption = None if rng.random() < spec.no_caption_share else _caption(spec, rng, sponsor, marker_style)
+    caption = None if rng.random() < spec.no_caption_share else _caption(spec, rng, sponsor, marker_style, index)
     likes = max(int(spec.followers * spec.engagement * rng.lognormvariate(0, spec.engagement_spread)), 0)
     if kind == "reel":
         likes = int(likes * 1.4)
@@ -121,7 +123,9 @@ def _post(spec: CreatorSpec, rng: random.Random, media_id: int, taken_at: dateti
     )
 
 
-def _caption(spec: CreatorSpec, rng: random.Random, sponsor: str | None, marker_style: str) -> str:
+def _caption(spec: CreatorSpec, rng: random.Random, sponsor: str | None, marker_style: str, index: int) -> str:
+    if spec.captions:
+        return spec.captions[index % len(spec.captions)]
     niche = NICHES[spec.niche]
     sentences = LOCAL_SENTENCES.get(spec.language, {}).get(spec.niche, niche.sentences)
     parts = rng.sample(sentences, 2 if rng.random() < 0.4 else 1)
@@ -143,7 +147,7 @@ def _caption(spec: CreatorSpec, rng: random.Random, sponsor: str | None, marker_
 class Catalogue:
     """The creators by username and by user id, with their posts generated on first use."""
 
-    def __init__(self, seed: int, now: datetime, specs: tuple[CreatorSpec, ...] = CREATORS) -> None:
+    def __init__(self, seed: int, now: datetime, specs: tuple[CreatorSpec, ...] = (*CREATORS, *NICHE_CREATORS)) -> None:
         self.seed = seed
         self.now = now
         self._by_name = {spec.username: spec for spec in specs}

@@ -53,6 +53,9 @@ class CreatorSpec:
     # engagement pods make every post alike and flood the comments.
     engagement_spread: float = 0.35
     comments_per_like: tuple[float, float] = (0.004, 0.04)
+    # Captions written for this creator, newest first: post i carries captions[i] as is (niche_creators.py); empty:
+    # captions are generated from the niche's sentences.
+    captions: tuple[str, ...] = ()
 
 
 CREATORS: tuple[CreatorSpec, ...] = (
