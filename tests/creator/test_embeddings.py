@@ -19,7 +19,7 @@ from creator.v1 import creator_pb2
 from following.migrations import discover, migrate
 from scripts.pgcluster import free_port
 from services.creator.embedding import CreatorEmbedding, creator_embedding, languages, topics
-from services.creator.embedding_store import parse_vector, vector_text
+from services.creator.embedding_store import DUE_CREATORS, parse_vector, vector_text
 from services.creator.inference_client import InferenceClient, InferenceUnavailable
 from services.creator.server import MIGRATIONS
 from services.inference.modelcache import cache_root, current_build
@@ -320,3 +320,13 @@ async def test_client_analyses_without_embeddings_when_the_models_have_none(
         finally:
             await client.close()
     assert result.status == "analyzed" and result.sentiment and result.embedding == ()
+
+
+async def test_the_creator_embedders_pass_reads_its_partial_index_not_every_creator(
+    start_creator: StartCreator, db: asyncpg.Connection
+) -> None:
+    await start_creator()  # migrated
+    async with db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(r[0] for r in await db.fetch("EXPLAIN " + DUE_CREATORS.replace("$1", "64")))
+    assert "creators_embedding_due" in plan, plan
