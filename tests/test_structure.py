@@ -42,6 +42,7 @@ LAYERS = {
             "budget",
             "quota",
             "tracking_store",
+            "embedding_store",
             "inference_client",
             "cdn_client",
             "upstream",
@@ -53,7 +54,9 @@ LAYERS = {
         adapters=("store", "memory_queue", "storage", "downloads", "listener", "fileserver"),
         use_cases=("handlers", "worker", "maintenance", "mirror", "server"),
     ),
-    "inference": Layers(adapters=("runners", "modelcache"), use_cases=("analyzer", "handlers", "server", "evaluate")),
+    "inference": Layers(
+        adapters=("runners", "modelcache"), use_cases=("analyzer", "embedder", "handlers", "server", "evaluate")
+    ),
 }
 # Services that own a schema: their SQL belongs in their adapters.
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|LISTEN|NOTIFY|CREATE|ALTER|DROP|TRUNCATE)\s")

@@ -1,5 +1,5 @@
-"""The inference service client: one batched AnalyzeTexts call per search, with a deadline, and the languages each
-model reads (ListModels, cached).
+"""The inference service client: one batched AnalyzeTexts call per search, with a deadline, sentence embeddings
+(EmbedTexts), and the languages each model reads (ListModels, cached).
 
 The creator's sentiment rule is applied here, once: the label is the band of the score (analytics.sentiment_label)
 and the confidence is the model's probability of that label, so a stored label can never disagree with its score.
@@ -15,6 +15,7 @@ import grpc
 from inference.v1 import inference_pb2, inference_pb2_grpc
 
 from services.creator.analytics import CaptionAnalysis, sentiment_label
+from services.creator.embedding import DIMENSIONS
 
 MAX_TEXTS_PER_CALL = 64
 # The models change only when the inference service is redeployed; failures are retried sooner.
@@ -29,6 +30,12 @@ _TASKS = {
 }
 MAX_TEXT_CHARS = 4000
 ROUND_ROBIN = (("grpc.lb_policy_name", "round_robin"),)
+
+
+def stored_vector(values: Sequence[float]) -> tuple[float, ...]:
+    """The embedding as the store keeps it (`vector(DIMENSIONS)`); empty when there is none, or when an encoder of
+    another size is loaded: its vectors cannot be stored or compared, and the analysis must still be saved."""
+    return tuple(values) if len(values) == DIMENSIONS else ()
 
 
 class InferenceUnavailable(Exception):
@@ -64,6 +71,7 @@ def caption_analysis(result: inference_pb2.TextAnalysis) -> CaptionAnalysis:
         sentiment_confidence=confidence,
         sentiment_skipped=sentiment.skipped_reason if analysed else "",
         category_skipped=result.category.skipped_reason if analysed else "",
+        embedding=stored_vector(result.embedding),
     )
 
 
@@ -77,20 +85,49 @@ class InferenceClient:
         self._models: tuple[ModelLanguages, ...] = ()
         self._models_due = 0.0
 
-    async def analyze(self, texts: Sequence[str]) -> list[CaptionAnalysis]:
-        """One result per text, in order. Captions longer than the service's limit are cut."""
+    async def analyze(self, texts: Sequence[str], include_embedding: bool = False) -> list[CaptionAnalysis]:
+        """One result per text, in order. Captions longer than the service's limit are cut.
+
+        With `include_embedding`, each result carries its caption's embedding; when the loaded models have none
+        (FAILED_PRECONDITION), the captions are analysed without: discovery degrades, the report does not."""
         results: list[CaptionAnalysis] = []
         for start in range(0, len(texts), MAX_TEXTS_PER_CALL):
             chunk = [text[:MAX_TEXT_CHARS] for text in texts[start : start + MAX_TEXTS_PER_CALL]]
+            request = inference_pb2.AnalyzeTextsRequest(texts=chunk, include_embedding=include_embedding)
             try:
-                reply = await self._stub.AnalyzeTexts(
-                    inference_pb2.AnalyzeTextsRequest(texts=chunk), timeout=self._deadline_s
-                )
+                try:
+                    reply = await self._stub.AnalyzeTexts(request, timeout=self._deadline_s)
+                except grpc.aio.AioRpcError as exc:
+                    if not include_embedding or exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                        raise
+                    request.include_embedding = False
+                    reply = await self._stub.AnalyzeTexts(request, timeout=self._deadline_s)
             except grpc.aio.AioRpcError as exc:
                 raise InferenceUnavailable(f"inference AnalyzeTexts: {exc.code().name}: {exc.details()}") from exc
             if len(reply.results) != len(chunk):
                 raise InferenceUnavailable(f"inference returned {len(reply.results)} results for {len(chunk)} texts")
             results.extend(caption_analysis(result) for result in reply.results)
+        return results
+
+    async def embed_texts(self, texts: Sequence[str]) -> list[list[float] | None]:
+        """One unit-length embedding per text, in order; None for a text with nothing to embed (no letters), or
+        when the encoder's vectors are not DIMENSIONS long. Texts longer than the service's limit are cut."""
+        results: list[list[float] | None] = []
+        for start in range(0, len(texts), MAX_TEXTS_PER_CALL):
+            chunk = [text[:MAX_TEXT_CHARS] for text in texts[start : start + MAX_TEXTS_PER_CALL]]
+            try:
+                reply = await self._stub.EmbedTexts(
+                    inference_pb2.EmbedTextsRequest(texts=chunk), timeout=self._deadline_s
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise InferenceUnavailable(f"inference EmbedTexts: {exc.code().name}: {exc.details()}") from exc
+            if len(reply.embeddings) != len(chunk):
+                raise InferenceUnavailable(
+                    f"inference returned {len(reply.embeddings)} embeddings for {len(chunk)} texts"
+                )
+            results.extend(
+                list(vector) if (vector := stored_vector(item.values)) else None for item in reply.embeddings
+            )
         return results
 
     async def model_languages(self) -> tuple[ModelLanguages, ...]:
