@@ -42,11 +42,12 @@ LAYERS = {
             "budget",
             "quota",
             "tracking_store",
+            "discovery_store",
             "inference_client",
             "cdn_client",
             "upstream",
         ),
-        use_cases=("search", "reports", "workers", "scheduler", "handlers", "tracking_handlers", "health", "server"),
+        use_cases=("search", "reports", "workers", "scheduler", "handlers", "tracking_handlers", "discovery_handlers", "health", "server"),
         domain=("usernames", "captions", "analytics", "media", "records", "growth", "authenticity", "embedding"),
     ),
     "cdn": Layers(
