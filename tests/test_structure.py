@@ -47,7 +47,17 @@ LAYERS = {
             "cdn_client",
             "upstream",
         ),
-        use_cases=("search", "reports", "workers", "scheduler", "handlers", "tracking_handlers", "discovery_handlers", "health", "server"),
+        use_cases=(
+            "search",
+            "reports",
+            "workers",
+            "scheduler",
+            "handlers",
+            "tracking_handlers",
+            "discovery_handlers",
+            "health",
+            "server",
+        ),
         domain=("usernames", "captions", "analytics", "media", "records", "growth", "authenticity", "embedding"),
     ),
     "cdn": Layers(

@@ -220,7 +220,7 @@ class DiscoveryHandlers:
         try:
             [vector] = await embedder.embed_texts([query])
         except InferenceUnavailable:
-            raise Unavailable("the query cannot be embedded now (inference unavailable); retry", retry_after=2) from None
+            raise Unavailable("inference cannot embed the query now; retry", retry_after=2) from None
         if vector is None:
             raise InvalidArgument("query: has no words to search by")
         return discovery_store.vector_text(vector)

@@ -14,8 +14,10 @@ import pytest
 from creator.v1 import creator_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from scripts.pgcluster import free_port
 from services.creator import discovery_store
 from services.creator.embedding import DIMENSIONS
+from services.creator.inference_client import InferenceClient
 from tests.conftest import TestDatabase
 from tests.creator.conftest import Creator, StartCreator, user_md
 
@@ -119,7 +121,9 @@ def expected(keep: object = lambda row: True) -> list[str]:
 
 async def similar(creator: Creator, username: str, page_size: int = 0) -> creator_pb2.SimilarCreatorsResponse:
     response: creator_pb2.SimilarCreatorsResponse = await creator.stub.SimilarCreators(
-        creator_pb2.SimilarCreatorsRequest(username=username, page_size=page_size), metadata=user_md("alice"), timeout=10
+        creator_pb2.SimilarCreatorsRequest(username=username, page_size=page_size),
+        metadata=user_md("alice"),
+        timeout=10,
     )
     return response
 
@@ -241,7 +245,8 @@ async def test_matching_posts_are_the_recent_captions_closest_to_the_query(
         await owner.execute(
             """INSERT INTO creator.posts (instagram_id, creator_id, shortcode, type, taken_at, caption, comments,
                                           is_pinned, is_sponsored)
-               VALUES ($1, $2, 'S' || $1, 'image', now() - make_interval(days => $3), 'caption ' || $1, 0, false, false)""",
+               VALUES ($1, $2, 'S' || $1, 'image', now() - make_interval(days => $3), 'caption ' || $1, 0,
+                       false, false)""",
             post,
             ids["poster"],
             n,
@@ -352,12 +357,10 @@ async def crowd(owner: asyncpg.Connection) -> None:
 
 @pytest.mark.usefixtures("crowd")
 async def test_the_ranking_uses_the_hnsw_index(owner: asyncpg.Connection) -> None:
-    args = (discovery_store.vector_text(axis(0)), None, None, None, [], [], None, 10)
+    args: tuple[object, ...] = (discovery_store.vector_text(axis(0)), None, None, None, [], [], None, 10)
     async with owner.transaction():
         await owner.execute("SET LOCAL search_path TO creator, extensions")
-        plan = "\n".join(
-            row[0] for row in await owner.fetch(f"EXPLAIN {discovery_store.RANK_BY_INDEX}", *args)  # noqa: S608
-        )
+        plan = "\n".join(row[0] for row in await owner.fetch(f"EXPLAIN {discovery_store.RANK_BY_INDEX}", *args))
     assert "Index Scan using creators_embedding_hnsw" in plan, plan
     assert "Seq Scan" not in plan, plan
 
@@ -394,3 +397,36 @@ async def test_the_local_pgvector_is_recognised_as_offering_the_iterative_scan(d
         assert await discovery_store.iterative_scan_available(conn)
     finally:
         await conn.close()
+
+
+async def test_a_query_in_words_ranks_creators_by_meaning_with_its_closest_posts(
+    creator: Creator, owner: asyncpg.Connection, inference_addr: str
+) -> None:
+    texts = {
+        "sourdough.sam": "Home baking: sourdough loaves, starters and crusty bread from my kitchen",
+        "trail.tim": "Mountain trail running, ultramarathons and alpine races",
+        "code.cara": "Python programming tutorials and software engineering tips",
+    }
+    client = InferenceClient(inference_addr, 30.0)
+    try:
+        vectors = await client.embed_texts(list(texts.values()))
+    finally:
+        await client.close()
+    await insert(owner, [Row(name, vector) for name, vector in zip(texts, vectors, strict=True)])
+    response = await discover(creator, query="baking bread with a sourdough starter")
+    assert response.lookalikes_of == ""
+    assert response.creators[0].username == "sourdough.sam"
+    scores = [c.score for c in response.creators]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > 0.5 > scores[-1]
+    with pytest.raises(grpc.aio.AioRpcError) as wordless:
+        await discover(creator, query="!!! ???")
+    assert wordless.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_query_in_words_is_unavailable_while_inference_is_down(start_creator: StartCreator) -> None:
+    creator = await start_creator(INFERENCE_ADDR=f"127.0.0.1:{free_port()}", CREATOR_INFERENCE_DEADLINE_S="1")
+    with pytest.raises(grpc.aio.AioRpcError) as down:
+        await discover(creator, query="home baking")
+    assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "retry" in (down.value.details() or "")
