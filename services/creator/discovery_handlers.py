@@ -18,7 +18,14 @@ import asyncpg
 import grpc
 from creator.v1 import creator_pb2
 
-from following.errors import EmbeddingPending, InvalidArgument, InvalidUsername, NotFound, Unavailable
+from following.errors import (
+    EmbeddingPending,
+    FailedPrecondition,
+    InvalidArgument,
+    InvalidUsername,
+    NotFound,
+    Unavailable,
+)
 from following.interceptors import caller_user_id
 from following.pagination import PageTokenCodec, page_size
 from services.creator import discovery_store
@@ -209,6 +216,8 @@ class DiscoveryHandlers:
 
     @staticmethod
     def _anchor_vector(anchor: discovery_store.Anchor, username: str) -> str:
+        if anchor.embedding is None and anchor.computed:
+            raise FailedPrecondition(f"{username} has no biography or captions to compare by")
         if anchor.embedding is None:
             raise EmbeddingPending(f"the captions of {username} are not embedded yet; retry shortly", retry_after=2)
         return anchor.embedding

@@ -35,7 +35,8 @@ COALESCE((SELECT m.renditions -> -1 ->> 3 FROM creator.media m
 """
 
 ANCHOR = """
-SELECT c.id, c.embedding::text AS embedding, c.topics FROM creator.creators c WHERE c.username = $1
+SELECT c.id, c.embedding::text AS embedding, c.embedding_updated_at IS NOT NULL AS computed, c.topics
+  FROM creator.creators c WHERE c.username = $1
 """
 
 PGVECTOR_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
@@ -102,10 +103,12 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
-    """A stored creator looked up by username: its embedding (as pgvector text, None while pending) and topics."""
+    """A stored creator looked up by username: its embedding (as pgvector text; None while pending, or when it has no
+    text at all once `computed`) and topics."""
 
     creator_id: int
     embedding: str | None
+    computed: bool
     topics: tuple[str, ...]
 
 
@@ -150,7 +153,7 @@ async def anchor(conn: asyncpg.Connection, username: str) -> Anchor | None:
     row = await conn.fetchrow(ANCHOR, username)
     if row is None:
         return None
-    return Anchor(row["id"], row["embedding"], tuple(row["topics"]))
+    return Anchor(row["id"], row["embedding"], row["computed"], tuple(row["topics"]))
 
 
 async def iterative_scan_available(conn: asyncpg.Connection) -> bool:

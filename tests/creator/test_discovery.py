@@ -278,6 +278,18 @@ async def test_a_creator_without_an_embedding_answers_embedding_pending(creator:
         assert "not embedded yet" in (pending.value.details() or "")
 
 
+async def test_a_creator_with_no_text_at_all_is_a_plain_failed_precondition_not_pending(
+    creator: Creator, owner: asyncpg.Connection
+) -> None:
+    await insert(owner, [Row("silent.sid", None)])
+    await owner.execute("UPDATE creator.creators SET embedding_updated_at = now() WHERE username = 'silent.sid'")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await similar(creator, "silent.sid")
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(refused.value) == "FAILED_PRECONDITION"
+    assert "nothing" in (refused.value.details() or "") or "no biography" in (refused.value.details() or "")
+
+
 @pytest.mark.usefixtures("stored")
 async def test_an_unknown_creator_is_not_found(creator: Creator) -> None:
     for call in (similar(creator, "nobody.stored"), discover(creator, query="@nobody.stored")):
