@@ -216,10 +216,10 @@ class DiscoveryHandlers:
 
     @staticmethod
     def _anchor_vector(anchor: discovery_store.Anchor, username: str) -> str:
-        if anchor.embedding is None and anchor.computed:
-            raise FailedPrecondition(f"{username} has no biography or captions to compare by")
-        if anchor.embedding is None:
+        if anchor.embedding is None and anchor.pending:
             raise EmbeddingPending(f"the captions of {username} are not embedded yet; retry shortly", retry_after=2)
+        if anchor.embedding is None:
+            raise FailedPrecondition(f"{username} has no biography or captions to compare by")
         return anchor.embedding
 
     async def _embed(self, query: str) -> str:

@@ -35,7 +35,10 @@ COALESCE((SELECT m.renditions -> -1 ->> 3 FROM creator.media m
 """
 
 ANCHOR = """
-SELECT c.id, c.embedding::text AS embedding, c.embedding_updated_at IS NOT NULL AS computed, c.topics
+SELECT c.id, c.embedding::text AS embedding, c.topics,
+       c.embedding_updated_at IS NULL OR c.bio_embedded_md5 <> md5(c.biography)
+       OR EXISTS (SELECT 1 FROM creator.post_analyses a
+                   WHERE a.post_id = ANY(c.recent_post_ids) AND a.state = 'pending') AS pending
   FROM creator.creators c WHERE c.username = $1
 """
 
@@ -103,12 +106,12 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
-    """A stored creator looked up by username: its embedding (as pgvector text; None while pending, or when it has no
-    text at all once `computed`) and topics."""
+    """A stored creator looked up by username: its embedding (as pgvector text; None while its biography or captions
+    wait for their embeddings, `pending`, or for good when it has no text at all) and topics."""
 
     creator_id: int
     embedding: str | None
-    computed: bool
+    pending: bool
     topics: tuple[str, ...]
 
 
@@ -153,7 +156,7 @@ async def anchor(conn: asyncpg.Connection, username: str) -> Anchor | None:
     row = await conn.fetchrow(ANCHOR, username)
     if row is None:
         return None
-    return Anchor(row["id"], row["embedding"], row["computed"], tuple(row["topics"]))
+    return Anchor(row["id"], row["embedding"], row["pending"], tuple(row["topics"]))
 
 
 async def iterative_scan_available(conn: asyncpg.Connection) -> bool:

@@ -278,16 +278,30 @@ async def test_a_creator_without_an_embedding_answers_embedding_pending(creator:
         assert "not embedded yet" in (pending.value.details() or "")
 
 
-async def test_a_creator_with_no_text_at_all_is_a_plain_failed_precondition_not_pending(
+async def test_a_creator_with_no_text_at_all_is_a_plain_failed_precondition_and_one_awaiting_analysis_is_pending(
     creator: Creator, owner: asyncpg.Connection
 ) -> None:
-    await insert(owner, [Row("silent.sid", None)])
-    await owner.execute("UPDATE creator.creators SET embedding_updated_at = now() WHERE username = 'silent.sid'")
+    ids = await insert(owner, [Row("silent.sid", None), Row("waiting.wes", None, recent_post_ids=["w1"])])
+    # Both were computed from what they had; only the second still has a caption waiting for its analysis.
+    await owner.execute("UPDATE creator.creators SET embedding_updated_at = now(), bio_embedded_md5 = md5(biography)")
+    await owner.execute(
+        """INSERT INTO creator.posts (instagram_id, creator_id, shortcode, type, taken_at, caption, comments,
+                                      is_pinned, is_sponsored)
+           VALUES ('w1', $1, 'W1', 'image', now(), 'a caption', 0, false, false)""",
+        ids["waiting.wes"],
+    )
+    await owner.execute(
+        "INSERT INTO creator.post_analyses (post_id, creator_id, state, caption_md5) VALUES ('w1', $1, 'pending', '')",
+        ids["waiting.wes"],
+    )
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await similar(creator, "silent.sid")
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert reason(refused.value) == "FAILED_PRECONDITION"
-    assert "nothing" in (refused.value.details() or "") or "no biography" in (refused.value.details() or "")
+    assert "no biography or captions" in (refused.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as pending:
+        await similar(creator, "waiting.wes")
+    assert reason(pending.value) == "EMBEDDING_PENDING"
 
 
 @pytest.mark.usefixtures("stored")
