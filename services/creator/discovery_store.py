@@ -44,13 +44,14 @@ SELECT c.id, c.embedding::text AS embedding, c.topics,
 
 PGVECTOR_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
 
-# $1 query vector, $2 creator left out (or NULL), $3-$4 followers range, $5 topics, $6 languages, $7 minimum rate.
+# $1 query vector, $2 creator left out (or NULL), $3-$4 followers range, $5 topics (lower case; topics are labels
+# like "Fitness & Health" and match whatever their case), $6 languages, $7 minimum rate.
 FILTERS = """
 c.embedding IS NOT NULL
 AND ($2::bigint IS NULL OR c.id <> $2)
 AND ($3::bigint IS NULL OR c.followers >= $3)
 AND ($4::bigint IS NULL OR c.followers <= $4)
-AND (cardinality($5::text[]) = 0 OR c.topics && $5::text[])
+AND (cardinality($5::text[]) = 0 OR EXISTS (SELECT 1 FROM unnest(c.topics) t WHERE lower(t) = ANY($5::text[])))
 AND (cardinality($6::text[]) = 0 OR c.languages && $6::text[])
 AND ($7::float8 IS NULL OR c.mean_engagement_rate >= $7)
 """
