@@ -136,10 +136,12 @@ class DiscoveryHandlers:
         username = normalise_username(request.username)
         size = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         async with self._guard_ready().connection() as conn:
-            anchor = await self._anchor(conn, username)
+            anchor = await discovery_store.anchor(conn, username)
+            if anchor is None:
+                raise NotFound(f"{username} is not a stored creator: search it first")
             ranked = await discovery_store.rank(
                 conn,
-                anchor.embedding or "",
+                self._anchor_vector(anchor, username),
                 size,
                 discovery_store.Filters(),
                 anchor.creator_id,
@@ -206,13 +208,6 @@ class DiscoveryHandlers:
             next_page_token=DISCOVER_TOKENS.encode(datetime.now(UTC), f"{offset + size}.{digest}") if more else "",
             lookalikes_of=named if anchor is not None else "",
         )
-
-    async def _anchor(self, conn: asyncpg.Connection, username: str) -> discovery_store.Anchor:
-        anchor = await discovery_store.anchor(conn, username)
-        if anchor is None:
-            raise NotFound(f"{username} is not a stored creator: search it first")
-        self._anchor_vector(anchor, username)
-        return anchor
 
     @staticmethod
     def _anchor_vector(anchor: discovery_store.Anchor, username: str) -> str:
