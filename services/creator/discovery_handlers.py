@@ -175,14 +175,18 @@ class DiscoveryHandlers:
         digest = request_digest(query, filters, size)
         offset = self._offset(request.page_token, digest)
         named = username_in(query)
+        anchor = None
+        if named is not None:
+            async with self._guard_ready().connection() as conn:
+                anchor = await discovery_store.anchor(conn, named)
+        if anchor is None and query.startswith("@"):
+            raise NotFound(f"no stored creator is named {named}: search it first")
+        if anchor is not None:
+            vector, exclude = self._anchor_vector(anchor, named or ""), anchor.creator_id
+        else:
+            # Embedded before a connection is taken: the inference call must not hold one from the pool.
+            vector, exclude = await self._embed(query), None
         async with self._guard_ready().connection() as conn:
-            anchor = await discovery_store.anchor(conn, named) if named is not None else None
-            if anchor is None and query.startswith("@"):
-                raise NotFound(f"no stored creator is named {named}: search it first")
-            if anchor is not None:
-                vector, exclude = self._anchor_vector(anchor, named or ""), anchor.creator_id
-            else:
-                vector, exclude = await self._embed(query), None
             ranked = await discovery_store.rank(
                 conn, vector, discovery_store.MAX_RANKED, filters, exclude, await self._can_scan_iteratively(conn)
             )
