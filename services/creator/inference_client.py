@@ -15,6 +15,7 @@ import grpc
 from inference.v1 import inference_pb2, inference_pb2_grpc
 
 from services.creator.analytics import CaptionAnalysis, sentiment_label
+from services.creator.embedding import DIMENSIONS
 
 MAX_TEXTS_PER_CALL = 64
 # The models change only when the inference service is redeployed; failures are retried sooner.
@@ -29,6 +30,12 @@ _TASKS = {
 }
 MAX_TEXT_CHARS = 4000
 ROUND_ROBIN = (("grpc.lb_policy_name", "round_robin"),)
+
+
+def stored_vector(values: Sequence[float]) -> tuple[float, ...]:
+    """The embedding as the store keeps it (`vector(DIMENSIONS)`); empty when there is none, or when an encoder of
+    another size is loaded: its vectors cannot be stored or compared, and the analysis must still be saved."""
+    return tuple(values) if len(values) == DIMENSIONS else ()
 
 
 class InferenceUnavailable(Exception):
@@ -64,7 +71,7 @@ def caption_analysis(result: inference_pb2.TextAnalysis) -> CaptionAnalysis:
         sentiment_confidence=confidence,
         sentiment_skipped=sentiment.skipped_reason if analysed else "",
         category_skipped=result.category.skipped_reason if analysed else "",
-        embedding=tuple(result.embedding),
+        embedding=stored_vector(result.embedding),
     )
 
 
@@ -103,8 +110,8 @@ class InferenceClient:
         return results
 
     async def embed_texts(self, texts: Sequence[str]) -> list[list[float] | None]:
-        """One unit-length embedding per text, in order; None for a text with nothing to embed (no letters). Texts
-        longer than the service's limit are cut."""
+        """One unit-length embedding per text, in order; None for a text with nothing to embed (no letters), or
+        when the encoder's vectors are not DIMENSIONS long. Texts longer than the service's limit are cut."""
         results: list[list[float] | None] = []
         for start in range(0, len(texts), MAX_TEXTS_PER_CALL):
             chunk = [text[:MAX_TEXT_CHARS] for text in texts[start : start + MAX_TEXTS_PER_CALL]]
@@ -118,7 +125,9 @@ class InferenceClient:
                 raise InferenceUnavailable(
                     f"inference returned {len(reply.embeddings)} embeddings for {len(chunk)} texts"
                 )
-            results.extend(list(item.values) if item.values else None for item in reply.embeddings)
+            results.extend(
+                list(vector) if (vector := stored_vector(item.values)) else None for item in reply.embeddings
+            )
         return results
 
     async def model_languages(self) -> tuple[ModelLanguages, ...]:

@@ -9,6 +9,7 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import asyncpg
 import numpy as np
@@ -18,11 +19,13 @@ from creator.v1 import creator_pb2
 from following.migrations import discover, migrate
 from scripts.pgcluster import free_port
 from services.creator.embedding import CreatorEmbedding, creator_embedding, languages, topics
-from services.creator.embedding_store import parse_vector, vector_text
+from services.creator.embedding_store import DUE_CREATORS, parse_vector, vector_text
 from services.creator.inference_client import InferenceClient, InferenceUnavailable
 from services.creator.server import MIGRATIONS
+from services.inference.modelcache import cache_root, current_build
 from tests.conftest import TestDatabase
 from tests.creator.conftest import StartCreator, eventually
+from tests.inference.conftest import serving, without_embedding_output
 
 
 async def test_client_embed_texts_gives_a_unit_vector_per_text_and_none_for_letterless_ones(
@@ -302,3 +305,28 @@ async def test_analyses_stored_before_embeddings_get_them_from_the_migration_wit
     assert isinstance(result, StoredEmbeddings)
     assert_follows_the_definition(result)
     assert await db.fetchval("SELECT count(*) FROM creator.post_analyses WHERE state = 'pending'") == 0
+
+
+async def test_client_analyses_without_embeddings_when_the_models_have_none(
+    inference_addr: str, tmp_path: Path
+) -> None:
+    models = current_build(cache_root())  # what the shared inference service (inference_addr) loaded
+    async with serving(without_embedding_output(models, tmp_path / "models")) as runner:
+        client = InferenceClient(runner.address, deadline_s=30)
+        try:
+            (result,) = await client.analyze(["Sourdough with an open crumb"], include_embedding=True)
+            with pytest.raises(InferenceUnavailable, match="FAILED_PRECONDITION"):
+                await client.embed_texts(["Sourdough with an open crumb"])
+        finally:
+            await client.close()
+    assert result.status == "analyzed" and result.sentiment and result.embedding == ()
+
+
+async def test_the_creator_embedders_pass_reads_its_partial_index_not_every_creator(
+    start_creator: StartCreator, db: asyncpg.Connection
+) -> None:
+    await start_creator()  # migrated
+    async with db.transaction():
+        await db.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(r[0] for r in await db.fetch("EXPLAIN " + DUE_CREATORS.replace("$1", "64")))
+    assert "creators_embedding_due" in plan, plan

@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
+import onnx
 import pytest
 from inference.v1 import inference_pb2_grpc
 
 from following.server import ServiceRunner
 from following.settings import EnvReader
 from services.inference.modelcache import cache_root, current_build
+from services.inference.runners import EMBEDDING_OUTPUT
 from services.inference.server import InferenceApp
 from services.inference.settings import InferenceSettings
 from tests.processes import ROOT
@@ -58,3 +60,24 @@ async def stub(server: ServiceRunner) -> AsyncIterator[inference_pb2_grpc.Infere
 def app(server: ServiceRunner) -> InferenceApp:
     assert isinstance(server.app, InferenceApp)
     return server.app
+
+
+def without_embedding_output(models: Path, target: Path) -> Path:
+    """A copy of the models whose encoder graph keeps only the heads' outputs."""
+    target.mkdir()
+    for folder in models.iterdir():
+        if not folder.is_dir():
+            (target / folder.name).symlink_to(folder)
+            continue
+        (target / folder.name).mkdir()
+        for item in folder.iterdir():
+            (target / folder.name / item.name).symlink_to(item)
+        graph = folder / "model.onnx"
+        model = onnx.load(str(graph))
+        if any(output.name == EMBEDDING_OUTPUT for output in model.graph.output):
+            kept = [output for output in model.graph.output if output.name != EMBEDDING_OUTPUT]
+            del model.graph.output[:]
+            model.graph.output.extend(kept)
+            (target / folder.name / "model.onnx").unlink()
+            onnx.save(model, str(target / folder.name / "model.onnx"))
+    return target

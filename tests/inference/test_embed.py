@@ -9,13 +9,11 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-import onnx
 import pytest
 from inference.v1 import inference_pb2 as pb
 from inference.v1 import inference_pb2_grpc
 
-from services.inference.runners import EMBEDDING_OUTPUT
-from tests.inference.conftest import serving
+from tests.inference.conftest import serving, without_embedding_output
 
 Stub = inference_pb2_grpc.InferenceServiceStub
 CAPTION = "Sourdough loaf number forty, finally an open crumb and a crackly crust"
@@ -101,27 +99,6 @@ async def test_analysis_has_no_embedding_unless_asked_and_gives_one_for_any_task
     assert result.language.code == "en" and not result.HasField("sentiment")
     alone = (await embed(stub, [CAPTION])).embeddings[0].values
     np.testing.assert_allclose(np.array(result.embedding), np.array(alone), atol=1e-6)
-
-
-def without_embedding_output(models: Path, target: Path) -> Path:
-    """A copy of the models whose encoder graph keeps only the heads' outputs."""
-    target.mkdir()
-    for folder in models.iterdir():
-        if not folder.is_dir():
-            (target / folder.name).symlink_to(folder)
-            continue
-        (target / folder.name).mkdir()
-        for item in folder.iterdir():
-            (target / folder.name / item.name).symlink_to(item)
-        graph = folder / "model.onnx"
-        model = onnx.load(str(graph))
-        if any(output.name == EMBEDDING_OUTPUT for output in model.graph.output):
-            kept = [output for output in model.graph.output if output.name != EMBEDDING_OUTPUT]
-            del model.graph.output[:]
-            model.graph.output.extend(kept)
-            (target / folder.name / "model.onnx").unlink()
-            onnx.save(model, str(target / folder.name / "model.onnx"))
-    return target
 
 
 async def test_models_without_an_embedding_output_refuse_embeddings_but_still_analyse(
