@@ -6,7 +6,7 @@ VENV_STAMP := .venv/.installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help setup lock models-group protos lint typecheck test test-fast up down logs status demo models eval \
-        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e bench-profile k8s-check openapi clean chaos \
+        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e bench-profile bench-discovery k8s-check openapi clean chaos \
         clients client-types console chromium
 
 help: ## List the targets
@@ -148,6 +148,9 @@ bench-e2e: models protos ## Fresh and cached searches end to end through Envoy
 
 bench-profile: models protos ## Where the CPU of a cached search goes: Envoy, creator (py-spy), PostgreSQL
 	$(PY) -m bench.profile
+
+bench-discovery: models protos ## 100k creators on pgvector: HNSW build, recall, similar/discover latency
+	$(PY) -m bench.discovery
 
 bench: models protos ## Every benchmark plus end-to-end searches; writes BENCHMARKS.md
 	$(PY) -m bench.all

@@ -114,7 +114,10 @@ async def prepare(stack: Stack, corpus: corpus_.Corpus, figures: Figures) -> Non
 
 
 async def _ranked(
-    conn: asyncpg.Connection, row: Latency, settings: tuple[str, ...], run: Callable[[], Awaitable[list[asyncpg.Record]]]
+    conn: asyncpg.Connection,
+    row: Latency,
+    settings: tuple[str, ...],
+    run: Callable[[], Awaitable[list[asyncpg.Record]]],
 ) -> list[asyncpg.Record]:
     async with conn.transaction():
         for setting in settings:
@@ -228,7 +231,11 @@ async def measure_service(address: str, corpus: corpus_.Corpus, figures: Figures
                 lambda: discover(filter_fields, name),
                 SERVICE_REQUESTS,
             ),
-            (Latency(f"Discover by text (inference embeds it), page of {K}, no filter"), lambda: discover({}, text), TEXT_REQUESTS),
+            (
+                Latency(f"Discover by text (inference embeds it), page of {K}, no filter"),
+                lambda: discover({}, text),
+                TEXT_REQUESTS,
+            ),
             (
                 Latency(f"Discover by text (inference embeds it), page of {K}, {medium.name}"),
                 lambda: discover(filter_fields, text),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import struct
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 import numpy as np
@@ -101,15 +101,17 @@ def generate(size: int, seed: int = 18) -> Corpus:
     second = rng.choice(len(codes), size, p=shares / shares.sum())
     bilingual = rng.random(size) < SECOND_LANGUAGE_SHARE
     languages = [
-        [codes[a]] + ([codes[b]] if both and b != a else []) for a, b, both in zip(first, second, bilingual, strict=True)
+        [codes[a]] + ([codes[b]] if both and b != a else [])
+        for a, b, both in zip(first, second, bilingual, strict=True)
     ]
     # Each niche leads with one topic; creators add up to two more, drawn from all topics.
     lead = rng.integers(0, len(LABELS), NICHES)
     extra_count = rng.integers(0, 3, size)
+    extras = rng.integers(0, len(LABELS), (size, 2))
     topics = []
     for index in range(size):
         mine = [LABELS[lead[niche[index]]]]
-        for extra in rng.integers(0, len(LABELS), extra_count[index]):
+        for extra in extras[index, : extra_count[index]]:
             if LABELS[extra] not in mine:
                 mine.append(LABELS[extra])
         topics.append(mine)
@@ -133,7 +135,9 @@ def vector_text(vector: np.ndarray | Sequence[float]) -> str:
 
 async def connect(dsn: str) -> asyncpg.Connection:
     """A connection that resolves the creator's tables and pgvector's operators as the service's role does."""
-    conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"search_path": f"creator, {EXTENSION_SCHEMA}"})
+    conn: asyncpg.Connection = await asyncpg.connect(
+        dsn, server_settings={"search_path": f"creator, {EXTENSION_SCHEMA}"}
+    )
     await use_binary_vectors(conn)
     return conn
 
