@@ -20,12 +20,14 @@ from client.render import (
     count,
     daily_gain,
     dead_jobs,
+    discovered,
     growth,
     growth_window,
     history,
     percent,
     report,
     short_enum,
+    similar,
     table,
 )
 from client.tokens import dev_token
@@ -78,6 +80,10 @@ def run(args: argparse.Namespace, api: GatewayClient) -> Any:
         return api.untrack(args.username)
     if command == "tracked":
         return api.tracked(args.page_size, args.page_token)
+    if command == "similar":
+        return api.similar(args.username, args.limit)
+    if command == "discover":
+        return api.discover(args.query, discover_filters(args))
     if command == "queue":
         return api.queue_status()
     if command == "queue-dead":
@@ -89,6 +95,19 @@ def run(args: argparse.Namespace, api: GatewayClient) -> Any:
     if command == "cdn-stats":
         return {"metrics": api.cdn_metrics(), "statistics": api.cdn_statistics(args.days)}
     return api.health()
+
+
+def discover_filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The Discover request's fields other than the query; int64 counts as decimal strings (proto3 JSON)."""
+    return {
+        "min_followers": None if args.min_followers is None else str(args.min_followers),
+        "max_followers": None if args.max_followers is None else str(args.max_followers),
+        "categories": args.category,
+        "languages": args.language,
+        "min_engagement_rate": args.min_er,
+        "page_size": args.limit or None,
+        "page_token": args.page_token,
+    }
 
 
 def show(command: str, data: Any) -> str:
@@ -146,6 +165,10 @@ def show(command: str, data: Any) -> str:
         ]
         headers = ("creator", "followers", "refreshed", "next refresh", "7 days", "30 days", "90 days", "average")
         return table((*headers, "refresh error"), rows) + _next(data)
+    if command == "similar":
+        return similar(data)
+    if command == "discover":
+        return discovered(data) + _next(data)
     if command == "queue-dead":
         return dead_jobs(data) + _next(data)
     if command == "queue-retry":
@@ -243,6 +266,27 @@ def parser() -> argparse.ArgumentParser:
     for paged in (unlocked, posts, tracked):
         paged.add_argument("--page-size", type=int, default=0)
         paged.add_argument("--page-token", default="")
+    lookalikes = sub.add_parser("similar", help="stored creators most like a creator (lookalikes)")
+    lookalikes.add_argument("username")
+    lookalikes.add_argument("--limit", type=int, default=0, help="creators to list (1-50; default 10)")
+    discover = sub.add_parser(
+        "discover",
+        help="find stored creators by meaning, with exact filters",
+        description='Ranks the stored creators by how close their captions are in meaning to QUERY ("home baking '
+        'and sourdough"); a QUERY naming a stored creator ("@name") ranks its lookalikes. Filters are exact.',
+    )
+    discover.add_argument("query")
+    discover.add_argument("--min-followers", type=int, default=None)
+    discover.add_argument("--max-followers", type=int, default=None)
+    discover.add_argument(
+        "--category", action="append", default=[], help="keep creators with this topic (repeat for any of several)"
+    )
+    discover.add_argument(
+        "--language", action="append", default=[], help="keep creators writing in this language (ISO 639-1; repeat)"
+    )
+    discover.add_argument("--min-er", type=float, default=None, help="minimum mean engagement rate, a fraction")
+    discover.add_argument("--limit", type=int, default=0, help="creators per page (1-50; default 10)")
+    discover.add_argument("--page-token", default="")
     history = sub.add_parser("history", help="follower history of a creator")
     history.add_argument("username")
     queue = sub.add_parser(
@@ -266,8 +310,9 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--days", type=int, default=0, help="days of statistics, counting today (1-90; default 7)")
     _json_option(stats, argparse.SUPPRESS)
     sub.add_parser("health", help="the state of every service")
-    for command in (search, unlocked, posts, history, track, untrack, tracked, queue, cdn, sub.choices["health"]):
+    for command in (search, unlocked, posts, history, track, untrack, tracked, lookalikes, discover, queue, cdn):
         _json_option(command, argparse.SUPPRESS)
+    _json_option(sub.choices["health"], argparse.SUPPRESS)
     return p
 
 

@@ -101,6 +101,16 @@ class GatewayClient:
     def tracked(self, page_size: int = 0, page_token: str = "") -> Any:
         return self._request("GET", "/api/v1/creator/tracked", page_size=page_size, page_token=page_token)
 
+    def similar(self, username: str, page_size: int = 0) -> Any:
+        path = f"/api/v1/creator/{urllib.parse.quote(profile_name(username), safe='@')}/similar"
+        return self._request("GET", path, page_size=page_size)
+
+    def discover(self, query: str, filters: dict[str, Any] | None = None) -> Any:
+        """Discover by meaning; `filters` holds the request's other fields (absent ones are left out)."""
+        body: dict[str, Any] = {"query": query}
+        body.update({k: v for k, v in (filters or {}).items() if v not in (None, "", [], ())})
+        return self._request("POST", "/api/v1/discover", body)
+
     def queue_status(self) -> Any:
         return self._request("GET", "/api/v1/cdn/queue/status")
 

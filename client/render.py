@@ -303,3 +303,41 @@ def authenticity(block: dict[str, Any]) -> str:
         for s in block.get("signals", [])
     ]
     return head + "\n" + table(("signal", "value", "benchmark", "points", "why"), rows)
+
+
+def _topics(profile: dict[str, Any]) -> str:
+    return ", ".join(profile.get("topics", [])) or "-"
+
+
+def similar(data: dict[str, Any]) -> str:
+    """Lookalikes: one line per creator, most similar first."""
+    rows = [
+        (
+            c["username"],
+            f"{float(c.get('similarity', 0)):.3f}",
+            count(c.get("profile", {}).get("followers_count")),
+            percent(c.get("profile", {}).get("mean_engagement_rate")),
+            _topics(c.get("profile", {})),
+            ", ".join(c.get("shared_topics", [])) or "-",
+        )
+        for c in data.get("creators", [])
+    ]
+    return table(("creator", "similarity", "followers", "ER", "topics", "shared topics"), rows)
+
+
+def discovered(data: dict[str, Any]) -> str:
+    """Discover's page: one line per creator, best first, with the caption closest to the query."""
+    rows = [
+        (
+            c["username"],
+            f"{float(c.get('score', 0)):.3f}",
+            count(c.get("profile", {}).get("followers_count")),
+            percent(c.get("profile", {}).get("mean_engagement_rate")),
+            ", ".join(c.get("profile", {}).get("languages", [])) or "-",
+            _topics(c.get("profile", {})),
+            next((p.get("caption") or "" for p in c.get("matching_posts", [])), ""),
+        )
+        for c in data.get("creators", [])
+    ]
+    head = f"lookalikes of @{data['lookalikes_of']}\n" if data.get("lookalikes_of") else ""
+    return head + table(("creator", "score", "followers", "ER", "languages", "topics", "closest post"), rows)

@@ -81,6 +81,12 @@ class FailedPrecondition(DomainError):
     reason = "FAILED_PRECONDITION"
 
 
+class EmbeddingPending(FailedPrecondition):
+    """A stored creator whose captions are not embedded yet: discovery cannot rank by it until they are."""
+
+    reason = "EMBEDDING_PENDING"
+
+
 class ResourceExhausted(DomainError):
     """The caller spent a quota or a queue is full."""
 

@@ -13,6 +13,7 @@ from following.interceptors import caller_user_id
 from following.pagination import PageTokenCodec, page_size
 from services.creator import reports, store, unlocks
 from services.creator.dbguard import DatabaseGuard
+from services.creator.discovery_handlers import DiscoveryHandlers, TextEmbedder
 from services.creator.search import SearchService
 from services.creator.tracking_handlers import TrackingHandlers
 from services.creator.tracking_settings import TrackingSettings
@@ -29,15 +30,17 @@ def _timestamp(value: object) -> Timestamp:
     return stamp
 
 
-class CreatorServicer(TrackingHandlers, creator_pb2_grpc.CreatorServiceServicer):
+class CreatorServicer(TrackingHandlers, DiscoveryHandlers, creator_pb2_grpc.CreatorServiceServicer):
     def __init__(
         self,
         parts: Callable[[], tuple[DatabaseGuard, SearchService] | None],
         default_post_limit: int,
         rules: reports.ReportRules,
         tracking: TrackingSettings | None = None,
+        embedder: Callable[[], TextEmbedder | None] = lambda: None,
     ) -> None:
         super().__init__(lambda: ready[0] if (ready := parts()) is not None else None, tracking or TrackingSettings())
+        self._embedder = embedder
         self._parts = parts
         self._default_post_limit = default_post_limit
         self._rules = rules

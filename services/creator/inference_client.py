@@ -1,5 +1,5 @@
-"""The inference service client: one batched AnalyzeTexts call per search, with a deadline, and the languages each
-model reads (ListModels, cached).
+"""The inference service client: one batched AnalyzeTexts call per search, with a deadline, sentence embeddings
+(EmbedTexts), and the languages each model reads (ListModels, cached).
 
 The creator's sentiment rule is applied here, once: the label is the band of the score (analytics.sentiment_label)
 and the confidence is the model's probability of that label, so a stored label can never disagree with its score.
@@ -91,6 +91,25 @@ class InferenceClient:
             if len(reply.results) != len(chunk):
                 raise InferenceUnavailable(f"inference returned {len(reply.results)} results for {len(chunk)} texts")
             results.extend(caption_analysis(result) for result in reply.results)
+        return results
+
+    async def embed_texts(self, texts: Sequence[str]) -> list[list[float] | None]:
+        """One unit-length embedding per text, in order; None for a text with nothing to embed (no letters). Texts
+        longer than the service's limit are cut."""
+        results: list[list[float] | None] = []
+        for start in range(0, len(texts), MAX_TEXTS_PER_CALL):
+            chunk = [text[:MAX_TEXT_CHARS] for text in texts[start : start + MAX_TEXTS_PER_CALL]]
+            try:
+                reply = await self._stub.EmbedTexts(
+                    inference_pb2.EmbedTextsRequest(texts=chunk), timeout=self._deadline_s
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise InferenceUnavailable(f"inference EmbedTexts: {exc.code().name}: {exc.details()}") from exc
+            if len(reply.embeddings) != len(chunk):
+                raise InferenceUnavailable(
+                    f"inference returned {len(reply.embeddings)} embeddings for {len(chunk)} texts"
+                )
+            results.extend(list(item.values) if item.values else None for item in reply.embeddings)
         return results
 
     async def model_languages(self) -> tuple[ModelLanguages, ...]:

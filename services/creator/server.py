@@ -55,7 +55,11 @@ class CreatorApp:
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         wire.add_creator_service(
             CreatorServicer(
-                self._parts, self.settings.default_post_limit, self.settings.report_rules, self.settings.tracking
+                self._parts,
+                self.settings.default_post_limit,
+                self.settings.report_rules,
+                self.settings.tracking,
+                lambda: self._inference,
             ),
             server,
         )

@@ -72,6 +72,7 @@ class TextAnalysis:
     sentiment: Sentiment | None = None
     language: Language | None = None
     category: Category | None = None
+    embedding: tuple[float, ...] = ()  # when asked for; empty for NO_TEXT
 
 
 def check_request(texts: Sequence[str], limits: Limits) -> None:

@@ -1,4 +1,4 @@
-"""gRPC handlers of InferenceService: parse the request, call the analyzer, map results to protobuf."""
+"""gRPC handlers of InferenceService: parse the request, call the analyzer or the embedder, map results to protobuf."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from following.errors import InvalidArgument
 from services.inference import metrics
 from services.inference.analysis import TextAnalysis, TextStatus
 from services.inference.analyzer import Analyzer
+from services.inference.embedder import Embedder, TextEmbedding
 from services.inference.manifest import Manifest, TaskName
 
 pb = inference_pb2
@@ -28,6 +29,7 @@ SENTIMENTS = {
     "": pb.SENTIMENT_LABEL_UNSPECIFIED,  # the model did not read the text (skipped_reason says why)
 }
 STATUSES = {TextStatus.ANALYZED: pb.TEXT_STATUS_ANALYZED, TextStatus.NO_TEXT: pb.TEXT_STATUS_NO_TEXT}
+EMBEDDING_TASK = "embedding"  # the `task` label of the texts counter for embeddings
 
 
 def to_proto(result: TextAnalysis) -> inference_pb2.TextAnalysis:
@@ -48,13 +50,19 @@ def to_proto(result: TextAnalysis) -> inference_pb2.TextAnalysis:
         message.category.skipped_reason = result.category.skipped_reason
         for item in result.category.top:
             message.category.top.add(label=item.label, score=item.score)
+    message.embedding.extend(result.embedding)
     return message
 
 
+def embedding_to_proto(result: TextEmbedding) -> inference_pb2.Embedding:
+    return pb.Embedding(status=STATUSES[result.status], values=result.values)
+
+
 class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
-    def __init__(self, analyzer: Analyzer, manifest: Manifest) -> None:
+    def __init__(self, analyzer: Analyzer, embedder: Embedder, manifest: Manifest) -> None:
         self._analyzer = analyzer
-        self._texts: dict[tuple[TaskName, TextStatus], Any] = {}
+        self._embedder = embedder
+        self._texts: dict[tuple[str, TextStatus], Any] = {}
         self._models = pb.ListModelsResponse()
         for spec in manifest.models:
             for head in spec.heads:
@@ -77,19 +85,38 @@ class InferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
         if unknown:
             raise InvalidArgument(f"unknown tasks {unknown}; use TASK_SENTIMENT, TASK_LANGUAGE or TASK_CATEGORY")
         tasks = [TASKS[value] for value in request.tasks]
-        results = await self._analyzer.analyze(list(request.texts), tasks)
+        results = await self._analyzer.analyze(list(request.texts), tasks, request.include_embedding)
         no_text = sum(1 for result in results if result.status is TextStatus.NO_TEXT)
-        for task in tasks or TASKS.values():
-            for status, count in ((TextStatus.ANALYZED, len(results) - no_text), (TextStatus.NO_TEXT, no_text)):
-                if count:
-                    self._texts_counter(task, status).inc(count)
+        counted: list[str] = [*(tasks or TASKS.values())]
+        if request.include_embedding:
+            counted.append(EMBEDDING_TASK)
+        self._count(counted, len(results), no_text)
         metrics.REQUEST_SECONDS.observe(time.perf_counter() - started)
         return pb.AnalyzeTextsResponse(results=[to_proto(result) for result in results])
 
-    def _texts_counter(self, task: TaskName, status: TextStatus) -> Any:
+    async def EmbedTexts(
+        self, request: inference_pb2.EmbedTextsRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.EmbedTextsResponse:
+        results = await self._embedder.embed(list(request.texts))
+        self._count([EMBEDDING_TASK], len(results), sum(1 for r in results if r.status is TextStatus.NO_TEXT))
+        name, version = self._embedder.model
+        return pb.EmbedTextsResponse(
+            embeddings=[embedding_to_proto(result) for result in results],
+            dimensions=self._embedder.dimensions,
+            model=name,
+            model_version=version,
+        )
+
+    def _count(self, tasks: list[str], texts: int, no_text: int) -> None:
+        for task in tasks:
+            for status, count in ((TextStatus.ANALYZED, texts - no_text), (TextStatus.NO_TEXT, no_text)):
+                if count:
+                    self._texts_counter(task, status).inc(count)
+
+    def _texts_counter(self, task: str, status: TextStatus) -> Any:
         counter = self._texts.get((task, status))
         if counter is None:
-            counter = self._texts[(task, status)] = metrics.TEXTS.labels(task.value, status.value)
+            counter = self._texts[(task, status)] = metrics.TEXTS.labels(str(task), status.value)
         return counter
 
     async def ListModels(

@@ -19,6 +19,7 @@ from following.settings import EnvReader, RuntimeSettings, SettingsError
 from services.inference import metrics
 from services.inference.analyzer import ALL_TASKS, Analyzer
 from services.inference.batcher import Batcher, ModelWorkers
+from services.inference.embedder import Embedder
 from services.inference.handlers import InferenceServicer
 from services.inference.manifest import Manifest, ManifestError, load_manifest
 from services.inference.runners import Runner, load_runners
@@ -49,6 +50,7 @@ class InferenceApp:
         # encoder runs instead of taking a thread per call.
         self._workers: ModelWorkers | None = None
         self._analyzer: Analyzer | None = None
+        self._embedder: Embedder | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         inference_pb2_grpc.add_InferenceServiceServicer_to_server(_LazyServicer(self), server)
@@ -65,6 +67,7 @@ class InferenceApp:
         for batcher in self.batchers:
             batcher.start()
         self._analyzer = Analyzer(self.batchers, self.settings.limits)
+        self._embedder = Embedder(self.batchers, self.settings.limits)
         log.info(
             "models loaded",
             extra={
@@ -72,6 +75,7 @@ class InferenceApp:
                 "build": self.manifest.build,
                 "workers": self.settings.workers,
                 "threads_per_batch": self.settings.threads,
+                "embedding_dimensions": self._embedder.dimensions,
             },
         )
 
@@ -81,9 +85,9 @@ class InferenceApp:
             await asyncio.to_thread(self._workers.shutdown)
 
     def servicer(self) -> InferenceServicer:
-        if self._analyzer is None:
+        if self._analyzer is None or self._embedder is None:
             raise RuntimeError("the inference app has not started")
-        return InferenceServicer(self._analyzer, self.manifest)
+        return InferenceServicer(self._analyzer, self._embedder, self.manifest)
 
 
 class _LazyServicer(inference_pb2_grpc.InferenceServiceServicer):
@@ -102,6 +106,11 @@ class _LazyServicer(inference_pb2_grpc.InferenceServiceServicer):
         self, request: inference_pb2.AnalyzeTextsRequest, context: grpc.aio.ServicerContext
     ) -> inference_pb2.AnalyzeTextsResponse:
         return await self._get().AnalyzeTexts(request, context)
+
+    async def EmbedTexts(
+        self, request: inference_pb2.EmbedTextsRequest, context: grpc.aio.ServicerContext
+    ) -> inference_pb2.EmbedTextsResponse:
+        return await self._get().EmbedTexts(request, context)
 
     async def ListModels(
         self, request: inference_pb2.ListModelsRequest, context: grpc.aio.ServicerContext

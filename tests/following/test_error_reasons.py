@@ -22,7 +22,7 @@ def test_every_domain_error_reason_is_documented_in_the_error_proto() -> None:
     reasons = {cls.reason for cls in _subclasses(errors.DomainError)}
     assert reasons - DOCUMENTED == set()
     assert {"INVALID_USERNAME", "CREATOR_NOT_FOUND", "NOT_UNLOCKED", "QUOTA_EXCEEDED"} <= reasons
-    assert {"UPSTREAM_THROTTLED", "UPSTREAM_UNAVAILABLE", "SERVICE_UNAVAILABLE"} <= reasons
+    assert {"UPSTREAM_THROTTLED", "UPSTREAM_UNAVAILABLE", "SERVICE_UNAVAILABLE", "EMBEDDING_PENDING"} <= reasons
 
 
 def test_every_gateway_reason_is_documented_in_the_error_proto() -> None:

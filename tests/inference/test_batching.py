@@ -45,6 +45,10 @@ class GatedRunner:
     def tasks(self) -> tuple[TaskName, ...]:
         return (TaskName.SENTIMENT,)
 
+    @property
+    def embedding_dimensions(self) -> int:
+        return 0
+
     def run(self, texts: Sequence[str]) -> Probabilities:
         self.entered += 1
         self.gate.wait(timeout=10)

@@ -17,6 +17,8 @@ export type ListPostsResponse = Schemas["ListPostsResponse"];
 export type GetHistoryResponse = Schemas["GetHistoryResponse"];
 export type ListUnlockedResponse = Schemas["ListUnlockedResponse"];
 export type GetHealthResponse = Schemas["GetHealthResponse"];
+export type SimilarCreatorsResponse = Schemas["SimilarCreatorsResponse"];
+export type DiscoverResponse = Schemas["DiscoverResponse"];
 
 /**
  * Returns the current access token, or null to call without one. With Supabase:
@@ -38,6 +40,20 @@ export interface SearchOptions {
   refresh?: boolean;
   /** Posts to analyse (0 or absent: the server's default). */
   postLimit?: number;
+  signal?: AbortSignal;
+}
+
+export interface DiscoverOptions {
+  minFollowers?: number;
+  maxFollowers?: number;
+  /** Keep creators with at least one of these topics. */
+  categories?: string[];
+  /** Keep creators with at least one of these languages (ISO 639-1). */
+  languages?: string[];
+  /** Keep creators whose mean engagement rate (a fraction) is at least this. */
+  minEngagementRate?: number;
+  pageSize?: number;
+  pageToken?: string;
   signal?: AbortSignal;
 }
 
@@ -124,6 +140,31 @@ export class FollowingClient {
       this.raw.GET("/api/v1/creator/{username}/history", {
         params: { path: { username: profileName(username) }, query: { limit } },
       }),
+    );
+  }
+
+  /** The stored creators most similar to this one (lookalikes), most similar first. */
+  similar(username: string, pageSize?: number): Promise<SimilarCreatorsResponse> {
+    return unwrap(
+      this.raw.GET("/api/v1/creator/{username}/similar", {
+        params: { path: { username: profileName(username) }, query: { page_size: pageSize } },
+      }),
+    );
+  }
+
+  /** Stored creators by meaning (or lookalikes of "@name"), best first, with exact filters; a page of at most 200. */
+  discover(query: string, options: DiscoverOptions = {}): Promise<DiscoverResponse> {
+    // int64 fields travel as decimal strings (proto3 JSON).
+    const body: NonNullable<paths["/api/v1/discover"]["post"]["requestBody"]>["content"]["application/json"] = { query };
+    if (options.minFollowers !== undefined) body.min_followers = String(options.minFollowers);
+    if (options.maxFollowers !== undefined) body.max_followers = String(options.maxFollowers);
+    if (options.categories?.length) body.categories = options.categories;
+    if (options.languages?.length) body.languages = options.languages;
+    if (options.minEngagementRate !== undefined) body.min_engagement_rate = options.minEngagementRate;
+    if (options.pageSize) body.page_size = options.pageSize;
+    if (options.pageToken) body.page_token = options.pageToken;
+    return unwrap(
+      this.raw.POST("/api/v1/discover", { body, ...(options.signal ? { signal: options.signal } : {}) }),
     );
   }
 

@@ -4,6 +4,8 @@ export { FollowingClient, profileName } from "./client.js";
 export type {
   ClientOptions,
   CreatorReport,
+  DiscoverOptions,
+  DiscoverResponse,
   GetHealthResponse,
   GetHistoryResponse,
   ListPostsResponse,
@@ -11,6 +13,7 @@ export type {
   Post,
   Schemas,
   SearchOptions,
+  SimilarCreatorsResponse,
   TokenProvider,
 } from "./client.js";
 export { errorFromResponse, FollowingError, parseRetryAfter } from "./errors.js";

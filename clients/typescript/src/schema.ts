@@ -315,6 +315,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/creator/{username}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lookalikes: the stored creators whose embedding (see "Discovery" below) is closest to this creator's, most similar first, excluding the creator itself
+         * @description Lookalikes: the stored creators whose embedding (see "Discovery" below) is closest to this creator's, most similar
+         *     first, excluding the creator itself. Any stored creator can be looked up by any signed-in user: results show public
+         *     profile data only (the full report still needs a search). Errors: NOT_FOUND (the creator is not stored: search it
+         *     first), FAILED_PRECONDITION with reason EMBEDDING_PENDING (its captions are not embedded yet; retry shortly),
+         *     INVALID_ARGUMENT (a bad username or page_size).
+         */
+        get: operations["CreatorService_SimilarCreators"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/creator/{username}/track": {
         parameters: {
             query?: never;
@@ -338,6 +362,33 @@ export interface paths {
          *     report and history stay. Untracking a creator that is not tracked changes nothing (`was_tracked` is false).
          */
         delete: operations["CreatorService_UntrackCreator"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/discover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Topic search by meaning over the stored creators: the query is embedded with the caption encoder and creators are ranked by the cosine similarity of their embedding to it, best first; the filters are exact (a creator either passes them or is not listed)
+         * @description Topic search by meaning over the stored creators: the query is embedded with the caption encoder and creators are
+         *     ranked by the cosine similarity of their embedding to it, best first; the filters are exact (a creator either
+         *     passes them or is not listed). A query that is a stored creator's username ("@name" or "name") ranks lookalikes of
+         *     that creator instead. Errors: INVALID_ARGUMENT (empty or over-long query, a query with no words, contradictory
+         *     filters, bad page_size or page_token, or a page_token of another query, filters or page_size), NOT_FOUND (an
+         *     "@name" query naming no stored creator), FAILED_PRECONDITION with reason EMBEDDING_PENDING (the named creator's
+         *     captions are not embedded yet; retry shortly), UNAVAILABLE (the inference service cannot embed the query now;
+         *     retry).
+         */
+        post: operations["CreatorService_Discover"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -400,9 +451,10 @@ export interface components {
              *     - `FAILED_PRECONDITION`: the system is not in a state to do this
              *     - `ALREADY_EXISTS`
              *     - `INTERNAL`: a bug: the message carries the request id to report
+             *     - `EMBEDDING_PENDING`: the creator's captions are not embedded yet (discovery): retry shortly
              * @enum {string}
              */
-            reason: "TOKEN_MISSING" | "TOKEN_INVALID" | "TOKEN_EXPIRED" | "WRONG_AUDIENCE" | "FORBIDDEN_ROLE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INVALID_ARGUMENT" | "REQUEST_TOO_LARGE" | "CORS_ORIGIN_REFUSED" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INVALID_USERNAME" | "CREATOR_NOT_FOUND" | "NOT_UNLOCKED" | "UPSTREAM_THROTTLED" | "UPSTREAM_UNAVAILABLE" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "PERMISSION_DENIED" | "RESOURCE_EXHAUSTED" | "FAILED_PRECONDITION" | "ALREADY_EXISTS" | "INTERNAL";
+            reason: "TOKEN_MISSING" | "TOKEN_INVALID" | "TOKEN_EXPIRED" | "WRONG_AUDIENCE" | "FORBIDDEN_ROLE" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "INVALID_ARGUMENT" | "REQUEST_TOO_LARGE" | "CORS_ORIGIN_REFUSED" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "DEADLINE_EXCEEDED" | "INVALID_USERNAME" | "CREATOR_NOT_FOUND" | "NOT_UNLOCKED" | "UPSTREAM_THROTTLED" | "UPSTREAM_UNAVAILABLE" | "QUOTA_EXCEEDED" | "NOT_FOUND" | "PERMISSION_DENIED" | "RESOURCE_EXHAUSTED" | "FAILED_PRECONDITION" | "ALREADY_EXISTS" | "INTERNAL" | "EMBEDDING_PENDING";
             /** @constant */
             domain: "following";
             metadata: {
@@ -614,6 +666,25 @@ export interface components {
             /** @description Whether the audience and engagement look genuine, from public data only, with the signals behind the score. */
             authenticity?: components["schemas"]["Authenticity"];
         };
+        /** @description The profile summary of a stored creator as discovery lists it: public profile data only. */
+        CreatorSummary: {
+            full_name: string;
+            avatar_url: string;
+            is_verified: boolean;
+            /** Format: int64 */
+            followers_count: string;
+            /** @description Analytics.dominant_category of its stored report; empty when none. */
+            dominant_category: string;
+            /**
+             * Format: double
+             * @description UnlockedCreator.mean_engagement_rate (same definition and window); absent when it is.
+             */
+            mean_engagement_rate?: number;
+            /** @description Languages of at least 30 % of its analysed recent captions (ISO 639-1), most frequent first. */
+            languages: string[];
+            /** @description Content categories of at least 20 % of its analysed recent captions, most frequent first. */
+            topics: string[];
+        };
         DailyStatistics: {
             /** @description UTC day, YYYY-MM-DD. */
             date: string;
@@ -655,6 +726,24 @@ export interface components {
              * @description Jobs deleted.
              */
             discarded: number;
+        };
+        DiscoverResponse: {
+            creators: components["schemas"]["DiscoveredCreator"][];
+            /** @description Pass as page_token for the next page; empty on the last page. */
+            next_page_token: string;
+            /** @description The stored creator the query named, when it was a username (lookalike ranking); empty for a query in words. */
+            lookalikes_of: string;
+        };
+        DiscoveredCreator: {
+            username: string;
+            /**
+             * Format: double
+             * @description Cosine similarity of the creator's embedding to the query's embedding (or to the named creator's), in [-1, 1].
+             */
+            score: number;
+            profile?: components["schemas"]["CreatorSummary"];
+            /** @description Its recent posts whose captions are closest to the query, at most 3, closest first. */
+            matching_posts: components["schemas"]["MatchingPost"][];
         };
         /**
          * @description Engagement over the window's non-pinned posts.
@@ -877,6 +966,16 @@ export interface components {
             creators: components["schemas"]["UnlockedCreator"][];
             /** @description Pass as page_token for the next page; empty on the last page. */
             next_page_token: string;
+        };
+        MatchingPost: {
+            /** @description The post's shortcode and caption (as stored). */
+            shortcode: string;
+            caption: string;
+            /**
+             * Format: double
+             * @description Cosine similarity of the caption's embedding to the query's.
+             */
+            similarity: number;
         };
         /** @description An image: our mirrored copy when it is ready, Instagram's original until then. */
         Media: {
@@ -1159,6 +1258,20 @@ export interface components {
             /** Format: int64 */
             negative: number;
             coverage?: components["schemas"]["Coverage"];
+        };
+        SimilarCreator: {
+            username: string;
+            /**
+             * Format: double
+             * @description Cosine similarity of the two creators' embeddings, in [-1, 1].
+             */
+            similarity: number;
+            profile?: components["schemas"]["CreatorSummary"];
+            /** @description The topics (CreatorSummary.topics) both creators have, in the looked-up creator's order. */
+            shared_topics: string[];
+        };
+        SimilarCreatorsResponse: {
+            creators: components["schemas"]["SimilarCreator"][];
         };
         /**
          * @description Paid partnerships among every post of the window, pinned ones included: sponsored_posts + organic_posts is the
@@ -1807,6 +1920,48 @@ export interface operations {
             504: components["responses"]["Error"];
         };
     };
+    CreatorService_SimilarCreators: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 1-50; 0 means 10.
+                 * @example 20
+                 */
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The creator to find lookalikes of (same rules as SearchCreatorRequest.username).
+                 * @example fit.bayann
+                 */
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimilarCreatorsResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
     CreatorService_TrackCreator: {
         parameters: {
             query?: never;
@@ -1867,6 +2022,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UntrackCreatorResponse"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            405: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+            414: components["responses"]["Error"];
+            429: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+            504: components["responses"]["Error"];
+        };
+    };
+    CreatorService_Discover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "page_size": 20,
+                 *       "page_token": ""
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description What to find, in words ("home baking and sourdough"), 1-200 characters; or a stored creator's username, "@name" or
+                     *     "name", to rank its lookalikes.
+                     */
+                    query?: string;
+                    /**
+                     * Format: int64
+                     * @description Followers at least / at most (inclusive); absent means no bound.
+                     */
+                    min_followers?: string;
+                    /** Format: int64 */
+                    max_followers?: string;
+                    /** @description Keep creators with at least one of these topics (CreatorSummary.topics); empty means any. */
+                    categories?: string[];
+                    /** @description Keep creators with at least one of these languages (CreatorSummary.languages); empty means any. */
+                    languages?: string[];
+                    /**
+                     * Format: double
+                     * @description Keep creators whose mean_engagement_rate (a fraction) is at least this; creators without one are left out.
+                     */
+                    min_engagement_rate?: number;
+                    /**
+                     * Format: int64
+                     * @description 1-50; 0 means 10.
+                     */
+                    page_size?: number;
+                    /**
+                     * @description The next_page_token of the previous page; empty for the first page. Results are ranked among the best 200
+                     *     matches; there is no page beyond them.
+                     */
+                    page_token?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiscoverResponse"];
                 };
             };
             400: components["responses"]["Error"];

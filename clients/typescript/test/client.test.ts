@@ -74,6 +74,22 @@ describe("against the stack", () => {
     assert.ok(error.reason === null || error.reason === "CREATOR_NOT_FOUND", `reason ${error.reason}`);
   });
 
+  test("discover answers a typed page and refuses contradictory filters with a typed 400", async () => {
+    const page = await alice.discover("fitness and workouts", { pageSize: 5, minFollowers: 0 });
+    assert.ok(Array.isArray(page.creators));
+    assert.ok(page.creators.length <= 5);
+    const error = await rejection(alice.discover("fitness", { minFollowers: 10, maxFollowers: 5 }));
+    assert.equal(error.status, 400);
+    assert.equal(error.reason, "INVALID_ARGUMENT");
+    assert.match(error.message, /min_followers/);
+  });
+
+  test("similar of a creator never stored is a typed 404", async () => {
+    const error = await rejection(alice.similar("no.such.creator.here"));
+    assert.equal(error.status, 404);
+    assert.equal(error.code, 5);
+  });
+
   test("a call without a token is a typed 401", async () => {
     const anonymous = new FollowingClient({ baseUrl: gateway, token: async () => null });
     const error = await rejection(anonymous.unlocked());

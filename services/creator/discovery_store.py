@@ -1,0 +1,224 @@
+"""PostgreSQL adapter of discovery: nearest stored creators by the cosine distance of their embeddings (pgvector), the
+exact filters, and each listed creator's recent posts closest to the query.
+
+Ranking is `ORDER BY embedding <=> query LIMIT k` on `creator.creators`, which the HNSW index
+`creators_embedding_hnsw` answers. HNSW filters after the search: it finds at most `hnsw.ef_search` nearest rows and
+the filters then drop some, so a selective filter can leave fewer than asked. Each ranking therefore runs in a
+transaction that raises `hnsw.ef_search` for it (SET LOCAL) and, on pgvector >= 0.8, turns on its iterative scan
+(`hnsw.iterative_scan`, which keeps searching until enough rows pass); when the index still returns fewer rows than
+asked, the same ranking runs exactly over the rows that pass the filters. Either way the answer for the same request
+on the same data is the same, so pages cut from it neither repeat nor skip a creator. Every statement runs on
+PostgreSQL 15 with pgvector 0.5; vectors travel as text ('[0.1,...]').
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+# The most rows one ranking returns (Discover pages within them), and the search breadth for it: HNSW returns at most
+# ef_search rows before filtering, so it must exceed what is asked with room for the rows the filters drop.
+MAX_RANKED = 200
+MIN_EF_SEARCH = 100
+MAX_EF_SEARCH = 1000
+MATCHING_POSTS = 3
+ITERATIVE_SCAN_SINCE = (0, 8)
+
+# Public profile data only, the avatar as its CDN rendition once mirrored (as the other lists show it).
+PROFILE_COLUMNS = """
+c.id, c.username, c.full_name, c.is_verified, c.followers, c.dominant_category, c.mean_engagement_rate,
+c.languages, c.topics,
+COALESCE((SELECT m.renditions -> -1 ->> 3 FROM creator.media m
+           WHERE m.source_url = c.avatar_url AND m.state = 2), c.avatar_url) AS avatar_url
+"""
+
+ANCHOR = """
+SELECT c.id, c.embedding::text AS embedding, c.topics FROM creator.creators c WHERE c.username = $1
+"""
+
+PGVECTOR_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+
+# $1 query vector, $2 creator left out (or NULL), $3-$4 followers range, $5 topics, $6 languages, $7 minimum rate.
+FILTERS = """
+c.embedding IS NOT NULL
+AND ($2::bigint IS NULL OR c.id <> $2)
+AND ($3::bigint IS NULL OR c.followers >= $3)
+AND ($4::bigint IS NULL OR c.followers <= $4)
+AND (cardinality($5::text[]) = 0 OR c.topics && $5::text[])
+AND (cardinality($6::text[]) = 0 OR c.languages && $6::text[])
+AND ($7::float8 IS NULL OR c.mean_engagement_rate >= $7)
+"""
+
+# Served by the HNSW index; the id breaks ties so that equal distances keep one order.
+RANK_BY_INDEX = f"""
+SELECT c.id, c.embedding <=> $1::text::vector AS distance
+  FROM creator.creators c
+ WHERE {FILTERS}
+ ORDER BY c.embedding <=> $1::text::vector
+ LIMIT $8
+"""
+
+# The exact ranking: the filters first (a materialised CTE, so the planner cannot turn it back into the index scan),
+# then the distance of each row that passed.
+RANK_EXACTLY = f"""
+WITH passed AS MATERIALIZED (
+    SELECT c.id, c.embedding FROM creator.creators c WHERE {FILTERS}
+)
+SELECT id, embedding <=> $1::text::vector AS distance FROM passed
+ ORDER BY distance, id
+ LIMIT $8
+"""
+
+PROFILES = f"SELECT {PROFILE_COLUMNS} FROM creator.creators c WHERE c.id = ANY($1::bigint[])"
+
+# Among each creator's posts of its latest fetch, those whose caption embedding is closest to the query.
+CLOSEST_POSTS = """
+SELECT c.id AS creator_id, m.shortcode, m.caption, m.distance
+  FROM creator.creators c
+ CROSS JOIN LATERAL (
+    SELECT p.shortcode, COALESCE(p.caption, '') AS caption, a.embedding <=> $1::text::vector AS distance
+      FROM creator.posts p
+      JOIN creator.post_analyses a ON a.post_id = p.instagram_id
+     WHERE p.instagram_id = ANY(c.recent_post_ids) AND a.embedding IS NOT NULL
+     ORDER BY distance, p.taken_at DESC, p.instagram_id
+     LIMIT $3) m
+ WHERE c.id = ANY($2::bigint[])
+ ORDER BY c.id, m.distance, m.shortcode
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Exact conditions a listed creator meets; None and empty mean no condition."""
+
+    min_followers: int | None = None
+    max_followers: int | None = None
+    topics: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    min_engagement_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A stored creator looked up by username: its embedding (as pgvector text, None while pending) and topics."""
+
+    creator_id: int
+    embedding: str | None
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    creator_id: int
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    creator_id: int
+    username: str
+    full_name: str
+    avatar_url: str
+    is_verified: bool
+    followers: int
+    dominant_category: str
+    mean_engagement_rate: float | None
+    languages: tuple[str, ...]
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePost:
+    shortcode: str
+    caption: str
+    similarity: float
+
+
+def vector_text(values: Sequence[float]) -> str:
+    """pgvector's text form of a vector."""
+    return "[" + ",".join(f"{value:.8g}" for value in values) + "]"
+
+
+def similarity(distance: float) -> float:
+    """Cosine similarity from pgvector's cosine distance, kept in [-1, 1] against rounding."""
+    return max(-1.0, min(1.0, 1.0 - distance))
+
+
+async def anchor(conn: asyncpg.Connection, username: str) -> Anchor | None:
+    row = await conn.fetchrow(ANCHOR, username)
+    if row is None:
+        return None
+    return Anchor(row["id"], row["embedding"], tuple(row["topics"]))
+
+
+async def iterative_scan_available(conn: asyncpg.Connection) -> bool:
+    """Whether the installed pgvector has `hnsw.iterative_scan` (0.8 and later)."""
+    version = await conn.fetchval(PGVECTOR_VERSION)
+    if version is None:
+        return False
+    numbers = tuple(int(part) if part.isdigit() else 0 for part in str(version).split(".")[:2])
+    return numbers >= ITERATIVE_SCAN_SINCE
+
+
+def ef_search(limit: int) -> int:
+    return max(MIN_EF_SEARCH, min(MAX_EF_SEARCH, 2 * limit))
+
+
+async def rank(
+    conn: asyncpg.Connection,
+    query: str,
+    limit: int,
+    filters: Filters,
+    exclude: int | None,
+    iterative_scan: bool,
+) -> list[Ranked]:
+    """The `limit` creators with an embedding nearest to `query` (pgvector text) that pass `filters`, nearest first,
+    without `exclude`."""
+    args = (
+        query,
+        exclude,
+        filters.min_followers,
+        filters.max_followers,
+        list(filters.topics),
+        list(filters.languages),
+        filters.min_engagement_rate,
+        limit,
+    )
+    async with conn.transaction(readonly=True):
+        # SET LOCAL takes no parameters; set_config(..., true) is its parameterised form.
+        await conn.execute("SELECT set_config('hnsw.ef_search', $1, true)", str(ef_search(limit)))
+        if iterative_scan:
+            await conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
+        rows = await conn.fetch(RANK_BY_INDEX, *args)
+        if len(rows) < limit:
+            rows = await conn.fetch(RANK_EXACTLY, *args)
+    return [Ranked(row["id"], similarity(row["distance"])) for row in rows]
+
+
+async def profiles(conn: asyncpg.Connection, creator_ids: Sequence[int]) -> dict[int, Profile]:
+    rows = await conn.fetch(PROFILES, list(creator_ids))
+    return {
+        row["id"]: Profile(
+            creator_id=row["id"],
+            username=row["username"],
+            full_name=row["full_name"],
+            avatar_url=row["avatar_url"],
+            is_verified=row["is_verified"],
+            followers=row["followers"],
+            dominant_category=row["dominant_category"],
+            mean_engagement_rate=row["mean_engagement_rate"],
+            languages=tuple(row["languages"]),
+            topics=tuple(row["topics"]),
+        )
+        for row in rows
+    }
+
+
+async def closest_posts(conn: asyncpg.Connection, query: str, creator_ids: Sequence[int]) -> dict[int, list[ClosePost]]:
+    """Up to MATCHING_POSTS recent posts per creator whose caption embedding is closest to `query`, closest first."""
+    found: dict[int, list[ClosePost]] = {creator_id: [] for creator_id in creator_ids}
+    for row in await conn.fetch(CLOSEST_POSTS, query, list(creator_ids), MATCHING_POSTS):
+        found[row["creator_id"]].append(ClosePost(row["shortcode"], row["caption"], similarity(row["distance"])))
+    return found
