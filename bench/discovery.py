@@ -31,18 +31,18 @@ from bench.stats import percentile
 from following.dbroles import owner_role_name
 from following.migrations import migrate_directory
 from scripts.stack import Stack, private_stack
+from services.creator import discovery_store
 from services.creator.handlers import CreatorServicer
 
 CREATORS = 100_000
 RECALL_QUERIES = 200
 K = 10
-# hnsw.ef_search for discovery's ranking statements: the smallest of pgvector's default (40) and the values tried
-# after it that reaches TARGET_RECALL on this corpus.
-EF_SEARCH = 40
-EF_SEARCH_TRIED = (40, 64, 100)
+# hnsw.ef_search of a page of K lookalikes (the store's setting, the verdict's), and others reported beside it.
+EF_SEARCH = discovery_store.ef_search(K)
+EF_SEARCH_TRIED = (40, 64)
 TARGET_RECALL = 0.95
 SQL_QUERIES = 200
-EXACT_QUERIES = 30
+DISCOVER_SQL_QUERIES = 100
 SERVICE_WARMUP = 20
 SERVICE_REQUESTS = 300
 TEXT_REQUESTS = 150
@@ -113,19 +113,39 @@ async def prepare(stack: Stack, corpus: corpus_.Corpus, figures: Figures) -> Non
         await conn.close()
 
 
-async def _ranked(
+def _store_filters(filters: corpus_.Filters) -> discovery_store.Filters:
+    return discovery_store.Filters(
+        filters.min_followers,
+        filters.max_followers,
+        filters.categories,
+        filters.languages,
+        filters.min_engagement_rate,
+    )
+
+
+async def store_rankings(
     conn: asyncpg.Connection,
-    row: Latency,
-    settings: tuple[str, ...],
-    run: Callable[[], Awaitable[list[asyncpg.Record]]],
-) -> list[asyncpg.Record]:
-    async with conn.transaction():
-        for setting in settings:
-            await conn.execute(setting)
+    corpus: corpus_.Corpus,
+    queries: np.ndarray,
+    limit: int,
+    filters: corpus_.Filters,
+    iterative: bool,
+) -> Latency:
+    """The store's ranking (what SimilarCreators and Discover run) for each query, timed and checked against exact."""
+    label = f"rank {limit}, {filters.name}: ef_search {discovery_store.ef_search(limit)}"
+    row = Latency(label + (", iterative scan" if iterative else ""))
+    keep = filters.mask(corpus)
+    wanted = _store_filters(filters)
+    for query in queries:
+        text = corpus_.vector_text(query)
         started = time.perf_counter()
-        rows = await run()
+        ranked = await discovery_store.rank(conn, text, limit, wanted, None, iterative)
         row.samples.append(time.perf_counter() - started)
-    return rows
+        exact = corpus_.exact_filtered(corpus, keep, query, limit)
+        row.returned += len(ranked)
+        row.wanted += len(exact)
+        row.found += len({r.creator_id for r in ranked} & set(exact.tolist()))
+    return row
 
 
 async def measure_sql(dsn: str, corpus: corpus_.Corpus, figures: Figures) -> None:
@@ -134,47 +154,17 @@ async def measure_sql(dsn: str, corpus: corpus_.Corpus, figures: Figures) -> Non
         queries = corpus_.queries(corpus, RECALL_QUERIES)
         if not await corpus_.uses_index(conn, queries[0], K):
             raise RuntimeError("the ranking statement does not use the HNSW index")
-        for ef in EF_SEARCH_TRIED:
+        for ef in sorted({*EF_SEARCH_TRIED, EF_SEARCH}):
             figures.recall[ef] = await corpus_.recall_at_k(conn, corpus, queries, K, ef)
-        ef_search = f"SET LOCAL hnsw.ef_search = {EF_SEARCH}"
-        unfiltered = Latency(f"nearest {K}, no filter, index (ef_search {EF_SEARCH})")
-        for query in queries[:SQL_QUERIES]:
-            await _ranked(conn, unfiltered, (ef_search,), lambda q=query: conn.fetch(corpus_.NEAREST, q, K))
-        figures.sql.append(unfiltered)
-        lookalike = Latency(f"lookalikes {K}: the creator's embedding, then nearest {K + 1}, index")
-        for index in range(SQL_QUERIES):
-            name = corpus_.Corpus.username(index * 397 % corpus.size)
-
-            async def lookalikes(username: str = name) -> list[asyncpg.Record]:
-                own = await conn.fetchval("SELECT embedding FROM creator.creators WHERE username = $1", username)
-                return await conn.fetch(corpus_.NEAREST, own, K + 1)
-
-            await _ranked(conn, lookalike, (ef_search,), lookalikes)
-        figures.sql.append(lookalike)
-        iterative = int(figures.pgvector.split(".")[0]) > 0 or int(figures.pgvector.split(".")[1]) >= 8
-        modes: list[tuple[str, tuple[str, ...], int]] = [("index, then filter", (ef_search,), SQL_QUERIES)]
-        if iterative:
-            modes.append(
-                ("iterative index scan", (ef_search, "SET LOCAL hnsw.iterative_scan = relaxed_order"), SQL_QUERIES)
+        iterative = await discovery_store.iterative_scan_available(conn)
+        figures.sql.append(await store_rankings(conn, corpus, queries[:SQL_QUERIES], K, corpus_.NO_FILTER, iterative))
+        for filters in (corpus_.NO_FILTER, *corpus_.FILTERS):
+            figures.selectivity[filters.name] = float(filters.mask(corpus).mean())
+            figures.sql.append(
+                await store_rankings(
+                    conn, corpus, queries[:DISCOVER_SQL_QUERIES], discovery_store.MAX_RANKED, filters, iterative
+                )
             )
-        modes.append(("exact (no index)", ("SET LOCAL enable_indexscan = off",), EXACT_QUERIES))
-        for filters in corpus_.FILTERS:
-            keep = filters.mask(corpus)
-            figures.selectivity[filters.name] = float(keep.mean())
-            for mode, settings, count in modes:
-                row = Latency(f"nearest {K}, {filters.name}: {mode}")
-                for query in queries[:count]:
-                    rows = await _ranked(
-                        conn,
-                        row,
-                        settings,
-                        lambda q=query: conn.fetch(corpus_.FILTERED_NEAREST, q, *filters.arguments(), K),
-                    )
-                    exact = corpus_.exact_filtered(corpus, keep, query, K)
-                    row.returned += len(rows)
-                    row.wanted += len(exact)
-                    row.found += len({r["id"] for r in rows} & set(exact.tolist()))
-                figures.sql.append(row)
     finally:
         await conn.close()
 
@@ -289,7 +279,8 @@ def report(f: Figures) -> str:
         + "; ".join(f"{name} {share * 100:.1f} %" for name, share in f.selectivity.items())
         + ".",
         "",
-        "| ranking statement at PostgreSQL (asyncpg, 1 client) | n | p50 | p99 | answers full | recall vs exact |",
+        "| the store's ranking (discovery_store.rank) at PostgreSQL, 1 client | n | p50 | p99 | answers full"
+        " | recall vs exact |",
         "|---|---|---|---|---|---|",
     ]
     for row in f.sql:

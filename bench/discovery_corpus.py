@@ -1,7 +1,10 @@
 """Synthetic discovery corpus for the benchmark: creators with embeddings drawn around niche centres, loaded by COPY.
 
-Each niche is a random unit direction in the caption encoder's space (384-d); a creator is its niche's centre plus
-gaussian noise, normalised, the way real creators of one niche write about the same things in different words. The
+Each niche is a random unit direction in the caption encoder's space (384-d) with a few directions of its own (a random
+INTRINSIC-dimensional subspace: its sub-topics and styles); a creator is its niche's centre plus a gaussian offset in
+that subspace and a little isotropic noise, normalised. Sentence embeddings lie near such low-dimensional structure;
+isotropic noise in all 384 dimensions instead makes every creator of a niche almost equally far from a query, which
+no real corpus does and which no approximate index (nor the ranking itself) can order meaningfully. The
 filter columns are drawn so that filters have varying selectivity: followers log-normal (median ~20k, 1k-20M),
 engagement log-normal around 2 % (absent for a few), one or two languages (mostly English), one to three topics led by
 the niche's. Rows carry only what discovery reads; the loader drops the HNSW index first and `build_index` rebuilds it
@@ -25,8 +28,11 @@ from services.creator.embedding import DIMENSIONS
 from services.inference.modelbuild.categories import LABELS
 
 NICHES = 30
-# Noise per dimension: a creator's cosine similarity to its niche centre is ~0.7, to another niche's ~0.
-NOISE = 1.0 / np.sqrt(DIMENSIONS)
+# A niche's own directions, and the spread along them: a creator's cosine similarity to its niche's centre is ~0.7,
+# to another niche's ~0; a little noise in every dimension on top.
+INTRINSIC = 16
+SPREAD = 0.25
+NOISE = 0.15 / np.sqrt(DIMENSIONS)
 # Languages and their shares among creators' first language; a fifth of creators write in a second one too.
 LANGUAGE_SHARES = {"en": 0.55, "es": 0.12, "pt": 0.1, "fr": 0.06, "de": 0.05, "it": 0.04, "id": 0.04, "ja": 0.04}
 SECOND_LANGUAGE_SHARE = 0.2
@@ -67,6 +73,7 @@ class Corpus:
     languages: list[list[str]]
     topics: list[list[str]]
     centres: np.ndarray  # float32 (NICHES, DIMENSIONS)
+    bases: np.ndarray  # float32 (NICHES, INTRINSIC, DIMENSIONS)
 
     @property
     def size(self) -> int:
@@ -81,17 +88,22 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def around_centres(rng: np.random.Generator, centres: np.ndarray, niche: np.ndarray) -> np.ndarray:
-    """One unit vector per entry of `niche`: its centre plus gaussian noise, normalised."""
-    noise = rng.standard_normal((len(niche), centres.shape[1]), dtype=np.float32) * NOISE
-    return _unit(centres[niche] + noise)
+def around_centres(rng: np.random.Generator, centres: np.ndarray, bases: np.ndarray, niche: np.ndarray) -> np.ndarray:
+    """One unit vector per entry of `niche`: its centre, an offset in its subspace and noise, normalised."""
+    rows = centres[niche] + rng.standard_normal((len(niche), centres.shape[1]), dtype=np.float32) * NOISE
+    offsets = rng.standard_normal((len(niche), INTRINSIC), dtype=np.float32) * SPREAD
+    for index in range(len(centres)):
+        mine = niche == index
+        rows[mine] += offsets[mine] @ bases[index]
+    return _unit(rows)
 
 
 def generate(size: int, seed: int = 18) -> Corpus:
     rng = np.random.default_rng(seed)
     centres = _unit(rng.standard_normal((NICHES, DIMENSIONS), dtype=np.float32))
+    bases = _unit(rng.standard_normal((NICHES, INTRINSIC, DIMENSIONS), dtype=np.float32))
     niche = rng.integers(0, NICHES, size)
-    vectors = around_centres(rng, centres, niche)
+    vectors = around_centres(rng, centres, bases, niche)
     followers = np.clip(np.exp(rng.normal(np.log(20_000), 1.5, size)), 1_000, 20_000_000).astype(np.int64)
     engagement = np.clip(np.exp(rng.normal(np.log(0.02), 0.7, size)), 0.0005, 0.5)
     engagement[rng.random(size) < ABSENT_ENGAGEMENT_SHARE] = np.nan
@@ -115,13 +127,13 @@ def generate(size: int, seed: int = 18) -> Corpus:
             if LABELS[extra] not in mine:
                 mine.append(LABELS[extra])
         topics.append(mine)
-    return Corpus(vectors, niche, followers, engagement, languages, topics, centres)
+    return Corpus(vectors, niche, followers, engagement, languages, topics, centres, bases)
 
 
 def queries(corpus: Corpus, count: int, seed: int = 1018) -> np.ndarray:
     """Query vectors like a topic query's embedding: fresh draws around random niche centres (not stored rows)."""
     rng = np.random.default_rng(seed)
-    return around_centres(rng, corpus.centres, rng.integers(0, NICHES, count))
+    return around_centres(rng, corpus.centres, corpus.bases, rng.integers(0, NICHES, count))
 
 
 def vector_binary(vector: np.ndarray) -> bytes:
@@ -258,32 +270,14 @@ class Filters:
             keep &= np.array([not wanted.isdisjoint(topics) for topics in corpus.topics])
         return keep
 
-    def arguments(self) -> tuple[object, ...]:
-        """FILTERED_NEAREST's $2-$6."""
-        return (
-            self.min_followers,
-            self.max_followers,
-            list(self.languages),
-            list(self.categories),
-            self.min_engagement_rate,
-        )
 
-
-# Three selectivities: most creators, about a tenth, under one percent.
+NO_FILTER = Filters("no filter")
+# Three selectivities: two thirds of the creators, a fifth, two percent.
 FILTERS = (
     Filters("followers >= 10k", min_followers=10_000),
     Filters("10k-1M followers, en, engagement >= 2 %", 10_000, 1_000_000, ("en",), (), 0.02),
     Filters("Travel, es", languages=("es",), categories=("Travel",)),
 )
-
-# The discovery ranking statement with the filters applied to the index's candidates.
-FILTERED_NEAREST = """
-SELECT id FROM creator.creators
-WHERE ($2::bigint IS NULL OR followers >= $2) AND ($3::bigint IS NULL OR followers <= $3)
-  AND (cardinality($4::text[]) = 0 OR languages && $4) AND (cardinality($5::text[]) = 0 OR topics && $5)
-  AND ($6::float8 IS NULL OR mean_engagement_rate >= $6)
-ORDER BY embedding <=> $1 LIMIT $7
-"""
 
 
 def exact_filtered(corpus: Corpus, keep: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
