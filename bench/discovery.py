@@ -39,13 +39,13 @@ RECALL_QUERIES = 200
 K = 10
 # hnsw.ef_search of a page of K lookalikes (the store's setting, the verdict's), and others reported beside it.
 EF_SEARCH = discovery_store.ef_search(K)
-EF_SEARCH_TRIED = (40, 64)
+EF_SEARCH_TRIED = (40,)
 TARGET_RECALL = 0.95
 SQL_QUERIES = 200
-DISCOVER_SQL_QUERIES = 100
+DISCOVER_SQL_QUERIES = 50
 SERVICE_WARMUP = 20
-SERVICE_REQUESTS = 300
-TEXT_REQUESTS = 150
+SERVICE_REQUESTS = 200
+TEXT_REQUESTS = 100
 TARGET_P50_MS = 20.0
 TARGET_P99_MS = 50.0
 # The planner's memory for the index build; the build spills to disk (much slower) when the graph does not fit.
