@@ -43,6 +43,7 @@ LAYERS = {
             "quota",
             "tracking_store",
             "discovery_store",
+            "embedding_store",
             "inference_client",
             "cdn_client",
             "upstream",
@@ -64,7 +65,9 @@ LAYERS = {
         adapters=("store", "memory_queue", "storage", "downloads", "listener", "fileserver"),
         use_cases=("handlers", "worker", "maintenance", "mirror", "server"),
     ),
-    "inference": Layers(adapters=("runners", "modelcache"), use_cases=("analyzer", "handlers", "server", "evaluate")),
+    "inference": Layers(
+        adapters=("runners", "modelcache"), use_cases=("analyzer", "embedder", "handlers", "server", "evaluate")
+    ),
 }
 # Services that own a schema: their SQL belongs in their adapters.
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|LISTEN|NOTIFY|CREATE|ALTER|DROP|TRUNCATE)\s")

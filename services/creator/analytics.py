@@ -65,6 +65,8 @@ class CaptionAnalysis:
     sentiment_confidence: float = 0.0
     sentiment_skipped: str = ""
     category_skipped: str = ""
+    # The caption's sentence embedding (unit length) when it was asked for; empty for "no_text" and in reports.
+    embedding: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.creator.analytics import CaptionAnalysis
+from services.creator.embedding_store import vector_text
 from services.creator.media import JobPlan
 
 CLAIM_ANALYSES = """
@@ -28,7 +29,8 @@ RETURNING a.post_id, a.creator_id, p.caption
 COMPLETE_ANALYSIS = """
 UPDATE creator.post_analyses SET state = 'done', last_error = '', status = $3, sentiment = $4, sentiment_score = $5,
        language = $6, language_confidence = $7, category = $8, category_score = $9, top_categories = $10::jsonb,
-       sentiment_confidence = $11, sentiment_skipped = $12, category_skipped = $13, analysed_at = now()
+       sentiment_confidence = $11, sentiment_skipped = $12, category_skipped = $13, embedding = $14::text::vector,
+       analysed_at = now()
  WHERE post_id = $1 AND caption_md5 = md5($2)
 """
 
@@ -99,6 +101,7 @@ async def complete_analyses(conn: asyncpg.Connection, done: Sequence[tuple[str, 
                 a.sentiment_confidence,
                 a.sentiment_skipped,
                 a.category_skipped,
+                vector_text(a.embedding),
             )
             for post_id, caption, a in done
         ],

@@ -18,7 +18,14 @@ import asyncpg
 import grpc
 from creator.v1 import creator_pb2
 
-from following.errors import EmbeddingPending, InvalidArgument, InvalidUsername, NotFound, Unavailable
+from following.errors import (
+    EmbeddingPending,
+    FailedPrecondition,
+    InvalidArgument,
+    InvalidUsername,
+    NotFound,
+    Unavailable,
+)
 from following.interceptors import caller_user_id
 from following.pagination import PageTokenCodec, page_size
 from services.creator import discovery_store
@@ -209,8 +216,10 @@ class DiscoveryHandlers:
 
     @staticmethod
     def _anchor_vector(anchor: discovery_store.Anchor, username: str) -> str:
-        if anchor.embedding is None:
+        if anchor.embedding is None and anchor.pending:
             raise EmbeddingPending(f"the captions of {username} are not embedded yet; retry shortly", retry_after=2)
+        if anchor.embedding is None:
+            raise FailedPrecondition(f"{username} has no biography or captions to compare by")
         return anchor.embedding
 
     async def _embed(self, query: str) -> str:

@@ -35,18 +35,23 @@ COALESCE((SELECT m.renditions -> -1 ->> 3 FROM creator.media m
 """
 
 ANCHOR = """
-SELECT c.id, c.embedding::text AS embedding, c.topics FROM creator.creators c WHERE c.username = $1
+SELECT c.id, c.embedding::text AS embedding, c.topics,
+       c.embedding_updated_at IS NULL OR c.bio_embedded_md5 <> md5(c.biography)
+       OR EXISTS (SELECT 1 FROM creator.post_analyses a
+                   WHERE a.post_id = ANY(c.recent_post_ids) AND a.state = 'pending') AS pending
+  FROM creator.creators c WHERE c.username = $1
 """
 
 PGVECTOR_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
 
-# $1 query vector, $2 creator left out (or NULL), $3-$4 followers range, $5 topics, $6 languages, $7 minimum rate.
+# $1 query vector, $2 creator left out (or NULL), $3-$4 followers range, $5 topics (lower case; topics are labels
+# like "Fitness & Health" and match whatever their case), $6 languages, $7 minimum rate.
 FILTERS = """
 c.embedding IS NOT NULL
 AND ($2::bigint IS NULL OR c.id <> $2)
 AND ($3::bigint IS NULL OR c.followers >= $3)
 AND ($4::bigint IS NULL OR c.followers <= $4)
-AND (cardinality($5::text[]) = 0 OR c.topics && $5::text[])
+AND (cardinality($5::text[]) = 0 OR EXISTS (SELECT 1 FROM unnest(c.topics) t WHERE lower(t) = ANY($5::text[])))
 AND (cardinality($6::text[]) = 0 OR c.languages && $6::text[])
 AND ($7::float8 IS NULL OR c.mean_engagement_rate >= $7)
 """
@@ -102,10 +107,12 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
-    """A stored creator looked up by username: its embedding (as pgvector text, None while pending) and topics."""
+    """A stored creator looked up by username: its embedding (as pgvector text; None while its biography or captions
+    wait for their embeddings, `pending`, or for good when it has no text at all) and topics."""
 
     creator_id: int
     embedding: str | None
+    pending: bool
     topics: tuple[str, ...]
 
 
@@ -150,7 +157,7 @@ async def anchor(conn: asyncpg.Connection, username: str) -> Anchor | None:
     row = await conn.fetchrow(ANCHOR, username)
     if row is None:
         return None
-    return Anchor(row["id"], row["embedding"], tuple(row["topics"]))
+    return Anchor(row["id"], row["embedding"], row["pending"], tuple(row["topics"]))
 
 
 async def iterative_scan_available(conn: asyncpg.Connection) -> bool:

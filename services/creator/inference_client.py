@@ -64,6 +64,7 @@ def caption_analysis(result: inference_pb2.TextAnalysis) -> CaptionAnalysis:
         sentiment_confidence=confidence,
         sentiment_skipped=sentiment.skipped_reason if analysed else "",
         category_skipped=result.category.skipped_reason if analysed else "",
+        embedding=tuple(result.embedding),
     )
 
 
@@ -77,15 +78,23 @@ class InferenceClient:
         self._models: tuple[ModelLanguages, ...] = ()
         self._models_due = 0.0
 
-    async def analyze(self, texts: Sequence[str]) -> list[CaptionAnalysis]:
-        """One result per text, in order. Captions longer than the service's limit are cut."""
+    async def analyze(self, texts: Sequence[str], include_embedding: bool = False) -> list[CaptionAnalysis]:
+        """One result per text, in order. Captions longer than the service's limit are cut.
+
+        With `include_embedding`, each result carries its caption's embedding; when the loaded models have none
+        (FAILED_PRECONDITION), the captions are analysed without: discovery degrades, the report does not."""
         results: list[CaptionAnalysis] = []
         for start in range(0, len(texts), MAX_TEXTS_PER_CALL):
             chunk = [text[:MAX_TEXT_CHARS] for text in texts[start : start + MAX_TEXTS_PER_CALL]]
+            request = inference_pb2.AnalyzeTextsRequest(texts=chunk, include_embedding=include_embedding)
             try:
-                reply = await self._stub.AnalyzeTexts(
-                    inference_pb2.AnalyzeTextsRequest(texts=chunk), timeout=self._deadline_s
-                )
+                try:
+                    reply = await self._stub.AnalyzeTexts(request, timeout=self._deadline_s)
+                except grpc.aio.AioRpcError as exc:
+                    if not include_embedding or exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                        raise
+                    request.include_embedding = False
+                    reply = await self._stub.AnalyzeTexts(request, timeout=self._deadline_s)
             except grpc.aio.AioRpcError as exc:
                 raise InferenceUnavailable(f"inference AnalyzeTexts: {exc.code().name}: {exc.details()}") from exc
             if len(reply.results) != len(chunk):

@@ -36,7 +36,7 @@ from services.creator.quota import FetchQuota
 from services.creator.records import MediaInfo
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, Throttled, UpstreamError, UserNotFound
-from services.creator.workers import AnalysisCompleter, OutboxRelay
+from services.creator.workers import AnalysisCompleter, CreatorEmbedder, OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,12 @@ class SearchService:
         quota: FetchQuota,
         completer: AnalysisCompleter,
         relay: OutboxRelay,
+        embedder: CreatorEmbedder,
     ) -> None:
         self._guard = guard
         self._completer = completer
         self._relay = relay
+        self._embedder = embedder
         self._quota = quota
         self._source = source
         self._inference = inference
@@ -185,11 +187,16 @@ class SearchService:
             raise upstream(f"instagram is unavailable ({exc}); retry after {retry:.0f} s", retry_after=retry) from exc
         saved = await store.save_fetch(conn, fetch, post_limit, plan_jobs(fetch), self._completer.lease_s)
         claimed = await self._relay.claim(conn, saved.creator_id)
-        # The two network calls run side by side; every database write stays on this search's one connection.
-        analysed, relay_error = await asyncio.gather(self._completer.analyse(saved.pending), self._relay.relay(claimed))
+        # The network calls run side by side; every database write stays on this search's one connection.
+        analysed, relay_error, bio = await asyncio.gather(
+            self._completer.analyse(saved.pending),
+            self._relay.relay(claimed),
+            self._embedder.embed_bio(fetch.profile.biography if saved.bio_due else None),
+        )
         if isinstance(analysed, str):
             log.warning("inference unavailable; analysis left pending", extra={"reason": analysed})
         await self._completer.settle(conn, saved.pending, analysed)
+        await self._embedder.settle_bio(conn, saved.creator_id, bio)
         if relay_error:
             log.warning("cdn unavailable; media jobs left in the outbox", extra={"reason": relay_error})
         await self._relay.settle(conn, claimed, relay_error)
@@ -197,6 +204,7 @@ class SearchService:
             settled = await self._settled_assets(saved.creator_id, [item.job.source_url for item in claimed])
             await store.save_media(conn, settled)
         await reports.render_report(conn, saved.creator_id, self._settings.report_rules)
+        await self._embedder.refresh(conn, saved.creator_id)
         return FetchOutcome(from_cache=False)
 
     async def _settled_assets(self, creator_id: int, urls: list[str]) -> list[MediaInfo]:

@@ -28,7 +28,7 @@ from services.creator.scheduler import RefreshScheduler
 from services.creator.search import SearchService
 from services.creator.settings import CreatorSettings
 from services.creator.upstream import ProfileSource, UpstreamSettings, create_source
-from services.creator.workers import AnalysisCompleter, MediaSettler, OutboxRelay
+from services.creator.workers import AnalysisCompleter, CreatorEmbedder, MediaSettler, OutboxRelay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SETTLE_CREATORS_PER_PASS = 50
@@ -44,6 +44,7 @@ class CreatorApp:
         self.guard: DatabaseGuard | None = None
         self.search: SearchService | None = None
         self.completer: AnalysisCompleter | None = None
+        self.embedder: CreatorEmbedder | None = None
         self.relay: OutboxRelay | None = None
         self.settler: MediaSettler | None = None
         self.scheduler: RefreshScheduler | None = None
@@ -97,6 +98,9 @@ class CreatorApp:
         self._inference = InferenceClient(s.inference_addr, s.inference_deadline_s)
         self._cdn = CdnClient(s.cdn_addr, s.cdn_enqueue_deadline_s, s.cdn_assets_deadline_s)
         quota = FetchQuota(guard, s.user_fetches_per_hour)
+        self.embedder = CreatorEmbedder(
+            guard, self._inference, batch=s.worker_batch, window=s.report_rules.summary_window, poll_s=s.worker_poll_s
+        )
         self.completer = AnalysisCompleter(
             guard,
             self._inference,
@@ -105,6 +109,7 @@ class CreatorApp:
             max_backoff_s=s.retry_backoff_max_s,
             poll_s=s.worker_poll_s,
             rules=s.report_rules,
+            embedder=self.embedder,
         )
         self.relay = OutboxRelay(
             guard,
@@ -115,7 +120,7 @@ class CreatorApp:
             poll_s=s.worker_poll_s,
         )
         self.search = SearchService(
-            guard, self._source, self._inference, self._cdn, s, quota, self.completer, self.relay
+            guard, self._source, self._inference, self._cdn, s, quota, self.completer, self.relay, self.embedder
         )
         self.settler = MediaSettler(
             guard,
@@ -131,6 +136,7 @@ class CreatorApp:
         deadline = ctx.settings.background_deadline_seconds
         self.search.start(ctx.supervisor, deadline)
         self.completer.start(ctx.supervisor, deadline)
+        self.embedder.start(ctx.supervisor, deadline)
         self.relay.start(ctx.supervisor, deadline)
         self.settler.start(ctx.supervisor, deadline)
         self.scheduler.start(ctx.supervisor, deadline)
@@ -140,7 +146,7 @@ class CreatorApp:
             await self.scheduler.stop(grace)
         if self.search is not None:
             await self.search.close()
-        for component in (self.completer, self.relay, self.settler):
+        for component in (self.completer, self.embedder, self.relay, self.settler):
             if component is not None:
                 await component.stop(grace)
         if self._source is not None:

@@ -51,7 +51,7 @@ ON CONFLICT (username) DO UPDATE SET
     followers = EXCLUDED.followers, following = EXCLUDED.following, posts_count = EXCLUDED.posts_count,
     avatar_url = EXCLUDED.avatar_url, source = EXCLUDED.source, fetched_at = EXCLUDED.fetched_at,
     recent_post_ids = EXCLUDED.recent_post_ids, post_limit = EXCLUDED.post_limit
-RETURNING id, fetched_at
+RETURNING id, fetched_at, bio_embedded_md5 <> md5(biography) AS bio_due
 """
 
 INSERT_SNAPSHOT = """
@@ -176,6 +176,8 @@ class SavedFetch:
     fetched_at: datetime
     # The captions still waiting for their analysis.
     pending: list[DueAnalysis]
+    # The biography is not embedded as it now reads.
+    bio_due: bool = False
 
 
 SAVE_ATTEMPTS = 3
@@ -255,6 +257,7 @@ async def _save_fetch_once(
         )
         creator_id: int = row["id"]
         fetched_at: datetime = row["fetched_at"]
+        bio_due: bool = row["bio_due"]
         await conn.execute(
             INSERT_SNAPSHOT, creator_id, fetched_at, profile.followers, profile.following, profile.posts_count
         )
@@ -299,7 +302,8 @@ async def _save_fetch_once(
                 ENQUEUE_OUTBOX, [(creator_id, job.source_url, job.kind, job.priority, job.owner) for job in jobs]
             )
         pending = await conn.fetch(PENDING_OF_POSTS, [post.instagram_id for post in captioned])
-    return SavedFetch(creator_id, fetched_at, [DueAnalysis(r["post_id"], creator_id, r["caption"]) for r in pending])
+    due = [DueAnalysis(r["post_id"], creator_id, r["caption"]) for r in pending]
+    return SavedFetch(creator_id, fetched_at, due, bio_due)
 
 
 async def unsettled_media(conn: asyncpg.Connection, creators: int, window_s: float) -> dict[int, list[str]]:

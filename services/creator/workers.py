@@ -5,9 +5,14 @@
 - `OutboxRelay`: hands CDN jobs left in `creator.media_outbox` (the CDN was down at search time) to the CDN.
 - `MediaSettler`: asks the CDN (GetAssets, over gRPC) about the unsettled images of recently fetched creators, stores
   what it settled and re-renders those reports, so answers carry our URLs without anyone searching again.
+- `CreatorEmbedder`: keeps each creator's discovery embedding, languages and topics (embedding.py) up to date. Its
+  `refresh` runs wherever a creator's recent posts or analyses change (after a search's fetch, after the completer
+  stored analyses); its passes embed the biographies not embedded as they now read (one EmbedTexts call per pass;
+  new, changed, or failed at search time) and compute the embeddings never computed.
 
 The search flow makes its first attempt through the same methods (`AnalysisCompleter.analyse`/`settle`,
-`OutboxRelay.claim`/`relay`/`settle`), so "done or postponed" is decided in one place.
+`OutboxRelay.claim`/`relay`/`settle`, `CreatorEmbedder.embed_bio`/`settle_bio`/`refresh`), so "done or postponed" is
+decided in one place.
 
 All work in passes, as loops of the service's supervisor (following.supervisor): a pass that did something is
 followed at once by another (bounded), an idle pass by a wait of `poll_s` (cut short by `wake()` or `stop()`), a failed
@@ -18,13 +23,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from creator.v1 import creator_pb2
 from prometheus_client import Counter
 
 from following.supervisor import Loop, Supervisor
-from services.creator import backlog, reports, store
+from services.creator import backlog, embedding, embedding_store, reports, store
 from services.creator.analytics import CaptionAnalysis
 from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
@@ -72,6 +78,88 @@ class BackgroundComponent:
         return self._poll_s
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddedBio:
+    biography: str
+    vector: list[float] | None  # None: nothing to embed (no letters)
+
+
+class CreatorEmbedder(BackgroundComponent):
+    """A creator's embedding follows embedding.py over the biography and the captions of the report's summary window
+    (its `window` newest posts of the latest fetch), counting every analysed caption: those whose sentiment and
+    category were skipped as unsupported_language are embedded too (the encoder reads any text, if English best),
+    give their language, and count in the topics' denominator without a topic, as embedding.topics defines."""
+
+    name = "creator-embedder"
+
+    def __init__(
+        self, guard: DatabaseGuard, inference: InferenceClient, *, batch: int, window: int, poll_s: float
+    ) -> None:
+        super().__init__(poll_s)
+        self._guard = guard
+        self._inference = inference
+        self._batch = batch
+        self._window = window
+
+    async def embed_bio(self, biography: str | None) -> EmbeddedBio | str | None:
+        """The biography's embedding (None given: nothing to embed), or why there is none now."""
+        if biography is None:
+            return None
+        if not biography.strip():
+            return EmbeddedBio(biography, None)
+        try:
+            (vector,) = await self._inference.embed_texts([biography])
+        except InferenceUnavailable as exc:
+            return str(exc)
+        return EmbeddedBio(biography, vector)
+
+    async def settle_bio(self, conn: asyncpg.Connection, creator_id: int, embedded: EmbeddedBio | str | None) -> None:
+        """Stores what `embed_bio` gave; a failure leaves the biography due for a later pass."""
+        if isinstance(embedded, EmbeddedBio):
+            await embedding_store.save_bio_embedding(conn, creator_id, embedded.biography, embedded.vector)
+        elif embedded:
+            log.info("biography not embedded; left for the creator embedder", extra={"reason": embedded})
+
+    async def refresh(self, conn: asyncpg.Connection, creator_id: int) -> None:
+        """Recomputes the creator's embedding, languages and topics from its stored texts."""
+        texts = await embedding_store.creator_texts(conn, creator_id, self._window)
+        if texts is None:
+            return
+        analysed = [caption for caption in texts.captions if caption.status == "analyzed"]
+        computed = embedding.creator_embedding(texts.bio, [caption.embedding for caption in analysed])
+        await embedding_store.save_creator_embedding(
+            conn,
+            creator_id,
+            computed,
+            embedding.languages([caption.language for caption in analysed]),
+            embedding.topics([caption.category for caption in analysed]),
+        )
+
+    async def run_once(self) -> int:
+        async with self._guard.connection() as conn:
+            due = await embedding_store.due_creators(conn, self._batch)
+        if not due:
+            return 0
+        bios = [item for item in due if item.bio_due and item.biography.strip()]
+        vectors: list[list[float] | None] = []
+        if bios:
+            try:
+                vectors = await self._inference.embed_texts([item.biography for item in bios])
+            except InferenceUnavailable as exc:
+                WORKER_ITEMS.labels(self.name, "postponed").inc(len(due))
+                log.info("biographies not embedded; retried later", extra={"reason": str(exc)})
+                return 0
+        embedded = {item.creator_id: vector for item, vector in zip(bios, vectors, strict=True)}
+        async with self._guard.connection() as conn:
+            for item in due:
+                if item.bio_due:
+                    vector = embedded.get(item.creator_id)
+                    await embedding_store.save_bio_embedding(conn, item.creator_id, item.biography, vector)
+                await self.refresh(conn, item.creator_id)
+        WORKER_ITEMS.labels(self.name, "done").inc(len(due))
+        return len(due)
+
+
 class AnalysisCompleter(BackgroundComponent):
     name = "analysis-completer"
 
@@ -85,11 +173,13 @@ class AnalysisCompleter(BackgroundComponent):
         max_backoff_s: float,
         poll_s: float,
         rules: reports.ReportRules,
+        embedder: CreatorEmbedder,
     ) -> None:
         super().__init__(poll_s)
         self._guard = guard
         self._inference = inference
         self._rules = rules
+        self._embedder = embedder
         self._batch = batch
         self._lease_s = lease_s
         self._max_backoff_s = max_backoff_s
@@ -104,7 +194,7 @@ class AnalysisCompleter(BackgroundComponent):
         if not due:
             return []
         try:
-            return await self._inference.analyze([item.caption for item in due])
+            return await self._inference.analyze([item.caption for item in due], include_embedding=True)
         except InferenceUnavailable as exc:
             return str(exc)
 
@@ -132,6 +222,7 @@ class AnalysisCompleter(BackgroundComponent):
                 return 0
             for creator_id in sorted({item.creator_id for item in due}):
                 await reports.render_report(conn, creator_id, self._rules)
+                await self._embedder.refresh(conn, creator_id)
         WORKER_ITEMS.labels(self.name, "done").inc(len(due))
         log.info("pending analyses completed", extra={"posts": len(due)})
         return len(due)

@@ -61,7 +61,8 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 
 _ERROR_STATUSES = {
     "400": "Invalid request: unknown query parameter, malformed JSON, a field that breaks a rule "
-    "(INVALID_ARGUMENT, INVALID_USERNAME).",
+    "(INVALID_ARGUMENT, INVALID_USERNAME), or the creator is not in a state to answer (EMBEDDING_PENDING: its "
+    "captions are not embedded yet, retry shortly; FAILED_PRECONDITION).",
     "401": "Missing, invalid or expired JWT (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED).",
     "403": "JWT audience not allowed, an operator route without the operator role, or the creator is not unlocked by "
     "the caller (WRONG_AUDIENCE, FORBIDDEN_ROLE, NOT_UNLOCKED).",

@@ -52,10 +52,13 @@ class Row:
 
 INSERT = """
 INSERT INTO creator.creators (username, instagram_id, full_name, source, fetched_at, post_limit, followers, topics,
-                              languages, mean_engagement_rate, embedding, recent_post_ids)
-VALUES ($1, $1, upper($1), 'sample', now(), 12, $2, $3, $4, $5, $6::text::vector, $7)
+                              languages, mean_engagement_rate, embedding, recent_post_ids, embedding_updated_at,
+                              bio_embedded_md5)
+VALUES ($1, $1, upper($1), 'sample', now(), 12, $2, $3, $4, $5, $6::text::vector, $7, now(), md5(''))
 RETURNING id
 """
+# The rows above count as computed (embedding_updated_at set, biography embedded), so the service's own creator
+# embedder leaves the embeddings the tests set alone.
 
 
 async def insert(conn: asyncpg.Connection, rows: Sequence[Row]) -> dict[str, int]:
@@ -99,19 +102,39 @@ FIXTURE = [
             f"near.{i:02d}",
             towards_anchor(s, i + 1),
             followers=1000 * (i + 1),
-            topics=[["travel", "food"], ["fitness"], ["food"]][i % 3],
+            topics=[["travel", "food"], ["Fitness & Health"], ["food"]][i % 3],
             languages=[["en"], ["de", "en"], ["es"]][i % 4 % 3],
             rate=None if i % 5 == 4 else 0.01 * (i + 1),
         )
         for i, s in enumerate(SIMILARITIES)
     ),
-    Row("not.embedded", None, followers=2000, topics=["food"]),
+    Row("not.embedded", None, followers=2000, topics=["food"], recent_post_ids=["ne1"]),
 ]
 
 
 @pytest.fixture
 async def stored(owner: asyncpg.Connection) -> dict[str, int]:
-    return await insert(owner, FIXTURE)
+    ids = await insert(owner, FIXTURE)
+    await waiting_post(owner, ids["not.embedded"], "ne1")
+    return ids
+
+
+async def waiting_post(owner: asyncpg.Connection, creator_id: int, post: str) -> None:
+    """A recent post whose caption still waits for its analysis (and so its embedding), not due for an hour so that
+    the service's analysis worker leaves it waiting."""
+    await owner.execute(
+        """INSERT INTO creator.posts (instagram_id, creator_id, shortcode, type, taken_at, caption, comments,
+                                      is_pinned, is_sponsored)
+           VALUES ($1, $2, upper($1), 'image', now(), 'a caption', 0, false, false)""",
+        post,
+        creator_id,
+    )
+    await owner.execute(
+        """INSERT INTO creator.post_analyses (post_id, creator_id, state, caption_md5, next_attempt_at)
+           VALUES ($1, $2, 'pending', '', now() + interval '1 hour')""",
+        post,
+        creator_id,
+    )
 
 
 def expected(keep: object = lambda row: True) -> list[str]:
@@ -179,7 +202,8 @@ async def test_a_query_naming_a_stored_creator_ranks_its_lookalikes(creator: Cre
 async def test_discover_filters_are_exact(creator: Creator) -> None:
     cases: list[tuple[dict[str, object], object]] = [
         ({"min_followers": 3000, "max_followers": 8000}, lambda r: 3000 <= r.followers <= 8000),
-        ({"categories": ["fitness", "Travel"]}, lambda r: {"fitness", "travel"} & set(r.topics)),
+        # Topics match whatever their case.
+        ({"categories": ["fitness & health", "Travel"]}, lambda r: {"Fitness & Health", "travel"} & set(r.topics)),
         ({"languages": ["de"]}, lambda r: "de" in r.languages),
         # Creators without a rate are left out, not counted as zero.
         ({"min_engagement_rate": 0.0}, lambda r: r.rate is not None),
@@ -278,6 +302,22 @@ async def test_a_creator_without_an_embedding_answers_embedding_pending(creator:
         assert "not embedded yet" in (pending.value.details() or "")
 
 
+async def test_a_creator_with_no_text_at_all_is_a_plain_failed_precondition_and_one_awaiting_analysis_is_pending(
+    creator: Creator, owner: asyncpg.Connection
+) -> None:
+    ids = await insert(owner, [Row("silent.sid", None), Row("waiting.wes", None, recent_post_ids=["w1"])])
+    # Both were computed from what they had; only the second still has a caption waiting for its analysis.
+    await waiting_post(owner, ids["waiting.wes"], "w1")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await similar(creator, "silent.sid")
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(refused.value) == "FAILED_PRECONDITION"
+    assert "no biography or captions" in (refused.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as pending:
+        await similar(creator, "waiting.wes")
+    assert reason(pending.value) == "EMBEDDING_PENDING"
+
+
 @pytest.mark.usefixtures("stored")
 async def test_an_unknown_creator_is_not_found(creator: Creator) -> None:
     for call in (similar(creator, "nobody.stored"), discover(creator, query="@nobody.stored")):
@@ -347,8 +387,9 @@ async def crowd(owner: asyncpg.Connection) -> None:
     definition = await owner.fetchval("SELECT pg_get_indexdef('creator.creators_embedding_hnsw'::regclass)")
     await owner.execute("DROP INDEX creator.creators_embedding_hnsw")
     await owner.executemany(
-        """INSERT INTO creator.creators (username, instagram_id, source, fetched_at, post_limit, languages, embedding)
-           VALUES ($1, $1, 'sample', now(), 12, $2, $3::text::vector)""",
+        """INSERT INTO creator.creators (username, instagram_id, source, fetched_at, post_limit, languages, embedding,
+                                         embedding_updated_at, bio_embedded_md5)
+           VALUES ($1, $1, 'sample', now(), 12, $2, $3::text::vector, now(), md5(''))""",
         [(r.username, r.languages, discovery_store.vector_text(r.embedding or [])) for r in rows],
     )
     await owner.execute(definition)

@@ -16,6 +16,7 @@ import pytest
 
 from client.tokens import user_id_for
 from tests.e2e.conftest import E2E
+from tests.e2e.polling import eventually
 from tests.e2e.test_resilience import admin
 from tests.gateway.test_error_reasons import assert_error
 
@@ -128,3 +129,25 @@ def test_rate_limited_through_the_stack(e2e: E2E) -> None:
     limited = [reply for reply in replies if reply[0] == 429]
     assert limited, [reply[0] for reply in replies]
     check(limited[0], 429, 8, "RATE_LIMITED", retry=True)
+
+
+@pytest.fixture
+def inference_down(e2e: E2E) -> Iterator[None]:
+    e2e.stack.stop("inference")
+    try:
+        yield
+    finally:
+        e2e.stack.start("inference")
+
+
+@pytest.mark.usefixtures("inference_down")
+def test_discovery_of_a_creator_whose_captions_wait_for_embeddings_answers_embedding_pending(e2e: E2E) -> None:
+    user = "Bearer " + e2e.token("reasons-discovery")
+    # An upstream fault of an earlier test may still hold searches back for its Retry-After.
+    eventually(
+        lambda: call(e2e, "POST", "/api/v1/creator/search/ines.paints", user, {}),
+        lambda reply: reply[0] == 200,
+        60,
+        "a search of ines.paints",
+    )
+    check(call(e2e, "GET", "/api/v1/creator/ines.paints/similar", user), 400, 9, "EMBEDDING_PENDING", retry=True)

@@ -133,6 +133,23 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
         response.creators.add(username="alice", followers_count=7)
         return response
 
+    async def SimilarCreators(
+        self, request: creator_pb2.SimilarCreatorsRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.SimilarCreatorsResponse:
+        self._recorder.record("SimilarCreators", context)
+        response = creator_pb2.SimilarCreatorsResponse()
+        response.creators.add(username=f"like-{request.username}", similarity=0.5, shared_topics=["food"])
+        return response
+
+    async def Discover(
+        self, request: creator_pb2.DiscoverRequest, context: grpc.aio.ServicerContext
+    ) -> creator_pb2.DiscoverResponse:
+        self._recorder.record("Discover", context)
+        response = creator_pb2.DiscoverResponse(next_page_token=f"after-{request.page_size}")
+        creator = response.creators.add(username=request.query, score=0.25)
+        creator.profile.followers_count = request.min_followers
+        return response
+
 
 class SystemTestBackend(creator_pb2_grpc.SystemServiceServicer):
     def __init__(self, recorder: Recorder) -> None:

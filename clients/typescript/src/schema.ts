@@ -327,8 +327,9 @@ export interface paths {
          * @description Lookalikes: the stored creators whose embedding (see "Discovery" below) is closest to this creator's, most similar
          *     first, excluding the creator itself. Any stored creator can be looked up by any signed-in user: results show public
          *     profile data only (the full report still needs a search). Errors: NOT_FOUND (the creator is not stored: search it
-         *     first), FAILED_PRECONDITION with reason EMBEDDING_PENDING (its captions are not embedded yet; retry shortly),
-         *     INVALID_ARGUMENT (a bad username or page_size).
+         *     first), FAILED_PRECONDITION with reason EMBEDDING_PENDING (its captions are not embedded yet; retry shortly) or
+         *     FAILED_PRECONDITION (it has neither biography nor captions: nothing to compare by), INVALID_ARGUMENT (a bad
+         *     username or page_size).
          */
         get: operations["CreatorService_SimilarCreators"];
         put?: never;

@@ -1,9 +1,13 @@
-/** The console's entry point: loads the config, wires sign-in, search and the unlocked list to the typed client. */
+/**
+ * The console's entry point: loads the config, wires sign-in, search, the discover box and the unlocked list to the
+ * typed client.
+ */
 
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 
 import { FollowingClient } from "../../typescript/src/index.js";
+import { discoverOptions, renderDiscovered } from "./discovery.js";
 import { describe } from "./problems.js";
 import { loadConfig, Session } from "./session.js";
 import { el, renderReport, renderUnlocked } from "./view.js";
@@ -72,6 +76,32 @@ async function main(): Promise<void> {
         return refreshUnlocked();
       })
       .catch(showError);
+  });
+
+  const discovered = byId<HTMLElement>("discovered");
+  const discoveredBox = byId<HTMLElement>("discovered-box");
+  const more = byId<HTMLButtonElement>("more");
+  let nextPage: (() => Promise<void>) | null = null;
+  const discover = async (query: string, form: FormData, pageToken = ""): Promise<void> => {
+    errorBox.hidden = true;
+    try {
+      const page = await api.discover(query, { ...discoverOptions(form), ...(pageToken ? { pageToken } : {}) });
+      renderDiscovered(discovered, page, pageToken !== "");
+      discoveredBox.hidden = false;
+      more.hidden = !page.next_page_token;
+      nextPage = page.next_page_token ? () => discover(query, form, page.next_page_token) : null;
+    } catch (error) {
+      if (!pageToken) discoveredBox.hidden = true;
+      showError(error);
+    }
+  };
+  more.addEventListener("click", () => void nextPage?.());
+
+  byId<HTMLFormElement>("discover").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!session.signedIn) return showError(new Error("Sign in first."));
+    const form = new FormData(event.target as HTMLFormElement);
+    void discover(String(form.get("query") ?? ""), form);
   });
 
   byId<HTMLFormElement>("search").addEventListener("submit", (event) => {

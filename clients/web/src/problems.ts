@@ -18,6 +18,7 @@ const BY_REASON: Record<string, string> = {
   INVALID_ARGUMENT: "The request was not valid.",
   CREATOR_NOT_FOUND: "No Instagram creator has that name.",
   NOT_UNLOCKED: "Search this creator first to unlock it.",
+  EMBEDDING_PENDING: "This creator's captions are still being read; try again shortly.",
   UPSTREAM_THROTTLED: "Instagram is limiting us right now.",
   UPSTREAM_UNAVAILABLE: "Instagram cannot be reached right now.",
   QUOTA_EXCEEDED: "You have used your search quota for now.",

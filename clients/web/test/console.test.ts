@@ -23,8 +23,12 @@ function watch(page: Page): void {
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message: ConsoleMessage) => {
     if (message.type() !== "error") return;
-    // The browser itself logs a failed resource; the missing creator's 404 is the one answer we provoke.
-    const expected = message.text().includes("status of 404") && message.location().url.includes(MISSING);
+    // The browser itself logs a failed resource; the missing creator's 404 and the refused discover filter's 400 are
+    // the answers we provoke.
+    const url = message.location().url;
+    const expected =
+      (message.text().includes("status of 404") && url.includes(MISSING)) ||
+      (message.text().includes("status of 400") && url.includes("/api/v1/discover"));
     if (!expected) problems.push(`console error: ${message.text()} (${message.location().url})`);
   });
 }
@@ -113,6 +117,27 @@ test("another user sees none of the first user's unlocks", async () => {
   await unlocked.filter({ hasText: "None yet" }).waitFor({ timeout: WAIT_MS });
   assert.doesNotMatch(await unlocked.innerText(), /fit\.bayann/);
   await page.screenshot({ path: join(shots, "other-user.png"), fullPage: true });
+  await page.close();
+});
+
+test("the discover box lists creators best first and shows a refused filter's reason", async () => {
+  const page = await signedIn("web-carol");
+  await page.fill("#query", "fitness and home workouts");
+  await page.click("#discover button");
+  const list = page.getByTestId("discovered-list");
+  await list.waitFor({ state: "visible", timeout: WAIT_MS });
+  const scores = (await page.getByTestId("score").allInnerTexts()).map(Number);
+  assert.deepEqual(scores, [...scores].sort((a, b) => b - a), "best first");
+  if (scores.length === 0) assert.match(await list.innerText(), /No stored creator matches/);
+  await page.screenshot({ path: join(shots, "discover.png"), fullPage: true });
+
+  await page.fill("#discover input[name=min_followers]", "10");
+  await page.fill("#discover input[name=max_followers]", "5");
+  await page.click("#discover button");
+  const error = page.getByTestId("error");
+  await error.waitFor({ state: "visible", timeout: WAIT_MS });
+  assert.match(await error.innerText(), /min_followers/);
+  assert.equal(await page.getByTestId("reason").innerText(), "INVALID_ARGUMENT");
   await page.close();
 });
 
