@@ -117,7 +117,7 @@ def _store_filters(filters: corpus_.Filters) -> discovery_store.Filters:
     return discovery_store.Filters(
         filters.min_followers,
         filters.max_followers,
-        filters.categories,
+        tuple(topic.lower() for topic in filters.categories),  # the store matches topics in lower case
         filters.languages,
         filters.min_engagement_rate,
     )

@@ -14,6 +14,7 @@ index's answers with exact search (numpy brute force over the same float32 vecto
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import time
 from collections.abc import Iterator, Sequence
@@ -46,6 +47,9 @@ INDEX = "creators_embedding_hnsw"
 # The migration's definition (services/creator/migrations/0006_discovery.sql): pgvector's defaults m=16,
 # ef_construction=64.
 CREATE_INDEX = f"CREATE INDEX {INDEX} ON creator.creators USING hnsw (embedding vector_cosine_ops)"
+# The rows count as embedded (the empty biography's digest, embedding_updated_at set), so the service's embedder
+# leaves the synthetic embeddings alone.
+EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 COLUMNS = (
     "id",
     "username",
@@ -62,6 +66,7 @@ COLUMNS = (
     "embedding",
     "embedding_texts",
     "embedding_updated_at",
+    "bio_embedded_md5",
     "languages",
     "topics",
 )
@@ -202,6 +207,7 @@ def _records(corpus: Corpus) -> Iterator[tuple[object, ...]]:
             corpus.vectors[i],
             13,
             stamp,
+            EMPTY_MD5,
             corpus.languages[i],
             corpus.topics[i],
         )

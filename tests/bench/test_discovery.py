@@ -7,6 +7,7 @@ import numpy as np
 from bench import discovery, discovery_corpus
 from bench.discovery_corpus import FILTERS, Corpus, generate
 from following.migrations import migrate_directory
+from services.creator import embedding_store
 from tests.conftest import TestDatabase
 
 SIZE = 2_000
@@ -34,6 +35,7 @@ async def test_loaded_corpus_is_answered_by_the_hnsw_index_close_to_exact_search
         _, index_bytes = await discovery_corpus.build_index(conn)
         assert index_bytes > 0
         assert await conn.fetchval("SELECT count(*) FROM creator.creators WHERE embedding IS NOT NULL") == SIZE
+        assert await conn.fetch(embedding_store.DUE_CREATORS, 10) == []  # the service's embedder leaves them alone
         stored = await conn.fetchval("SELECT embedding FROM creator.creators WHERE username = $1", Corpus.username(7))
         assert np.allclose(stored, corpus.vectors[7])
         queries = discovery_corpus.queries(corpus, 20)
