@@ -6,8 +6,8 @@ VENV_STAMP := .venv/.installed
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help setup lock models-group protos lint typecheck test test-fast up down logs status demo models eval \
-        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e bench-profile bench-discovery k8s-check openapi clean chaos \
-        clients client-types console chromium
+        bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e bench-profile k8s-check openapi clean chaos \
+        clients client-types console chromium bench-discovery
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
