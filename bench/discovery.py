@@ -3,10 +3,12 @@
 A private stack on loopback (PostgreSQL with pgvector, inference, creator) from `scripts.stack`. The creator schema is
 migrated, then a synthetic corpus (bench/discovery_corpus.py: embeddings around niche centres, realistic filter
 columns) is loaded by binary COPY and the migration's HNSW index rebuilt on it, timed. Then, with bounded loops:
-recall@10 of the index against numpy brute force over query vectors drawn like topic queries, at EF_SEARCH; the
-ranking statements' latency straight at PostgreSQL (asyncpg, one client), without and with filters of three
-selectivities, by the index with the filters applied to its candidates, by pgvector's iterative index scan (>= 0.8)
-and by exact search; and SimilarCreators and Discover at the creator's gRPC port (no gateway), one client.
+recall@10 of the index against numpy brute force over query vectors drawn like topic queries, at the store's
+ef_search for a page (EF_SEARCH) and at pgvector's default; the store's own ranking (discovery_store.rank: what
+SimilarCreators and Discover run) straight at PostgreSQL, one client, for a page of lookalikes and for Discover's 200
+best without and with filters of three selectivities, with how full and how exact its answers are; and
+SimilarCreators and Discover (by username, and by text through the real inference service) at the creator's gRPC
+port (no gateway), one client.
 """
 
 from __future__ import annotations
@@ -134,14 +136,13 @@ async def store_rankings(
     """The store's ranking (what SimilarCreators and Discover run) for each query, timed and checked against exact."""
     label = f"rank {limit}, {filters.name}: ef_search {discovery_store.ef_search(limit)}"
     row = Latency(label + (", iterative scan" if iterative else ""))
-    keep = filters.mask(corpus)
     wanted = _store_filters(filters)
-    for query in queries:
+    exact_ids = corpus_.exact_neighbours(corpus, queries, limit, filters.mask(corpus))
+    for query, exact in zip(queries, exact_ids, strict=True):
         text = corpus_.vector_text(query)
         started = time.perf_counter()
         ranked = await discovery_store.rank(conn, text, limit, wanted, None, iterative)
         row.samples.append(time.perf_counter() - started)
-        exact = corpus_.exact_filtered(corpus, keep, query, limit)
         row.returned += len(ranked)
         row.wanted += len(exact)
         row.found += len({r.creator_id for r in ranked} & set(exact.tolist()))
@@ -246,8 +247,11 @@ def handlers_missing() -> str:
     return f"{' and '.join(missing)} not implemented by the creator service" if missing else ""
 
 
+STARTED = time.monotonic()
+
+
 def _progress(line: str) -> None:
-    print(f"discovery        {line}", file=sys.stderr, flush=True)
+    print(f"discovery        {line} (at {time.monotonic() - STARTED:.0f} s)", file=sys.stderr, flush=True)
 
 
 def _verdict(ok: bool) -> str:
@@ -323,10 +327,11 @@ def _tune(stack: Stack) -> None:
 def run(stack: Stack, corpus: corpus_.Corpus, figures: Figures) -> None:
     stack.up(only=())
     _tune(stack)
+    _progress("PostgreSQL started")
     asyncio.run(prepare(stack, corpus, figures))
     _progress(f"loaded {corpus.size:,} creators in {figures.load_s:.1f} s, index built in {figures.build_s:.1f} s")
     asyncio.run(measure_sql(stack.pg.dsn("following"), corpus, figures))
-    _progress("ranking statements measured")
+    _progress("recall and the store's ranking measured")
     figures.service_missing = handlers_missing()
     if figures.service_missing:
         return
@@ -334,7 +339,9 @@ def run(stack: Stack, corpus: corpus_.Corpus, figures: Figures) -> None:
         only=("inference", "creator"),
         extra_env={"creator": {"LOG_LEVEL": "WARNING"}, "inference": {"LOG_LEVEL": "WARNING"}},
     )
+    _progress("inference and creator started")
     asyncio.run(measure_service(stack.values["CREATOR_ADDR"], corpus, figures))
+    _progress("service measured")
 
 
 def main() -> None:

@@ -239,11 +239,15 @@ async def build_index(conn: asyncpg.Connection, maintenance_work_mem: str = "1GB
 NEAREST = "SELECT id FROM creator.creators ORDER BY embedding <=> $1 LIMIT $2"
 
 
-def exact_neighbours(corpus: Corpus, query: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the k rows of highest cosine similarity (rows and query are unit vectors), by brute force."""
-    scores = corpus.vectors @ query
-    top = np.argpartition(-scores, k)[:k]
-    return top[np.argsort(-scores[top])] + 1
+def exact_neighbours(corpus: Corpus, queries: np.ndarray, k: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """Ids of each query's k rows of highest cosine similarity (rows and queries are unit vectors), among the rows
+    `keep` passes (all when None), by brute force: one matrix product for every query, (len(queries), <= k)."""
+    rows = np.arange(corpus.size) if keep is None else np.flatnonzero(keep)
+    scores = queries @ corpus.vectors[rows].T
+    take = min(k, len(rows))
+    top = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take else np.empty((len(queries), 0), dtype=int)
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+    return rows[np.take_along_axis(top, order, axis=1)] + 1
 
 
 async def recall_at_k(
@@ -251,11 +255,12 @@ async def recall_at_k(
 ) -> float:
     """Mean share of the exact k nearest that the index's k answers contain, at `hnsw.ef_search`."""
     found = 0
+    exact = exact_neighbours(corpus, query_vectors, k)
     async with conn.transaction():
         await conn.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-        for query in query_vectors:
+        for query, wanted in zip(query_vectors, exact, strict=True):
             rows = await conn.fetch(NEAREST, query, k)
-            found += len({row["id"] for row in rows} & set(exact_neighbours(corpus, query, k).tolist()))
+            found += len({row["id"] for row in rows} & set(wanted.tolist()))
     return found / (k * len(query_vectors))
 
 
@@ -301,11 +306,3 @@ FILTERS = (
     Filters("10k-1M followers, en, engagement >= 2 %", 10_000, 1_000_000, ("en",), (), 0.02),
     Filters("Travel, es", languages=("es",), categories=("Travel",)),
 )
-
-
-def exact_filtered(corpus: Corpus, keep: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the k nearest among the rows `keep` passes, by brute force."""
-    rows = np.flatnonzero(keep)
-    scores = corpus.vectors[rows] @ query
-    top = np.argsort(-scores)[:k]
-    return rows[top] + 1
