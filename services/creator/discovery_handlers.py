@@ -136,10 +136,12 @@ class DiscoveryHandlers:
         username = normalise_username(request.username)
         size = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         async with self._guard_ready().connection() as conn:
-            anchor = await self._anchor(conn, username)
+            anchor = await discovery_store.anchor(conn, username)
+            if anchor is None:
+                raise NotFound(f"{username} is not a stored creator: search it first")
             ranked = await discovery_store.rank(
                 conn,
-                anchor.embedding or "",
+                self._anchor_vector(anchor, username),
                 size,
                 discovery_store.Filters(),
                 anchor.creator_id,
@@ -173,14 +175,18 @@ class DiscoveryHandlers:
         digest = request_digest(query, filters, size)
         offset = self._offset(request.page_token, digest)
         named = username_in(query)
+        anchor = None
+        if named is not None:
+            async with self._guard_ready().connection() as conn:
+                anchor = await discovery_store.anchor(conn, named)
+        if anchor is None and query.startswith("@"):
+            raise NotFound(f"no stored creator is named {named}: search it first")
+        if anchor is not None:
+            vector, exclude = self._anchor_vector(anchor, named or ""), anchor.creator_id
+        else:
+            # Embedded before a connection is taken: the inference call must not hold one from the pool.
+            vector, exclude = await self._embed(query), None
         async with self._guard_ready().connection() as conn:
-            anchor = await discovery_store.anchor(conn, named) if named is not None else None
-            if anchor is None and query.startswith("@"):
-                raise NotFound(f"no stored creator is named {named}: search it first")
-            if anchor is not None:
-                vector, exclude = self._anchor_vector(anchor, named or ""), anchor.creator_id
-            else:
-                vector, exclude = await self._embed(query), None
             ranked = await discovery_store.rank(
                 conn, vector, discovery_store.MAX_RANKED, filters, exclude, await self._can_scan_iteratively(conn)
             )
@@ -206,13 +212,6 @@ class DiscoveryHandlers:
             next_page_token=DISCOVER_TOKENS.encode(datetime.now(UTC), f"{offset + size}.{digest}") if more else "",
             lookalikes_of=named if anchor is not None else "",
         )
-
-    async def _anchor(self, conn: asyncpg.Connection, username: str) -> discovery_store.Anchor:
-        anchor = await discovery_store.anchor(conn, username)
-        if anchor is None:
-            raise NotFound(f"{username} is not a stored creator: search it first")
-        self._anchor_vector(anchor, username)
-        return anchor
 
     @staticmethod
     def _anchor_vector(anchor: discovery_store.Anchor, username: str) -> str:
