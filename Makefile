@@ -7,7 +7,7 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: help setup lock models-group protos lint typecheck test test-fast up down logs status demo models eval \
         bench bench-gateway bench-inference bench-cdn bench-creator bench-e2e bench-profile k8s-check openapi clean chaos \
-        clients client-types console chromium
+        clients client-types console chromium bench-discovery
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}'
@@ -149,6 +149,9 @@ bench-e2e: models protos ## Fresh and cached searches end to end through Envoy
 
 bench-profile: models protos ## Where the CPU of a cached search goes: Envoy, creator (py-spy), PostgreSQL
 	$(PY) -m bench.profile
+
+bench-discovery: models protos ## 100k creators on pgvector: HNSW build, recall, similar/discover latency
+	$(PY) -m bench.discovery
 
 bench: models protos ## Every benchmark plus end-to-end searches; writes BENCHMARKS.md
 	$(PY) -m bench.all

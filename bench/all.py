@@ -21,6 +21,7 @@ BENCHES = (
     ("creator", "Creator service: fresh and cached searches at the service; the refresh scheduler"),
     ("e2e", "Whole system: searches end to end through Envoy"),
     ("profile", "Profile: where the CPU of a cached search goes, end to end"),
+    ("discovery", "Discovery: 100,000 creators on pgvector, HNSW build and recall, similar and discover latency"),
 )
 OLD_SYSTEM = """| measure | old system (SYSTEM_STATUS.md) |
 |---|---|
