@@ -22,12 +22,14 @@ class ApiError(Exception):
     """The gateway answered an error (`status` is its HTTP status), or none came back at all (`status` 0: the message
     says why, e.g. "cannot reach the gateway at URL")."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, reason: str = "") -> None:
         hint = HINTS.get(status, "")
         suffix = f" (HTTP {status}{': ' + hint if hint and hint not in message else ''})" if status else ""
         super().__init__(message + suffix)
         self.status = status
         self.message = message
+        #: ErrorInfo.reason of the answer (protos/errors/v1/errors.proto), e.g. "EMBEDDING_PENDING"; empty if none.
+        self.reason = reason
 
 
 def profile_name(text: str) -> str:
@@ -63,11 +65,15 @@ class GatewayClient:
                 return json.loads(reply.read() or b"{}")
         except urllib.error.HTTPError as exc:
             raw = exc.read()
+            reason = ""
             try:
-                message = str(json.loads(raw).get("message") or raw.decode(errors="replace"))
+                body = json.loads(raw)
+                message = str(body.get("message") or raw.decode(errors="replace"))
+                infos = [d for d in body.get("details") or [] if isinstance(d, dict) and d.get("reason")]
+                reason = str(infos[0]["reason"]) if infos else ""
             except (ValueError, AttributeError):
                 message = raw.decode(errors="replace").strip() or exc.reason
-            raise ApiError(exc.code, message) from None
+            raise ApiError(exc.code, message, reason) from None
         except urllib.error.URLError as exc:
             raise ApiError(0, f"cannot reach the gateway at {self.base_url}: {exc.reason}; is the stack up?") from None
         except TimeoutError:

@@ -14,7 +14,7 @@ from typing import Any
 from client.api import ApiError, GatewayClient
 from client.render import report, source
 from client.tokens import dev_token, read_stack_env
-from scripts import demo_tracking
+from scripts import demo_discovery, demo_tracking
 
 CREATORS = ("fit.bayann", "chef.marco", "wander.lena")
 MIRROR_WAIT_S = 30.0
@@ -58,6 +58,7 @@ def main() -> None:
         print(f"  mirrored: {done}/{total} images on our storage\n")
     if values.get("INSTAGRAM_SOURCE", "sample") == "sample":
         demo_tracking.run(api, f"http://{values.get('SAMPLE_UPSTREAM_LISTEN', '127.0.0.1:8090')}")
+        demo_discovery.run(api)
     unlocked = api.unlocked()
     names = ", ".join(c["username"] for c in unlocked.get("creators", []))
     print(f"Unlocked by 'demo': {names}\n")
@@ -66,6 +67,7 @@ def main() -> None:
         "  bin/following search techwithtariq        # a table summary (add --json for the raw answer)\n"
         "  bin/following unlocked | posts fit.bayann | history fit.bayann | queue | health\n"
         "  bin/following tracked | track wander.lena | untrack chef.marco\n"
+        '  bin/following similar fit.bayann | discover "budget travel in South-East Asia" --min-followers 5000\n'
         "  bin/following --user someone-else unlocked   # another user sees nothing of demo's\n"
         f"  curl {gateway}/api/health\n"
         f"  curl -H \"Authorization: Bearer $(.venv/bin/python -c 'from client.tokens import dev_token;"

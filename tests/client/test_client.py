@@ -62,3 +62,48 @@ def test_nothing_listening_is_an_api_error() -> None:
         GatewayClient(f"http://127.0.0.1:{port}", None, timeout=5).health()
     assert failure.value.status == 0
     assert "cannot reach the gateway" in failure.value.message
+
+
+@pytest.fixture
+def error_server() -> Iterator[str]:
+    """Answers every request with the gateway's error shape: 400, FAILED_PRECONDITION with an ErrorInfo reason."""
+    import http.server
+    import json
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(
+                {
+                    "code": 9,
+                    "message": "the captions of @x are still being embedded; retry shortly",
+                    "details": [
+                        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "EMBEDDING_PENDING"},
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"},
+                    ],
+                }
+            ).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_api_error_carries_the_machine_readable_reason_of_the_answer(error_server: str) -> None:
+    with pytest.raises(ApiError) as raised:
+        GatewayClient(error_server, "token", timeout=5).similar("x")
+    assert raised.value.status == 400
+    assert raised.value.reason == "EMBEDDING_PENDING"
+    assert "still being embedded" in raised.value.message
