@@ -145,9 +145,9 @@ def test_discovery_of_a_creator_whose_captions_wait_for_embeddings_answers_embed
     user = "Bearer " + e2e.token("reasons-discovery")
     # An upstream fault of an earlier test may still hold searches back for its Retry-After.
     eventually(
-        lambda: call(e2e, "POST", "/api/v1/creator/search/ines.paints", user, {}),
+        lambda: call(e2e, "POST", "/api/v1/creator/search/pixel.pilgrim", user, {}),
         lambda reply: reply[0] == 200,
         60,
-        "a search of ines.paints",
+        "a search of pixel.pilgrim",
     )
-    check(call(e2e, "GET", "/api/v1/creator/ines.paints/similar", user), 400, 9, "EMBEDDING_PENDING", retry=True)
+    check(call(e2e, "GET", "/api/v1/creator/pixel.pilgrim/similar", user), 400, 9, "EMBEDDING_PENDING", retry=True)
