@@ -3,7 +3,8 @@ meaning with exact filters, or lookalikes when the query names a stored creator)
 
 Mixed into CreatorServicer (handlers.py); thin like the others: read the caller and the request, embed the query
 (inference EmbedTexts), rank in the store (discovery_store.py), return the messages. Discover pages within the best
-MAX_RANKED matches: a page token holds the offset of the next page and a digest of the request it belongs to.
+MAX_RANKED matches, each ranked only as far as it reaches: a page token holds the offset of the next page and a
+digest of the request it belongs to.
 """
 
 from __future__ import annotations
@@ -187,8 +188,13 @@ class DiscoveryHandlers:
             # Embedded before a connection is taken: the inference call must not hold one from the pool.
             vector, exclude = await self._embed(query), None
         async with self._guard_ready().connection() as conn:
+            iterative = await self._can_scan_iteratively(conn)
+            # Ranked as far as this page and one more (whether a next page exists): a prefix of the same ranking of
+            # MAX_RANKED (discovery_store.rank). Without the iterative scan the index finds few rows that pass a
+            # filter at a page's breadth, so the whole ranking is made for every page, as its fallback needs.
+            wanted = min(discovery_store.MAX_RANKED, offset + size + 1) if iterative else discovery_store.MAX_RANKED
             ranked = await discovery_store.rank(
-                conn, vector, discovery_store.MAX_RANKED, filters, exclude, await self._can_scan_iteratively(conn)
+                conn, vector, wanted, filters, exclude, iterative, breadth=discovery_store.MAX_RANKED
             )
             page = ranked[offset : offset + size]
             ids = [r.creator_id for r in page]
