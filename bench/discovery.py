@@ -132,16 +132,18 @@ async def store_rankings(
     limit: int,
     filters: corpus_.Filters,
     iterative: bool,
+    ef: int | None = None,
 ) -> Latency:
     """The store's ranking (what SimilarCreators and Discover run) for each query, timed and checked against exact."""
-    label = f"rank {limit}, {filters.name}: ef_search {discovery_store.ef_search(limit)}"
+    ranked_as = f"rank {limit}" if ef is None else f"rank {limit} (Discover's first page)"
+    label = f"{ranked_as}, {filters.name}: ef_search {ef or discovery_store.ef_search(limit)}"
     row = Latency(label + (", iterative scan" if iterative else ""))
     wanted = _store_filters(filters)
     exact_ids = corpus_.exact_neighbours(corpus, queries, limit, filters.mask(corpus))
     for query, exact in zip(queries, exact_ids, strict=True):
         text = corpus_.vector_text(query)
         started = time.perf_counter()
-        ranked = await discovery_store.rank(conn, text, limit, wanted, None, iterative)
+        ranked = await discovery_store.rank(conn, text, limit, wanted, None, iterative, ef)
         row.samples.append(time.perf_counter() - started)
         row.returned += len(ranked)
         row.wanted += len(exact)
@@ -164,6 +166,18 @@ async def measure_sql(dsn: str, corpus: corpus_.Corpus, figures: Figures) -> Non
             figures.sql.append(
                 await store_rankings(
                     conn, corpus, queries[:DISCOVER_SQL_QUERIES], discovery_store.MAX_RANKED, filters, iterative
+                )
+            )
+            first_page = K + 1  # a page and one more, whether a next page exists
+            figures.sql.append(
+                await store_rankings(
+                    conn,
+                    corpus,
+                    queries[:DISCOVER_SQL_QUERIES],
+                    first_page,
+                    filters,
+                    iterative,
+                    discovery_store.MAX_RANKED,
                 )
             )
     finally:

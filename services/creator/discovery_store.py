@@ -13,6 +13,7 @@ PostgreSQL 15 with pgvector 0.5; vectors travel as text ('[0.1,...]').
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,12 @@ ITERATIVE_SCAN_SINCE = (0, 8)
 # Fewer creators than this passing the filters are ranked exactly: their distances are computed in a few ms (recall
 # 1.0), where the index would scan far to find enough of them.
 EXACT_BELOW = 4000
+# Above this many rows passing by the planner's estimate, the filters are not counted: counting reads thousands of
+# rows (tens of ms), and the index finds a page among so many quickly.
+COUNT_BELOW_ESTIMATE = 4 * EXACT_BELOW
+# hnsw.ef_search of every Discover page with the iterative scan: one setting for every page keeps pages prefixes of
+# one ranking; the iterative scan searches on past it for deeper pages.
+DISCOVER_EF_SEARCH = MIN_EF_SEARCH
 
 # Public profile data only, the avatar as its CDN rendition once mirrored (as the other lists show it).
 PROFILE_COLUMNS = """
@@ -69,6 +76,7 @@ FILTERS = _filters(2)
 
 # How many creators pass the filters, counted no further than $7: below EXACT_BELOW the ranking is exact. The
 # filters' indexes (migration 0008) answer it with bitmap scans when few pass, and it stops early when many do.
+ESTIMATE_PASSING = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM creator.creators c WHERE {_filters(1)}"
 COUNT_PASSING = f"SELECT count(*) FROM (SELECT 1 FROM creator.creators c WHERE {_filters(1)} LIMIT $7) s"
 
 # Served by the HNSW index; the id breaks ties so that equal distances keep one order.
@@ -92,6 +100,10 @@ SELECT id, embedding <=> $1::text::vector AS distance FROM passed
 """
 
 INDEX_SCAN = "SELECT set_config('hnsw.ef_search', $1, true), set_config('enable_sort', 'off', true)"
+# Custom plans for the count and the exact ranking, so that an empty filter folds away and the planner sees the
+# filters' indexes (a generic plan cannot use them).
+CUSTOM_PLANS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
+EXACT_SCAN = "SELECT set_config('enable_sort', 'on', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
 INDEX_SCAN_ITERATIVE = INDEX_SCAN + ", set_config('hnsw.iterative_scan', 'strict_order', true)"
 
 PROFILES = f"SELECT {PROFILE_COLUMNS} FROM creator.creators c WHERE c.id = ANY($1::bigint[])"
@@ -193,8 +205,27 @@ def ef_search(limit: int) -> int:
 
 async def passing_fewer_than(conn: asyncpg.Connection, filters: Filters, exclude: int | None, bound: int) -> bool:
     """Whether fewer than `bound` creators with an embedding pass `filters` (without `exclude`)."""
-    args = _filter_args(filters, exclude)
-    return int(await conn.fetchval(COUNT_PASSING, *args, bound)) < bound
+    async with conn.transaction(readonly=True):
+        return await _passing_fewer_than(conn, _filter_args(filters, exclude), bound)
+
+
+async def _passing_fewer_than(conn: asyncpg.Connection, filter_args: Sequence[object], bound: int) -> bool:
+    await conn.execute(CUSTOM_PLANS)
+    return int(await conn.fetchval(COUNT_PASSING, *filter_args, bound)) < bound
+
+
+async def ranks_exactly(conn: asyncpg.Connection, filters: Filters, exclude: int | None) -> bool:
+    """Whether the ranking for `filters` should be exact: fewer than EXACT_BELOW creators pass them. Counted only when
+    the planner's estimate is not far above that (a count of many rows costs more than the index search)."""
+    if filters == Filters():
+        return False
+    filter_args = _filter_args(filters, exclude)
+    async with conn.transaction(readonly=True):
+        await conn.execute(CUSTOM_PLANS)
+        plan = json.loads(await conn.fetchval(ESTIMATE_PASSING, *filter_args))
+        if plan[0]["Plan"]["Plan Rows"] >= COUNT_BELOW_ESTIMATE:
+            return False
+        return await _passing_fewer_than(conn, filter_args, EXACT_BELOW)
 
 
 def _filter_args(filters: Filters, exclude: int | None) -> tuple[object, ...]:
@@ -215,28 +246,31 @@ async def rank(
     filters: Filters,
     exclude: int | None,
     iterative_scan: bool,
-    breadth: int | None = None,
+    ef: int | None = None,
+    exact: bool | None = None,
 ) -> list[Ranked]:
     """The `limit` creators with an embedding nearest to `query` (pgvector text) that pass `filters`, nearest first,
-    without `exclude`: the first `limit` of one ranking of `breadth` (default `limit`) creators.
+    without `exclude`: exactly when `exact` (decided by ranks_exactly when None), else by the HNSW index at
+    hnsw.ef_search `ef` (default for `limit`).
 
-    The search settings depend on `breadth` alone and the ranking's path (exact, or the HNSW index) on the data alone,
-    so rankings of the same request on the same data at any `limit` up to `breadth` are prefixes of one another: the
-    index scan visits the graph in one order for one ef_search, and LIMIT only stops it earlier."""
+    For one `ef` and one path, rankings of the same request on the same data at any `limit` are prefixes of one
+    another: the index scan visits the graph in one order for one ef_search (and the iterative scan goes on in one
+    order), LIMIT only stops it earlier; the exact order is total (distance, then id)."""
+    if exact is None:
+        exact = await ranks_exactly(conn, filters, exclude)
     args = (query, *_filter_args(filters, exclude), limit)
     async with conn.transaction(readonly=True):
-        # SET LOCAL takes no parameters; set_config(..., true) is its parameterised form. Custom plans, so that an
-        # empty filter folds away and the planner sees the filters' indexes (a generic plan cannot use them).
-        await conn.execute("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
-        if filters != Filters() and await passing_fewer_than(conn, filters, exclude, EXACT_BELOW):
+        # SET LOCAL takes no parameters; set_config(..., true) is its parameterised form.
+        if exact:
+            await conn.execute(CUSTOM_PLANS)
             rows = await conn.fetch(RANK_EXACTLY, *args)
         else:
             # The index scan for every limit (enable_sort off): a sort over the filtered rows would rank exactly at
             # one limit and approximately at another, and pages cut from both would repeat or skip creators.
-            await conn.execute(INDEX_SCAN_ITERATIVE if iterative_scan else INDEX_SCAN, str(ef_search(breadth or limit)))
+            await conn.execute(INDEX_SCAN_ITERATIVE if iterative_scan else INDEX_SCAN, str(ef or ef_search(limit)))
             rows = await conn.fetch(RANK_BY_INDEX, *args)
             if len(rows) < limit:
-                await conn.execute("SELECT set_config('enable_sort', 'on', true)")
+                await conn.execute(EXACT_SCAN)
                 rows = await conn.fetch(RANK_EXACTLY, *args)
     return [Ranked(row["id"], similarity(row["distance"])) for row in rows]
 

@@ -486,13 +486,13 @@ async def test_a_ranking_cut_at_any_page_is_a_prefix_of_the_full_ranking(databas
     conn = await asyncpg.connect(database.dsn_for("creator"))
     query = discovery_store.vector_text(scattered(1, 11)[0])
     try:
-        for filters in (discovery_store.Filters(), discovery_store.Filters(languages=("en",))):
-            full = await discovery_store.rank(conn, query, discovery_store.MAX_RANKED, filters, None, True)
+        for filters, exact in ((discovery_store.Filters(), False), (discovery_store.Filters(languages=("en",)), True)):
+            assert await discovery_store.ranks_exactly(conn, filters, None) == exact
+            ef = discovery_store.DISCOVER_EF_SEARCH
+            full = await discovery_store.rank(conn, query, discovery_store.MAX_RANKED, filters, None, True, ef)
             assert len(full) == discovery_store.MAX_RANKED
             for limit in (1, 6, 11, 51, 101, 199):
-                cut = await discovery_store.rank(
-                    conn, query, limit, filters, None, True, breadth=discovery_store.MAX_RANKED
-                )
+                cut = await discovery_store.rank(conn, query, limit, filters, None, True, ef)
                 assert cut == full[:limit], (filters, limit)
     finally:
         await conn.close()
@@ -515,7 +515,13 @@ async def test_discover_pages_ranked_page_by_page_concatenate_to_one_ranking(
         anchor = await discovery_store.anchor(conn, ANCHOR)
         assert anchor is not None and anchor.embedding is not None
         full = await discovery_store.rank(
-            conn, anchor.embedding, discovery_store.MAX_RANKED, discovery_store.Filters(), anchor.creator_id, True
+            conn,
+            anchor.embedding,
+            discovery_store.MAX_RANKED,
+            discovery_store.Filters(),
+            anchor.creator_id,
+            True,
+            discovery_store.DISCOVER_EF_SEARCH,
         )
         assert seen == await ranked_names(conn, full)
     finally:
