@@ -177,7 +177,7 @@ async def measure_sql(dsn: str, corpus: corpus_.Corpus, figures: Figures) -> Non
                     first_page,
                     filters,
                     iterative,
-                    discovery_store.MAX_RANKED,
+                    discovery_store.DISCOVER_EF_SEARCH,
                 )
             )
     finally:

@@ -571,3 +571,35 @@ async def test_the_filters_count_uses_their_indexes_topics_in_lower_case(owner: 
             plans[index] = "\n".join(row[0] for row in rows)
     for index, plan in plans.items():
         assert index in plan, plan
+
+
+@pytest.mark.usefixtures("crowd")
+async def test_later_pages_keep_the_path_the_first_page_chose_when_the_data_no_longer_would(
+    creator: Creator, database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page of an English-only search ranks exactly (3,000 pass); the later pages keep to that ranking even
+    once a fresh request would take the index (here: the bound lowered under it)."""
+    seen: list[str] = []
+    token = ""
+    while True:
+        response = await discover(creator, query="@anchor.baker", page_size=25, languages=["en"], page_token=token)
+        seen += [c.username for c in response.creators]
+        token = response.next_page_token
+        monkeypatch.setattr(discovery_store, "EXACT_BELOW", 10)
+        if not token:
+            break
+    conn = await asyncpg.connect(database.dsn_for("creator"))
+    try:
+        anchor = await discovery_store.anchor(conn, ANCHOR)
+        assert anchor is not None and anchor.embedding is not None
+        filters = discovery_store.Filters(languages=("en",))
+        exact = await discovery_store.rank(
+            conn, anchor.embedding, discovery_store.MAX_RANKED, filters, anchor.creator_id, True, exact=True
+        )
+        by_index = await discovery_store.rank(
+            conn, anchor.embedding, discovery_store.MAX_RANKED, filters, anchor.creator_id, True, 100, exact=False
+        )
+        assert exact != by_index  # else this test could not tell the paths apart
+        assert seen == await ranked_names(conn, exact)
+    finally:
+        await conn.close()
