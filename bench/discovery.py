@@ -226,6 +226,12 @@ async def measure_service(address: str, corpus: corpus_.Corpus, figures: Figures
         texts = iter(range(10**9))
 
         def text() -> str:
+            # A text never asked before for each request: the creator caches a query's embedding (for its later
+            # pages), which the row of repeated queries measures.
+            turn = next(texts)
+            return f"{TEXT_QUERIES[turn % len(TEXT_QUERIES)]} {turn}"
+
+        def repeated_text() -> str:
             return TEXT_QUERIES[next(texts) % len(TEXT_QUERIES)]
 
         rows = (
@@ -244,6 +250,11 @@ async def measure_service(address: str, corpus: corpus_.Corpus, figures: Figures
             (
                 Latency(f"Discover by text (inference embeds it), page of {K}, {medium.name}"),
                 lambda: discover(filter_fields, text),
+                TEXT_REQUESTS,
+            ),
+            (
+                Latency(f"Discover by text asked before (its embedding cached: a next page), page of {K}, no filter"),
+                lambda: discover({}, repeated_text),
                 TEXT_REQUESTS,
             ),
         )

@@ -32,6 +32,7 @@ from following.pagination import PageTokenCodec, page_size
 from services.creator import discovery_store
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference_client import InferenceUnavailable
+from services.creator.query_embeddings import QueryEmbeddings
 from services.creator.usernames import normalise_username
 
 DISCOVER_TOKENS = PageTokenCodec("discover", str)
@@ -126,6 +127,7 @@ class DiscoveryHandlers:
     _guard_ready: Callable[[], DatabaseGuard]
     _embedder: Callable[[], TextEmbedder | None]
     _iterative_scan: bool | None = None
+    _query_embeddings: QueryEmbeddings | None = None
 
     async def _can_scan_iteratively(self, conn: asyncpg.Connection) -> bool:
         if self._iterative_scan is None:
@@ -236,6 +238,16 @@ class DiscoveryHandlers:
         return anchor.embedding
 
     async def _embed(self, query: str) -> str:
+        if self._query_embeddings is None:
+            self._query_embeddings = QueryEmbeddings()
+        cached = self._query_embeddings.get(query)
+        if cached is not None:
+            return cached
+        embedded = await self._embed_anew(query)
+        self._query_embeddings.put(query, embedded)
+        return embedded
+
+    async def _embed_anew(self, query: str) -> str:
         embedder = self._embedder()
         if embedder is None:
             raise Unavailable("the service is starting; retry in a moment", retry_after=1)
