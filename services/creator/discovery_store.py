@@ -6,9 +6,11 @@ Ranking is `ORDER BY embedding <=> query LIMIT k` on `creator.creators`, which t
 the filters then drop some, so a selective filter can leave fewer than asked. Each ranking therefore runs in a
 transaction that raises `hnsw.ef_search` for it (SET LOCAL) and, on pgvector >= 0.8, turns on its iterative scan
 (`hnsw.iterative_scan`, which keeps searching until enough rows pass); when the index still returns fewer rows than
-asked, the same ranking runs exactly over the rows that pass the filters. Either way the answer for the same request
-on the same data is the same, so pages cut from it neither repeat nor skip a creator. Every statement runs on
-PostgreSQL 15 with pgvector 0.5; vectors travel as text ('[0.1,...]').
+asked, the same ranking runs exactly over the rows that pass the filters. When few creators pass the filters
+(ranks_exactly: the planner's estimate, then a capped count over the filters' indexes), the ranking is exact from the
+start. For one path and one ef_search a ranking cut at any depth is a prefix of the deeper one, so pages ranked only
+as far as they reach neither repeat nor skip a creator. Every statement runs on PostgreSQL 15 with pgvector 0.5;
+vectors travel as text ('[0.1,...]').
 """
 
 from __future__ import annotations
