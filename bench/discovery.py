@@ -132,16 +132,18 @@ async def store_rankings(
     limit: int,
     filters: corpus_.Filters,
     iterative: bool,
+    ef: int | None = None,
 ) -> Latency:
     """The store's ranking (what SimilarCreators and Discover run) for each query, timed and checked against exact."""
-    label = f"rank {limit}, {filters.name}: ef_search {discovery_store.ef_search(limit)}"
+    ranked_as = f"rank {limit}" if ef is None else f"rank {limit} (Discover's first page)"
+    label = f"{ranked_as}, {filters.name}: ef_search {ef or discovery_store.ef_search(limit)}"
     row = Latency(label + (", iterative scan" if iterative else ""))
     wanted = _store_filters(filters)
     exact_ids = corpus_.exact_neighbours(corpus, queries, limit, filters.mask(corpus))
     for query, exact in zip(queries, exact_ids, strict=True):
         text = corpus_.vector_text(query)
         started = time.perf_counter()
-        ranked = await discovery_store.rank(conn, text, limit, wanted, None, iterative)
+        ranked = await discovery_store.rank(conn, text, limit, wanted, None, iterative, ef)
         row.samples.append(time.perf_counter() - started)
         row.returned += len(ranked)
         row.wanted += len(exact)
@@ -164,6 +166,18 @@ async def measure_sql(dsn: str, corpus: corpus_.Corpus, figures: Figures) -> Non
             figures.sql.append(
                 await store_rankings(
                     conn, corpus, queries[:DISCOVER_SQL_QUERIES], discovery_store.MAX_RANKED, filters, iterative
+                )
+            )
+            first_page = K + 1  # a page and one more, whether a next page exists
+            figures.sql.append(
+                await store_rankings(
+                    conn,
+                    corpus,
+                    queries[:DISCOVER_SQL_QUERIES],
+                    first_page,
+                    filters,
+                    iterative,
+                    discovery_store.DISCOVER_EF_SEARCH,
                 )
             )
     finally:
@@ -212,6 +226,12 @@ async def measure_service(address: str, corpus: corpus_.Corpus, figures: Figures
         texts = iter(range(10**9))
 
         def text() -> str:
+            # A text never asked before for each request: the creator caches a query's embedding (for its later
+            # pages), which the row of repeated queries measures.
+            turn = next(texts)
+            return f"{TEXT_QUERIES[turn % len(TEXT_QUERIES)]} {turn}"
+
+        def repeated_text() -> str:
             return TEXT_QUERIES[next(texts) % len(TEXT_QUERIES)]
 
         rows = (
@@ -230,6 +250,11 @@ async def measure_service(address: str, corpus: corpus_.Corpus, figures: Figures
             (
                 Latency(f"Discover by text (inference embeds it), page of {K}, {medium.name}"),
                 lambda: discover(filter_fields, text),
+                TEXT_REQUESTS,
+            ),
+            (
+                Latency(f"Discover by text asked before (its embedding cached: a next page), page of {K}, no filter"),
+                lambda: discover({}, repeated_text),
                 TEXT_REQUESTS,
             ),
         )

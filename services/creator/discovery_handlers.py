@@ -3,7 +3,8 @@ meaning with exact filters, or lookalikes when the query names a stored creator)
 
 Mixed into CreatorServicer (handlers.py); thin like the others: read the caller and the request, embed the query
 (inference EmbedTexts), rank in the store (discovery_store.py), return the messages. Discover pages within the best
-MAX_RANKED matches: a page token holds the offset of the next page and a digest of the request it belongs to.
+MAX_RANKED matches, each ranked only as far as it reaches: a page token holds the offset of the next page, a
+digest of the request it belongs to, and the ranking's path (exact or by the index) the first page chose.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from following.pagination import PageTokenCodec, page_size
 from services.creator import discovery_store
 from services.creator.dbguard import DatabaseGuard
 from services.creator.inference_client import InferenceUnavailable
+from services.creator.query_embeddings import QueryEmbeddings
 from services.creator.usernames import normalise_username
 
 DISCOVER_TOKENS = PageTokenCodec("discover", str)
@@ -40,6 +42,8 @@ MAX_FILTER_CHARS = 64
 MAX_PAGE_SIZE = 50
 DEFAULT_PAGE_SIZE = 10
 INT64_MAX = 2**63 - 1
+# How a page token names the ranking's path, so that every page of a request takes the path its first page took.
+PATHS = {True: "exact", False: "index"}
 
 
 class TextEmbedder(Protocol):
@@ -123,6 +127,7 @@ class DiscoveryHandlers:
     _guard_ready: Callable[[], DatabaseGuard]
     _embedder: Callable[[], TextEmbedder | None]
     _iterative_scan: bool | None = None
+    _query_embeddings: QueryEmbeddings | None = None
 
     async def _can_scan_iteratively(self, conn: asyncpg.Connection) -> bool:
         if self._iterative_scan is None:
@@ -173,7 +178,7 @@ class DiscoveryHandlers:
         filters = discover_filters(request)
         size = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         digest = request_digest(query, filters, size)
-        offset = self._offset(request.page_token, digest)
+        offset, exact = self._position(request.page_token, digest)
         named = username_in(query)
         anchor = None
         if named is not None:
@@ -187,9 +192,18 @@ class DiscoveryHandlers:
             # Embedded before a connection is taken: the inference call must not hold one from the pool.
             vector, exclude = await self._embed(query), None
         async with self._guard_ready().connection() as conn:
-            ranked = await discovery_store.rank(
-                conn, vector, discovery_store.MAX_RANKED, filters, exclude, await self._can_scan_iteratively(conn)
-            )
+            iterative = await self._can_scan_iteratively(conn)
+            if exact is None:
+                exact = await discovery_store.ranks_exactly(conn, filters, exclude)
+            # Ranked as far as this page and one more (whether a next page exists), on the path the first page took
+            # (its token carries it) and at one ef_search: a prefix of the same ranking of MAX_RANKED. Without the
+            # iterative scan the index finds few rows that pass a filter at a page's breadth, so every page ranks
+            # all MAX_RANKED, as its fallback to the exact ranking needs.
+            if iterative:
+                wanted, ef = min(discovery_store.MAX_RANKED, offset + size + 1), discovery_store.DISCOVER_EF_SEARCH
+            else:
+                wanted, ef = discovery_store.MAX_RANKED, None
+            ranked = await discovery_store.rank(conn, vector, wanted, filters, exclude, iterative, ef, exact)
             page = ranked[offset : offset + size]
             ids = [r.creator_id for r in page]
             found = await discovery_store.profiles(conn, ids)
@@ -209,7 +223,9 @@ class DiscoveryHandlers:
                 for r in page
                 if r.creator_id in found
             ],
-            next_page_token=DISCOVER_TOKENS.encode(datetime.now(UTC), f"{offset + size}.{digest}") if more else "",
+            next_page_token=(
+                DISCOVER_TOKENS.encode(datetime.now(UTC), f"{offset + size}.{digest}.{PATHS[exact]}") if more else ""
+            ),
             lookalikes_of=named if anchor is not None else "",
         )
 
@@ -222,6 +238,16 @@ class DiscoveryHandlers:
         return anchor.embedding
 
     async def _embed(self, query: str) -> str:
+        if self._query_embeddings is None:
+            self._query_embeddings = QueryEmbeddings()
+        cached = self._query_embeddings.get(query)
+        if cached is not None:
+            return cached
+        embedded = await self._embed_anew(query)
+        self._query_embeddings.put(query, embedded)
+        return embedded
+
+    async def _embed_anew(self, query: str) -> str:
         embedder = self._embedder()
         if embedder is None:
             raise Unavailable("the service is starting; retry in a moment", retry_after=1)
@@ -234,13 +260,15 @@ class DiscoveryHandlers:
         return discovery_store.vector_text(vector)
 
     @staticmethod
-    def _offset(token: str, digest: str) -> int:
+    def _position(token: str, digest: str) -> tuple[int, bool | None]:
+        """The offset a page token points at and whether its ranking is exact (None without a token: to decide)."""
         position = DISCOVER_TOKENS.decode(token)
         if position is None:
-            return 0
-        offset, _, bound_to = position[1].partition(".")
+            return 0, None
+        offset, _, rest = position[1].partition(".")
+        bound_to, _, path = rest.partition(".")
         if bound_to != digest:
             raise InvalidArgument("page_token: made for another query, filters or page_size; start again without one")
-        if not offset.isdigit() or not 0 < int(offset) < discovery_store.MAX_RANKED:
+        if not offset.isdigit() or not 0 < int(offset) < discovery_store.MAX_RANKED or path not in PATHS.values():
             raise InvalidArgument("page_token: not a token returned by this method; start again without one")
-        return int(offset)
+        return int(offset), path == PATHS[True]

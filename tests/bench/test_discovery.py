@@ -45,6 +45,9 @@ async def test_loaded_corpus_is_answered_by_the_hnsw_index_close_to_exact_search
         row = await discovery.store_rankings(conn, corpus, queries[:3], 10, narrow, iterative=True)
         assert len(row.samples) == 3 and row.wanted == 3 * min(10, int(narrow.mask(corpus).sum()))
         assert row.returned == row.wanted and row.found / row.wanted >= 0.9
+        # The narrow filter passes fewer than the store's EXACT_BELOW: its ranking is exact, a page of it as well.
+        page = await discovery.store_rankings(conn, corpus, queries[:3], 11, narrow, True, ef=100)
+        assert row.found == row.wanted and page.found == page.wanted == 3 * min(11, int(narrow.mask(corpus).sum()))
     finally:
         await conn.close()
 

@@ -471,3 +471,135 @@ async def test_a_query_in_words_is_unavailable_while_inference_is_down(start_cre
         await discover(creator, query="home baking")
     assert down.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "retry" in (down.value.details() or "")
+
+
+async def ranked_names(conn: asyncpg.Connection, ranked: Sequence[discovery_store.Ranked]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT id, username FROM creator.creators WHERE id = ANY($1::bigint[])", [r.creator_id for r in ranked]
+    )
+    names = {row["id"]: row["username"] for row in rows}
+    return [names[r.creator_id] for r in ranked]
+
+
+@pytest.mark.usefixtures("crowd")
+async def test_a_ranking_cut_at_any_page_is_a_prefix_of_the_full_ranking(database: TestDatabase) -> None:
+    conn = await asyncpg.connect(database.dsn_for("creator"))
+    query = discovery_store.vector_text(scattered(1, 11)[0])
+    try:
+        for filters, exact in ((discovery_store.Filters(), False), (discovery_store.Filters(languages=("en",)), True)):
+            assert await discovery_store.ranks_exactly(conn, filters, None) == exact
+            ef = discovery_store.DISCOVER_EF_SEARCH
+            full = await discovery_store.rank(conn, query, discovery_store.MAX_RANKED, filters, None, True, ef)
+            assert len(full) == discovery_store.MAX_RANKED
+            for limit in (1, 6, 11, 51, 101, 199):
+                cut = await discovery_store.rank(conn, query, limit, filters, None, True, ef)
+                assert cut == full[:limit], (filters, limit)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.usefixtures("crowd")
+async def test_discover_pages_ranked_page_by_page_concatenate_to_one_ranking(
+    creator: Creator, database: TestDatabase
+) -> None:
+    seen: list[str] = []
+    token = ""
+    while True:
+        response = await discover(creator, query="@anchor.baker", page_size=7, page_token=token)
+        seen += [c.username for c in response.creators]
+        token = response.next_page_token
+        if not token:
+            break
+    conn = await asyncpg.connect(database.dsn_for("creator"))
+    try:
+        anchor = await discovery_store.anchor(conn, ANCHOR)
+        assert anchor is not None and anchor.embedding is not None
+        full = await discovery_store.rank(
+            conn,
+            anchor.embedding,
+            discovery_store.MAX_RANKED,
+            discovery_store.Filters(),
+            anchor.creator_id,
+            True,
+            discovery_store.DISCOVER_EF_SEARCH,
+        )
+        assert seen == await ranked_names(conn, full)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.usefixtures("crowd")
+async def test_a_selective_filter_is_ranked_exactly_and_completely(database: TestDatabase) -> None:
+    """Every 20th crowd creator in German: 150 pass, fewer than EXACT_BELOW, so the answer is the exact order of all
+    of them, topics matched whatever their case."""
+    conn = await asyncpg.connect(database.dsn_for("creator"))
+    query = scattered(1, 13)[0]
+    try:
+        await conn.execute(
+            """UPDATE creator.creators SET languages = '{de}', topics = '{"Fitness & Health"}'
+                WHERE username LIKE 'crowd.%' AND substr(username, 7)::int % 20 = 0"""
+        )
+        filters = discovery_store.Filters(languages=("de",), topics=("fitness & health",))
+        assert await discovery_store.passing_fewer_than(conn, filters, None, discovery_store.EXACT_BELOW)
+        ranked = await discovery_store.rank(conn, discovery_store.vector_text(query), 200, filters, None, True)
+        rows = await conn.fetch(
+            "SELECT username, embedding <=> $1::text::vector AS d FROM creator.creators WHERE 'de' = ANY(languages)",
+            discovery_store.vector_text(query),
+        )
+        exact = [row["username"] for row in sorted(rows, key=lambda row: (row["d"], row["username"]))]
+        assert len(exact) == CROWD // 20
+        assert await ranked_names(conn, ranked) == exact
+    finally:
+        await conn.close()
+
+
+@pytest.mark.usefixtures("crowd")
+async def test_the_filters_count_uses_their_indexes_topics_in_lower_case(owner: asyncpg.Connection) -> None:
+    await owner.execute("ANALYZE creator.creators")
+    plans: dict[str, str] = {}
+    cases = {
+        "creators_topics_lower": (None, None, None, ["fitness & health"], [], None),
+        "creators_languages": (None, None, None, [], ["is"], None),
+        "creators_followers": (None, 10_000_000, None, [], [], None),
+        "creators_mean_engagement_rate": (None, None, None, [], [], 0.9),
+    }
+    async with owner.transaction():
+        await owner.execute("SET LOCAL search_path TO creator, extensions")
+        await owner.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        for index, filters in cases.items():
+            rows = await owner.fetch(f"EXPLAIN {discovery_store.COUNT_PASSING}", *filters, discovery_store.EXACT_BELOW)
+            plans[index] = "\n".join(row[0] for row in rows)
+    for index, plan in plans.items():
+        assert index in plan, plan
+
+
+@pytest.mark.usefixtures("crowd")
+async def test_later_pages_keep_the_path_the_first_page_chose_when_the_data_no_longer_would(
+    creator: Creator, database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page of an English-only search ranks exactly (3,000 pass); the later pages keep to that ranking even
+    once a fresh request would take the index (here: the bound lowered under it)."""
+    seen: list[str] = []
+    token = ""
+    while True:
+        response = await discover(creator, query="@anchor.baker", page_size=25, languages=["en"], page_token=token)
+        seen += [c.username for c in response.creators]
+        token = response.next_page_token
+        monkeypatch.setattr(discovery_store, "EXACT_BELOW", 10)
+        if not token:
+            break
+    conn = await asyncpg.connect(database.dsn_for("creator"))
+    try:
+        anchor = await discovery_store.anchor(conn, ANCHOR)
+        assert anchor is not None and anchor.embedding is not None
+        filters = discovery_store.Filters(languages=("en",))
+        exact = await discovery_store.rank(
+            conn, anchor.embedding, discovery_store.MAX_RANKED, filters, anchor.creator_id, True, exact=True
+        )
+        by_index = await discovery_store.rank(
+            conn, anchor.embedding, discovery_store.MAX_RANKED, filters, anchor.creator_id, True, 100, exact=False
+        )
+        assert exact != by_index  # else this test could not tell the paths apart
+        assert seen == await ranked_names(conn, exact)
+    finally:
+        await conn.close()
