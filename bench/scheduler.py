@@ -43,10 +43,13 @@ MAKE_DUE = "UPDATE creator.refresh_schedule SET next_refresh_at = now()"
 NOT_REFRESHED_SINCE = (
     "SELECT count(*) FROM creator.refresh_schedule WHERE last_refreshed_at IS NULL OR last_refreshed_at < $1"
 )
+# Stored creators whose embedding is current (as after their fetch), so that the idle window measures the scheduler,
+# not the creator embedder's one-time pass over 10,000 rows it has never seen.
 ADD_IDLE = """
 WITH made AS (
-    INSERT INTO creator.creators (username, instagram_id, source, fetched_at, post_limit)
-    SELECT 'idle.' || g, g::text, 'sample', now(), 12 FROM generate_series(1, $1) g
+    INSERT INTO creator.creators
+           (username, instagram_id, source, fetched_at, post_limit, embedding_updated_at, bio_embedded_md5)
+    SELECT 'idle.' || g, g::text, 'sample', now(), 12, now(), md5('') FROM generate_series(1, $1) g
     RETURNING id)
 INSERT INTO creator.refresh_schedule (creator_id, trackers, next_refresh_at)
 SELECT id, 1, now() + interval '1 day' FROM made
