@@ -3,7 +3,9 @@
 - a service folder is a unit: no module under `services/<a>/` imports `services.<b>` for another service b;
 - inside a service, adapters (PostgreSQL, gRPC clients, the upstream, storage) import no use-case module;
 - SQL statements live in adapters only, and pure domain modules import no I/O library;
-- no module is named after another service (a reader would take `creator/inference.py` for the service).
+- no module is named after another service (a reader would take `creator/inference.py` for the service);
+- another service's gRPC stubs (`<service>.v1.<service>_pb2_grpc`) are used by its client module alone
+  (`<service>_client.py`), so every call to that service goes through one adapter.
 
 Each rule runs against the real tree and, to prove it can fail, against a small tree with the fault planted.
 """
@@ -168,6 +170,19 @@ def modules_named_after_services(root: Path) -> list[str]:
     ]
 
 
+def stubs_outside_clients(root: Path) -> list[str]:
+    found = []
+    names = services(root)
+    for service in names:
+        for name, path in modules(root, service):
+            for imported in imports(path, package_of(service, name, path)):
+                other = imported.split(".")[0]
+                stub = f"{other}.v1.{other}_pb2_grpc"
+                if other in names and other != service and within(imported, (stub,)) and name != f"{other}_client":
+                    found.append(f"services.{service}.{name} calls the {other} service without {other}_client.py")
+    return sorted(set(found))
+
+
 def test_no_service_imports_another_services_package() -> None:
     assert cross_service_imports(ROOT) == []
 
@@ -192,6 +207,10 @@ def test_no_module_is_named_after_another_service() -> None:
     assert modules_named_after_services(ROOT) == []
 
 
+def test_another_services_stubs_are_used_by_its_client_module_only() -> None:
+    assert stubs_outside_clients(ROOT) == []
+
+
 def plant(root: Path, files: dict[str, str]) -> Path:
     for name, text in {"services/a/__init__.py": "", "services/b/__init__.py": "", **files}.items():
         path = root / name
@@ -208,6 +227,8 @@ def test_each_rule_catches_its_fault_in_a_planted_tree(tmp_path: Path) -> None:
             "services/a/search.py": 'import services.b.store\nQUERY = """\nSELECT 1"""\n',
             "services/a/plan.py": "import grpc\nfrom cdn.v1 import cdn_pb2_grpc\n",
             "services/a/b.py": "",
+            "services/a/health.py": "from b.v1 import b_pb2, b_pb2_grpc\n",
+            "services/a/b_client.py": "from b.v1 import b_pb2_grpc\n",
         },
     )
     layers = {"a": Layers(adapters=("store",), use_cases=("search",), domain=("plan",))}
@@ -225,3 +246,4 @@ def test_each_rule_catches_its_fault_in_a_planted_tree(tmp_path: Path) -> None:
         "domain module services.a.plan imports grpc",
     ]
     assert modules_named_after_services(root) == ["services/a/b.py is named after the b service"]
+    assert stubs_outside_clients(root) == ["services.a.health calls the b service without b_client.py"]

@@ -1,5 +1,5 @@
 """The gRPC client of the CDN service: EnqueueJobs for the jobs media.py plans, GetAssets for the mirror state of
-images, as the creator API sees it (records.MediaInfo)."""
+images, as the creator API sees it (records.MediaInfo), and GetHealth, the CDN's own verdict on itself."""
 
 from __future__ import annotations
 
@@ -31,13 +31,15 @@ def media_info(asset: cdn_pb2.Asset) -> MediaInfo:
 
 
 class CdnClient:
-    """EnqueueJobs and GetAssets over one long-lived channel, with deadlines; every failure is CdnUnavailable."""
+    """EnqueueJobs, GetAssets and GetHealth over one long-lived channel, with deadlines; every failure is
+    CdnUnavailable."""
 
     def __init__(self, address: str, enqueue_deadline_s: float, assets_deadline_s: float) -> None:
         self.address = address
         # On Kubernetes the name is a headless Service: spread calls over every pod it resolves to.
         self._channel = grpc.aio.insecure_channel(address, options=ROUND_ROBIN)
         self._stub = cdn_pb2_grpc.CdnServiceStub(self._channel)
+        self._status = cdn_pb2_grpc.CdnStatusServiceStub(self._channel)
         self._enqueue_deadline_s = enqueue_deadline_s
         self._assets_deadline_s = assets_deadline_s
 
@@ -71,6 +73,13 @@ class CdnClient:
                 raise CdnUnavailable(f"cdn GetAssets: {exc.code().name}: {exc.details()}") from exc
             found.extend(media_info(asset) for asset in reply.assets)
         return found
+
+    async def health(self, deadline_s: float) -> cdn_pb2.CdnHealth:
+        """The CDN's verdict on itself (CdnStatusService.GetHealth, the answer of `/api/v1/cdn/health`)."""
+        try:
+            return await self._status.GetHealth(cdn_pb2.GetCdnHealthRequest(), timeout=deadline_s)
+        except grpc.aio.AioRpcError as exc:
+            raise CdnUnavailable(f"cdn GetHealth: {exc.code().name}: {exc.details()}") from exc
 
     async def close(self) -> None:
         await self._channel.close()
