@@ -5,7 +5,10 @@
 - SQL statements live in adapters only, and pure domain modules import no I/O library;
 - no module is named after another service (a reader would take `creator/inference.py` for the service);
 - another service's gRPC stubs (`<service>.v1.<service>_pb2_grpc`) are used by its client module alone
-  (`<service>_client.py`), so every call to that service goes through one adapter.
+  (`<service>_client.py`), so every call to that service goes through one adapter;
+- the services, the shared runtime and the fakes read environment variables through `following.settings.EnvReader`
+  alone (no `os.environ.get`, `os.environ[...]` or `os.getenv`); the gateway's deliberate copy of the reader takes the
+  environment as a mapping.
 
 Each rule runs against the real tree and, to prove it can fail, against a small tree with the fault planted.
 """
@@ -183,6 +186,39 @@ def stubs_outside_clients(root: Path) -> list[str]:
     return sorted(set(found))
 
 
+def environment_reads(root: Path) -> list[str]:
+    """`os.environ.get(...)`, `os.environ[...]`, `... in os.environ` and `os.getenv(...)` in the services, `following/`
+    (but its reader, `following/settings.py`) and the fakes."""
+    found = []
+    paths = [*(root / "services").rglob("*.py"), *(root / "following").rglob("*.py"), *(root / "fakes").rglob("*.py")]
+    for path in sorted(paths):
+        if path == root / "following" / "settings.py":
+            continue
+        reads = []
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            read = None
+            if isinstance(node, ast.Attribute) and _is_os_environ(node.value) and node.attr == "get":
+                read = "os.environ.get"
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_os_environ(node.value):
+                read = "os.environ[...]"
+            elif isinstance(node, ast.Compare) and any(_is_os_environ(c) for c in node.comparators):
+                read = "in os.environ"
+            elif isinstance(node, ast.Attribute) and node.attr == "getenv" and _is_name(node.value, "os"):
+                read = "os.getenv"
+            if read:
+                reads.append((node.lineno, read))
+        found += [f"{path.relative_to(root)}:{line} reads {read}" for line, read in sorted(reads)]
+    return found
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _is_os_environ(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "environ" and _is_name(node.value, "os")
+
+
 def test_no_service_imports_another_services_package() -> None:
     assert cross_service_imports(ROOT) == []
 
@@ -211,6 +247,10 @@ def test_another_services_stubs_are_used_by_its_client_module_only() -> None:
     assert stubs_outside_clients(ROOT) == []
 
 
+def test_environment_variables_are_read_through_the_settings_reader_only() -> None:
+    assert environment_reads(ROOT) == []
+
+
 def plant(root: Path, files: dict[str, str]) -> Path:
     for name, text in {"services/a/__init__.py": "", "services/b/__init__.py": "", **files}.items():
         path = root / name
@@ -229,6 +269,9 @@ def test_each_rule_catches_its_fault_in_a_planted_tree(tmp_path: Path) -> None:
             "services/a/b.py": "",
             "services/a/health.py": "from b.v1 import b_pb2, b_pb2_grpc\n",
             "services/a/b_client.py": "from b.v1 import b_pb2_grpc\n",
+            "services/a/settings.py": 'import os\nA = os.environ.get("A")\nB = os.environ["B"]\nC = "C" in os.environ\n',
+            "following/env.py": 'import os\nD = os.getenv("D")\nos.environ.setdefault("E", "1")\nF = dict(os.environ)\n',
+            "following/settings.py": "import os\nENV = os.environ.get\n",
         },
     )
     layers = {"a": Layers(adapters=("store",), use_cases=("search",), domain=("plan",))}
@@ -247,3 +290,9 @@ def test_each_rule_catches_its_fault_in_a_planted_tree(tmp_path: Path) -> None:
     ]
     assert modules_named_after_services(root) == ["services/a/b.py is named after the b service"]
     assert stubs_outside_clients(root) == ["services.a.health calls the b service without b_client.py"]
+    assert environment_reads(root) == [
+        "following/env.py:2 reads os.getenv",
+        "services/a/settings.py:2 reads os.environ.get",
+        "services/a/settings.py:3 reads os.environ[...]",
+        "services/a/settings.py:4 reads in os.environ",
+    ]

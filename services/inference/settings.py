@@ -32,7 +32,7 @@ class InferenceSettings:
             database_url=None,
         )
         try:
-            models_dir = resolve_models_dir(env.optional_text("MODELS_DIR"))
+            models_dir = resolve_models_dir(env.optional_text("MODELS_DIR"), env)
         except ModelsNotBuiltError as exc:
             env.fail("MODELS_DIR", str(exc))
             models_dir = Path()
