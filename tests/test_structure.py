@@ -52,6 +52,7 @@ LAYERS = {
             "inference_client",
             "cdn_client",
             "upstream",
+            "dbguard",
         ),
         use_cases=(
             "search",
@@ -69,9 +70,12 @@ LAYERS = {
     "cdn": Layers(
         adapters=("store", "memory_queue", "storage", "downloads", "listener", "fileserver"),
         use_cases=("handlers", "worker", "maintenance", "mirror", "server"),
+        domain=("jobs", "targets", "imaging", "breaker", "ratelimit"),
     ),
     "inference": Layers(
-        adapters=("runners", "modelcache"), use_cases=("analyzer", "embedder", "handlers", "server", "evaluate")
+        adapters=("runners", "featurizers", "modelcache"),
+        use_cases=("analyzer", "embedder", "handlers", "server", "evaluate"),
+        domain=("analysis", "texts"),
     ),
 }
 # Services that own a schema: their SQL belongs in their adapters.
