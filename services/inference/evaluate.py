@@ -19,7 +19,7 @@ from services.inference.analysis import LOW_CONFIDENCE, UNSUPPORTED_LANGUAGE, Li
 from services.inference.analyzer import Analyzer
 from services.inference.batcher import Batcher, BatchPolicy
 from services.inference.manifest import load_manifest
-from services.inference.modelcache import resolve_models_dir
+from services.inference.modelcache import CACHE_ENV, cache_root, resolve_models_dir
 from services.inference.runners import load_runners
 
 EVAL_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "captions.jsonl"
@@ -111,7 +111,9 @@ def challenge_scores(examples: Sequence[Example], results: Sequence[TextAnalysis
 
 async def _analyse(examples: Sequence[Example]) -> list[TextAnalysis]:
     env = EnvReader()
-    manifest = load_manifest(resolve_models_dir(env.optional_text("MODELS_DIR"), env))
+    manifest = load_manifest(
+        resolve_models_dir(env.optional_text("MODELS_DIR"), cache_root(env.optional_text(CACHE_ENV)))
+    )
     runners = load_runners(manifest, os.cpu_count() or 1)
     batchers = [Batcher(runner, BatchPolicy(32, 0.002, 10_000)) for runner in runners]
     for batcher in batchers:

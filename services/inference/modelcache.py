@@ -1,17 +1,17 @@
 """Where built model folders live: a cache outside the repository, one folder per build-input hash.
 
 `make models` writes `<cache>/<hash>/` and then the pointer file `<cache>/current` naming that hash. The service reads
-`MODELS_DIR` when set, else follows the pointer. Nothing here imports torch: the service uses it at start-up. The
-variables are read with the services' reader (`following.settings.EnvReader`, standard library only, as the build
-check needs).
+`MODELS_DIR` when set, else follows the pointer. Nothing here imports torch: the service uses it at start-up.
+
+Standard library only: the build tools (modelbuild/) import it in the inference image's `models` stage, which carries
+no `following/`, so `cache_root` reads `FOLLOWING_MODELS_CACHE` itself. The service reads both variables with its
+settings reader (services/inference/settings.py) and hands them to `resolve_models_dir`.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from following.settings import EnvReader
 
 CACHE_ENV = "FOLLOWING_MODELS_CACHE"
 POINTER_NAME = "current"
@@ -21,12 +21,17 @@ class ModelsNotBuiltError(RuntimeError):
     """No MODELS_DIR was given and `make models` has not written a build yet."""
 
 
-def cache_root(env: EnvReader | None = None) -> Path:
-    """The cache folder: `$FOLLOWING_MODELS_CACHE`, else `~/.cache/following/models`."""
-    configured = (env or EnvReader()).optional_text(CACHE_ENV)
+def default_cache() -> Path:
+    """The cache folder when `FOLLOWING_MODELS_CACHE` is not set."""
+    return Path.home() / ".cache" / "following" / "models"
+
+
+def cache_root(configured: str | None = None) -> Path:
+    """The cache folder: `configured` when given, else `$FOLLOWING_MODELS_CACHE`, else `default_cache()`."""
+    configured = (configured or os.environ.get(CACHE_ENV, "")).strip()
     if configured:
         return Path(configured).expanduser()
-    return Path.home() / ".cache" / "following" / "models"
+    return default_cache()
 
 
 def build_dir(root: Path, build_hash: str) -> Path:
@@ -53,12 +58,12 @@ def current_build(root: Path) -> Path:
     return folder
 
 
-def resolve_models_dir(configured: str | None, env: EnvReader | None = None) -> Path:
-    """MODELS_DIR when given (must hold manifest.json), else the build the cache's pointer names (the cache folder
-    read from `env`, by default the process environment)."""
+def resolve_models_dir(configured: str | None, cache: Path | None = None) -> Path:
+    """MODELS_DIR when given (must hold manifest.json), else the build the pointer of the cache names (`cache`, by
+    default `cache_root()`)."""
     if configured:
         folder = Path(configured).expanduser()
         if not (folder / "manifest.json").is_file():
             raise ModelsNotBuiltError(f"MODELS_DIR={configured} has no manifest.json")
         return folder
-    return current_build(cache_root(env))
+    return current_build(cache if cache is not None else cache_root())

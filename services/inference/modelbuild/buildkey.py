@@ -14,12 +14,12 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from following.settings import EnvReader
 from services.inference.manifest import TaskName
 from services.inference.modelcache import build_dir, cache_root, write_pointer
 
@@ -78,8 +78,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m services.inference.modelbuild", description=__doc__)
     help_text = "folder or hub id of a production {} model (replaces the default one)"
     for task in TaskName:
-        default = EnvReader().optional_text(f"{task.name}_MODEL") or ""
-        parser.add_argument(f"--{task.value}-model", default=default, help=help_text)
+        parser.add_argument(f"--{task.value}-model", default=os.environ.get(f"{task.name}_MODEL", ""), help=help_text)
     parser.add_argument("--quantize-production", action="store_true", help="int8-quantize the production models")
     parser.add_argument("--force", action="store_true", help="rebuild even when the cache has this build")
     return parser.parse_args(argv)
