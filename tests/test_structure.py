@@ -215,7 +215,7 @@ def environment_reads(root: Path, excepted: tuple[str, ...] = tuple(ENVIRONMENT_
                 read = "in os.environ"
             elif isinstance(node, ast.Attribute) and node.attr == "getenv" and _is_name(node.value, "os"):
                 read = "os.getenv"
-            if read:
+            if read is not None and isinstance(node, ast.expr):
                 reads.append((node.lineno, read))
         found += [f"{where}:{line} reads {read}" for line, read in sorted(reads)]
     return found

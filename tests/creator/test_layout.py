@@ -46,4 +46,3 @@ def backlog_callers(service: Path) -> dict[str, set[str]]:
 def test_backlog_rows_change_state_only_through_the_background_components() -> None:
     callers = backlog_callers(SERVICE)
     assert callers and all(modules == {"workers.py"} for modules in callers.values()), callers
-
