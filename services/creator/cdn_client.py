@@ -39,7 +39,6 @@ class CdnClient:
         # On Kubernetes the name is a headless Service: spread calls over every pod it resolves to.
         self._channel = grpc.aio.insecure_channel(address, options=ROUND_ROBIN)
         self._stub = cdn_pb2_grpc.CdnServiceStub(self._channel)
-        self._status = cdn_pb2_grpc.CdnStatusServiceStub(self._channel)
         self._enqueue_deadline_s = enqueue_deadline_s
         self._assets_deadline_s = assets_deadline_s
 
@@ -75,11 +74,16 @@ class CdnClient:
         return found
 
     async def health(self, deadline_s: float) -> cdn_pb2.CdnHealth:
-        """The CDN's verdict on itself (CdnStatusService.GetHealth, the answer of `/api/v1/cdn/health`)."""
-        try:
-            return await self._status.GetHealth(cdn_pb2.GetCdnHealthRequest(), timeout=deadline_s)
-        except grpc.aio.AioRpcError as exc:
-            raise CdnUnavailable(f"cdn GetHealth: {exc.code().name}: {exc.details()}") from exc
+        """The CDN's verdict on itself (CdnStatusService.GetHealth, the answer of `/api/v1/cdn/health`), over a channel
+        of its own: a CDN that has just come back answers at once, while the long-lived channel may still be waiting
+        out its reconnect backoff."""
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            try:
+                return await cdn_pb2_grpc.CdnStatusServiceStub(channel).GetHealth(
+                    cdn_pb2.GetCdnHealthRequest(), timeout=deadline_s
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise CdnUnavailable(f"cdn GetHealth: {exc.code().name}: {exc.details()}") from exc
 
     async def close(self) -> None:
         await self._channel.close()
