@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 
 import asyncpg
+
+from following.settings import EnvReader
 
 SERVICES = ("creator", "inference", "cdn")
 #: Extensions a service's migrations use, created by the administrator (they need a superuser or, on managed
@@ -104,7 +105,9 @@ async def ensure_extension(conn: asyncpg.Connection, extension: str) -> None:
         pass  # another bootstrap created it concurrently
 
 
-async def bootstrap(admin_dsn: str, services: tuple[str, ...] = SERVICES) -> None:
+async def bootstrap(admin_dsn: str, services: tuple[str, ...] = SERVICES, env: EnvReader | None = None) -> None:
+    """The roles and schemas of `services`; their passwords from `env` (by default the process environment)."""
+    env = env or EnvReader()
     conn = await asyncpg.connect(admin_dsn, timeout=10)
     try:
         await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
@@ -113,8 +116,8 @@ async def bootstrap(admin_dsn: str, services: tuple[str, ...] = SERVICES) -> Non
             await ensure_service_role(
                 conn,
                 service,
-                os.environ.get(f"{upper}_DB_PASSWORD"),
-                os.environ.get(f"{upper}_OWNER_DB_PASSWORD"),
+                env.optional_text(f"{upper}_DB_PASSWORD"),
+                env.optional_text(f"{upper}_OWNER_DB_PASSWORD"),
             )
     finally:
         await conn.close()
@@ -122,7 +125,7 @@ async def bootstrap(admin_dsn: str, services: tuple[str, ...] = SERVICES) -> Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Create the per-service database roles and schemas.")
-    parser.add_argument("--admin-dsn", default=os.environ.get("ADMIN_DATABASE_URL"), required=False)
+    parser.add_argument("--admin-dsn", default=EnvReader().optional_text("ADMIN_DATABASE_URL"), required=False)
     parser.add_argument("services", nargs="*", default=list(SERVICES))
     args = parser.parse_args()
     if not args.admin_dsn:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import asyncpg
 
 from following.dbroles import EXTENSION_SCHEMA
+from following.settings import EnvReader
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -114,7 +114,8 @@ def main() -> None:
     parser.add_argument("schema", help="the service's schema, e.g. creator")
     parser.add_argument("directory", type=Path, help="its migrations folder")
     args = parser.parse_args()
-    dsn = os.environ.get("MIGRATION_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    env = EnvReader()
+    dsn = env.optional_text("MIGRATION_DATABASE_URL") or env.optional_text("DATABASE_URL")
     if not dsn:
         sys.exit("MIGRATION_DATABASE_URL: is required but not set (the schema owner's DSN)")
     try:

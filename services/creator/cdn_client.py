@@ -1,5 +1,5 @@
 """The gRPC client of the CDN service: EnqueueJobs for the jobs media.py plans, GetAssets for the mirror state of
-images, as the creator API sees it (records.MediaInfo)."""
+images, as the creator API sees it (records.MediaInfo), and GetHealth, the CDN's own verdict on itself."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def media_info(asset: cdn_pb2.Asset) -> MediaInfo:
 
 
 class CdnClient:
-    """EnqueueJobs and GetAssets over one long-lived channel, with deadlines; every failure is CdnUnavailable."""
+    """EnqueueJobs, GetAssets and GetHealth over one long-lived channel, with deadlines; every failure is
+    CdnUnavailable."""
 
     def __init__(self, address: str, enqueue_deadline_s: float, assets_deadline_s: float) -> None:
         self.address = address
@@ -71,6 +72,18 @@ class CdnClient:
                 raise CdnUnavailable(f"cdn GetAssets: {exc.code().name}: {exc.details()}") from exc
             found.extend(media_info(asset) for asset in reply.assets)
         return found
+
+    async def health(self, deadline_s: float) -> cdn_pb2.CdnHealth:
+        """The CDN's verdict on itself (CdnStatusService.GetHealth, the answer of `/api/v1/cdn/health`), over a channel
+        of its own: a CDN that has just come back answers at once, while the long-lived channel may still be waiting
+        out its reconnect backoff."""
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            try:
+                return await cdn_pb2_grpc.CdnStatusServiceStub(channel).GetHealth(
+                    cdn_pb2.GetCdnHealthRequest(), timeout=deadline_s
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise CdnUnavailable(f"cdn GetHealth: {exc.code().name}: {exc.details()}") from exc
 
     async def close(self) -> None:
         await self._channel.close()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import grpc
-from cdn.v1 import cdn_pb2, cdn_pb2_grpc
+from cdn.v1 import cdn_pb2
 from creator.v1 import creator_pb2, creator_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -23,6 +23,7 @@ from following.errors import DomainError
 from following.healthcheck import check
 from following.supervisor import Stall
 from services.creator import store
+from services.creator.cdn_client import CdnClient, CdnUnavailable
 from services.creator.dbguard import DatabaseGuard
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,14 @@ class SystemServicer(creator_pb2_grpc.SystemServiceServicer):
         self,
         guard: Callable[[], DatabaseGuard | None],
         inference_addr: str,
-        cdn_addr: str,
+        cdn: Callable[[], CdnClient | None],
         timeout_s: float,
         stalls: Callable[[], list[Stall]] = list,
     ) -> None:
         self._guard = guard
         self._stalls = stalls
         self._inference_addr = inference_addr
-        self._cdn_addr = cdn_addr
+        self._cdn_client = cdn
         self._timeout_s = timeout_s
 
     async def GetHealth(
@@ -128,13 +129,14 @@ class SystemServicer(creator_pb2_grpc.SystemServiceServicer):
 
     async def _cdn(self) -> str:
         """The CDN's own health verdict, as `/api/v1/cdn/health` shows it."""
-        async with grpc.aio.insecure_channel(self._cdn_addr) as channel:
-            stub = cdn_pb2_grpc.CdnStatusServiceStub(channel)
-            try:
-                health = await stub.GetHealth(cdn_pb2.GetCdnHealthRequest(), timeout=self._timeout_s)
-            except grpc.aio.AioRpcError as exc:
-                log.info("cdn health unanswered", extra={"code": exc.code().name, "error": exc.details()})
-                raise ComponentDown("unreachable") from None
+        client = self._cdn_client()
+        if client is None:
+            raise ComponentDown("not connected")
+        try:
+            health = await client.health(self._timeout_s)
+        except CdnUnavailable as exc:
+            log.info("cdn health unanswered", extra={"error": str(exc)})
+            raise ComponentDown("unreachable") from None
         status = CDN_STATUS.get(health.status, NOT_SERVING)
         if status != SERVING:
             raise ComponentDown(health.detail or cdn_pb2.ComponentStatus.Name(health.status), status)

@@ -68,7 +68,7 @@ class CreatorApp:
             SystemServicer(
                 lambda: self.guard,
                 self.settings.inference_addr,
-                self.settings.cdn_addr,
+                lambda: self._cdn,
                 self.settings.health_timeout_s,
                 lambda: self._supervisor.stalls() if self._supervisor is not None else [],
             ),

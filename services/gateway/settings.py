@@ -1,10 +1,11 @@
 """The gateway's settings: read once from environment variables, validated, with errors that name the variable.
 
-A deliberate copy: the Python services read their settings with `following.settings.EnvReader`, but the gateway
-image carries only Envoy and `services/gateway/` (deploy/images.py), not the services' runtime `following/`, whose
-other modules need grpcio, asyncpg and prometheus-client the image does not install. Shipping one file of that
-package would make the gateway's build depend on the services' runtime for about forty lines, so `_Reader` below
-stays the gateway's own; keep its contract the same (a problem names the variable, an empty value is unset).
+A deliberate copy: the Python services read their settings with `following.settings.EnvReader`, but the gateway's
+render image (the pod's init container; deploy/images.py) carries only `services/gateway/` and the generated messages,
+and the Envoy image no Python at all, not the services' runtime `following/`, whose other modules need grpcio, asyncpg
+and prometheus-client the render image does not install. Shipping one file of that package would make the gateway's
+build depend on the services' runtime for about forty lines, so `_Reader` below stays the gateway's own; keep its
+contract the same (a problem names the variable, an empty value is unset).
 """
 
 from __future__ import annotations

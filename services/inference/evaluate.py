@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from following.settings import EnvReader
 from services.inference.analysis import LOW_CONFIDENCE, UNSUPPORTED_LANGUAGE, Limits, TextAnalysis
 from services.inference.analyzer import Analyzer
 from services.inference.batcher import Batcher, BatchPolicy
 from services.inference.manifest import load_manifest
-from services.inference.modelcache import resolve_models_dir
+from services.inference.modelcache import CACHE_ENV, cache_root, resolve_models_dir
 from services.inference.runners import load_runners
 
 EVAL_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "captions.jsonl"
@@ -109,7 +110,10 @@ def challenge_scores(examples: Sequence[Example], results: Sequence[TextAnalysis
 
 
 async def _analyse(examples: Sequence[Example]) -> list[TextAnalysis]:
-    manifest = load_manifest(resolve_models_dir(os.environ.get("MODELS_DIR")))
+    env = EnvReader()
+    manifest = load_manifest(
+        resolve_models_dir(env.optional_text("MODELS_DIR"), cache_root(env.optional_text(CACHE_ENV)))
+    )
     runners = load_runners(manifest, os.cpu_count() or 1)
     batchers = [Batcher(runner, BatchPolicy(32, 0.002, 10_000)) for runner in runners]
     for batcher in batchers:
@@ -143,7 +147,7 @@ def main() -> None:
         right = sum(1 for e, r in part if r.sentiment and r.sentiment.label == e.sentiment)
         where = "below" if low else "at or above"
         print(f"English sentiment {where} confidence {LOW_CONFIDENCE}: {len(part)} captions, {right} right")
-    if os.environ.get("EVAL_SHOW_MISSES"):
+    if EnvReader().optional_text("EVAL_SHOW_MISSES"):
         for example, result in zip([*examples, *challenge], [*results, *challenge_results], strict=True):
             got = (result.sentiment.label if result.sentiment else "", result.category.label if result.category else "")
             want = (example.sentiment, example.category or got[1])

@@ -2,6 +2,10 @@
 
 `make models` writes `<cache>/<hash>/` and then the pointer file `<cache>/current` naming that hash. The service reads
 `MODELS_DIR` when set, else follows the pointer. Nothing here imports torch: the service uses it at start-up.
+
+Standard library only: the build tools (modelbuild/) import it in the inference image's `models` stage, which carries
+no `following/`, so `cache_root` reads `FOLLOWING_MODELS_CACHE` itself. The service reads both variables with its
+settings reader (services/inference/settings.py) and hands them to `resolve_models_dir`.
 """
 
 from __future__ import annotations
@@ -17,12 +21,17 @@ class ModelsNotBuiltError(RuntimeError):
     """No MODELS_DIR was given and `make models` has not written a build yet."""
 
 
-def cache_root() -> Path:
-    """The cache folder: `$FOLLOWING_MODELS_CACHE`, else `~/.cache/following/models`."""
-    configured = os.environ.get(CACHE_ENV, "").strip()
+def default_cache() -> Path:
+    """The cache folder when `FOLLOWING_MODELS_CACHE` is not set."""
+    return Path.home() / ".cache" / "following" / "models"
+
+
+def cache_root(configured: str | None = None) -> Path:
+    """The cache folder: `configured` when given, else `$FOLLOWING_MODELS_CACHE`, else `default_cache()`."""
+    configured = (configured or os.environ.get(CACHE_ENV, "")).strip()
     if configured:
         return Path(configured).expanduser()
-    return Path.home() / ".cache" / "following" / "models"
+    return default_cache()
 
 
 def build_dir(root: Path, build_hash: str) -> Path:
@@ -49,11 +58,12 @@ def current_build(root: Path) -> Path:
     return folder
 
 
-def resolve_models_dir(configured: str | None) -> Path:
-    """MODELS_DIR when given (must hold manifest.json), else the newest build in the cache."""
+def resolve_models_dir(configured: str | None, cache: Path | None = None) -> Path:
+    """MODELS_DIR when given (must hold manifest.json), else the build the pointer of the cache names (`cache`, by
+    default `cache_root()`)."""
     if configured:
         folder = Path(configured).expanduser()
         if not (folder / "manifest.json").is_file():
             raise ModelsNotBuiltError(f"MODELS_DIR={configured} has no manifest.json")
         return folder
-    return current_build(cache_root())
+    return current_build(cache if cache is not None else cache_root())

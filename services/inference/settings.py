@@ -10,7 +10,7 @@ from pathlib import Path
 from following.settings import EnvReader, RuntimeSettings
 from services.inference.analysis import Limits
 from services.inference.batcher import BatchPolicy
-from services.inference.modelcache import ModelsNotBuiltError, resolve_models_dir
+from services.inference.modelcache import CACHE_ENV, ModelsNotBuiltError, default_cache, resolve_models_dir
 
 DEFAULT_GRPC_PORT = 50052
 
@@ -32,7 +32,10 @@ class InferenceSettings:
             database_url=None,
         )
         try:
-            models_dir = resolve_models_dir(env.optional_text("MODELS_DIR"))
+            cache = env.optional_text(CACHE_ENV)
+            models_dir = resolve_models_dir(
+                env.optional_text("MODELS_DIR"), Path(cache).expanduser() if cache else default_cache()
+            )
         except ModelsNotBuiltError as exc:
             env.fail("MODELS_DIR", str(exc))
             models_dir = Path()

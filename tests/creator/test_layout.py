@@ -1,11 +1,10 @@
 """The creator service's rooms, read from the source: the backlog's state changes have one caller (the background
-components, whose methods the search also uses), and the README's "where things are" names exactly the modules there
-are."""
+components, whose methods the search also uses). The README's "where things are" is checked for every service by
+tests/test_service_readmes.py."""
 
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 SERVICE = Path(__file__).resolve().parents[2] / "services" / "creator"
@@ -47,12 +46,3 @@ def backlog_callers(service: Path) -> dict[str, set[str]]:
 def test_backlog_rows_change_state_only_through_the_background_components() -> None:
     callers = backlog_callers(SERVICE)
     assert callers and all(modules == {"workers.py"} for modules in callers.values()), callers
-
-
-def test_the_readme_names_every_module_and_only_modules_that_exist() -> None:
-    readme = (SERVICE / "README.md").read_text()
-    table = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
-    # The service's own files only: bare module names and its folders (paths elsewhere hold a slash inside).
-    named = set(re.findall(r"`(\w+\.py|\w+/)`", table))
-    present = {p.name for p in SERVICE.glob("*.py") if p.name != "__init__.py"} | {"upstream/", "migrations/"}
-    assert named == present

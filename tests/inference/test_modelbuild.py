@@ -12,11 +12,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from following.settings import EnvReader
 from services.inference.evaluate import load_examples
 from services.inference.featurizers import ByteNgramFeaturizer, TokenizerFeaturizer
 from services.inference.manifest import ManifestError, TaskName, load_manifest
 from services.inference.modelbuild import langid, sentiment
 from services.inference.modelcache import ModelsNotBuiltError, resolve_models_dir, write_pointer
+from services.inference.settings import InferenceSettings
 from services.inference.texts import language_text
 from tests.processes import ROOT
 
@@ -41,6 +43,18 @@ def test_models_dir_defaults_to_the_build_the_cache_pointer_names(
     assert resolve_models_dir(str(tmp_path / "abc123")) == tmp_path / "abc123"
     with pytest.raises(ModelsNotBuiltError, match="MODELS_DIR"):
         resolve_models_dir(str(tmp_path))
+
+
+def test_the_service_finds_the_model_cache_through_its_settings_reader_not_the_process_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOLLOWING_MODELS_CACHE", str(tmp_path / "elsewhere"))
+    (tmp_path / "abc123").mkdir()
+    (tmp_path / "abc123" / "manifest.json").write_text("{}")
+    write_pointer(tmp_path, "abc123")
+    reader = EnvReader({"FOLLOWING_MODELS_CACHE": str(tmp_path)})
+    assert InferenceSettings.read(reader).models_dir == tmp_path / "abc123"
+    reader.check()
 
 
 def test_heads_in_the_graph_equal_the_trained_weights_on_the_embedding(models_dir: Path) -> None:
