@@ -316,13 +316,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def usage_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with a command line argparse accepted (the usage error to print), or None."""
+    if command_of(args) in ("queue-retry", "queue-discard") and bool(args.job_ids) == args.all:
+        return f"queue {args.action}: give job ids or --all" + (", not both" if args.all else "")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; returns the exit code (see EXIT_CODES)."""
     p = parser()
     args = p.parse_args(argv)
     command = command_of(args)
-    if command in ("queue-retry", "queue-discard") and bool(args.job_ids) == args.all:
-        p.error(f"queue {args.action}: give job ids or --all, not both")
+    if (problem := usage_problem(args)) is not None:
+        p.error(problem)
     token = args.token
     if not token and command != "health":
         try:

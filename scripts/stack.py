@@ -50,6 +50,8 @@ SAMPLE_TRACK_INTERVAL_S = "10"
 # Upstream settings a caller may set in the environment or `stack.env`; they reach the creator and the CDN as given,
 # where the stack's own sample-upstream values are only defaults.
 PASSTHROUGH_PREFIXES = ("INSTAGRAM_",)
+# The creator's upstream sources (services/creator/upstream/settings.py).
+SOURCES = ("sample", "web")
 PASSTHROUGH_KEYS = ("CDN_ALLOWED_HOSTS", "CDN_ALLOWED_PORTS", "CDN_ALLOW_PRIVATE_NETWORKS")
 
 
@@ -289,6 +291,12 @@ class Stack:
 
     def up(self, extra_env: dict[str, dict[str, str]] | None = None, only: tuple[str, ...] | None = None) -> None:
         """Starts what is not running yet (of `only`, when given), in dependency order, waiting for each to answer."""
+        if self.source not in SOURCES:
+            # Refused before anything starts: the creator would only fail later, after the stack said "web".
+            raise RuntimeError(
+                f"INSTAGRAM_SOURCE must be one of {', '.join(SOURCES)}; got {self.source!r} "
+                f"(from the environment or {self.run / 'stack.env'})"
+            )
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids.mkdir(parents=True, exist_ok=True)
         _progress(f"{'instagram':<16} source {self.describe_source()}")

@@ -2,8 +2,9 @@
 PromQL expression is defined by a prometheus_client metric in our code (with its _bucket/_sum/_count series for
 histograms), by a recording rule in the same PrometheusRule, or comes from a known exporter (kube-state-metrics,
 cAdvisor, Prometheus itself); a matcher on one of our metrics names a label it carries (or one the scrape adds); every
-dashboard query selects the dashboard's `$namespace`, and every ScaledObject's Prometheus query its own namespace
-(one Prometheus scrapes dev and prod)."""
+dashboard query selects the dashboard's `$namespace`, every ScaledObject's Prometheus query its own namespace, and
+every alert and recording rule keeps the `namespace` label through its aggregations (one Prometheus scrapes dev and
+prod: an alert that sums them fires for neither by name)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ _DEFINITION = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"([a-zA-Z_:]
 # Labels Prometheus adds to every series it scrapes through a ServiceMonitor, and the histogram/summary ones.
 TARGET_LABELS = {"namespace", "pod", "job", "instance", "service", "container", "endpoint", "le", "quantile"}
 DASHBOARD_NAMESPACE = 'namespace="$namespace"'
+# PromQL's aggregation operators; each drops every label its `by (...)` does not keep (or its `without (...)` names).
+_AGGREGATION = re.compile(
+    r"(?<![\w:])(sum|min|max|avg|count|group|stddev|stdvar|topk|bottomk|quantile|count_values)\s*"
+    r"(?:(by|without)\s*\(([^)]*)\)\s*)?\("
+)
+_GROUPING_AFTER = re.compile(r"\s*(by|without)\s*\(([^)]*)\)")
 _KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
 
 
@@ -200,4 +207,45 @@ def check_namespace_filters(rendered: Rendered) -> list[str]:
         for name, matchers in selectors(query):
             if wanted not in [m.replace(" ", "") for m in matchers]:
                 problems.append(f"{where}: {name} is not filtered by {wanted} (the ScaledObject's namespace)")
+    return problems
+
+
+def _closing(text: str, opening: int) -> int:
+    """The index of the parenthesis closing the one at `opening`."""
+    depth = 0
+    for index in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    return len(text)
+
+
+def namespace_dropped(expr: str) -> list[str]:
+    """The aggregations of a PromQL expression that drop the `namespace` label, as `op by (labels)` (or `op` alone)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    dropped = []
+    for match in _AGGREGATION.finditer(text):
+        clause, labels = match.group(2), match.group(3)
+        if clause is None:
+            after = _GROUPING_AFTER.match(text, _closing(text, match.end() - 1) + 1)
+            clause, labels = (after.group(1), after.group(2)) if after else (None, "")
+        kept = {label.strip() for label in (labels or "").split(",")}
+        keeps = "namespace" in kept if clause == "by" else clause == "without" and "namespace" not in kept
+        if keeps:
+            continue
+        dropped.append(f"{match.group(1)} {clause} ({labels})" if clause else match.group(1))
+    return dropped
+
+
+def check_alert_namespaces(rendered: Rendered) -> list[str]:
+    """Every alert and recording rule aggregates by `namespace` (among its labels), so dev and prod stay apart."""
+    problems = []
+    for rule_set in rendered.of_kind("PrometheusRule"):
+        for group in rule_set["spec"]["groups"]:
+            for rule in group["rules"]:
+                for aggregation in namespace_dropped(str(rule["expr"])):
+                    problems.append(
+                        f"PrometheusRule {rule.get('alert') or rule.get('record')}: `{aggregation}` drops the "
+                        "namespace label (one Prometheus scrapes dev and prod): aggregate by (namespace, ...)"
+                    )
     return problems

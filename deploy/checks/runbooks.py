@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from client.__main__ import parser
+from client.__main__ import parser, usage_problem
 from deploy.images import ROOT
 from deploy.render import Rendered
 
@@ -53,11 +53,12 @@ def command_problem(command: str) -> str | None:
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
-            parser().parse_args(shlex.split(command)[1:])
+            args = parser().parse_args(shlex.split(command)[1:])
     except SystemExit as exit_:
         if exit_.code:
             return errors.getvalue().strip().splitlines()[-1] if errors.getvalue().strip() else "refused"
-    return None
+        return None  # --help
+    return usage_problem(args)
 
 
 def check_runbook_commands(rendered: Rendered, root: Path = ROOT) -> list[str]:

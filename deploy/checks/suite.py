@@ -58,6 +58,7 @@ def run_checks(rendered: dict[str, Rendered], report: Report) -> None:
             report.add(f"check_metric_names [{target}]", monitoring.check_metric_names(result))
             report.add(f"check_label_names [{target}]", monitoring.check_label_names(result))
             report.add(f"check_namespace_filters [{target}]", monitoring.check_namespace_filters(result))
+            report.add(f"check_alert_namespaces [{target}]", monitoring.check_alert_namespaces(result))
             report.add(f"check_runbook_urls [{target}]", runbooks.check_runbook_urls(result))
             report.add(f"check_runbook_commands [{target}]", runbooks.check_runbook_commands(result))
             report.add(f"check_keys_read [{target}]", configuration.check_keys_read(result))

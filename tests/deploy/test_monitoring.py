@@ -1,5 +1,5 @@
-"""Dashboard, alerts and autoscaling queries speak the RPC metrics' grpc-ecosystem labels, stay within one namespace,
-and inference overload raises an alert."""
+"""Dashboard, alerts and autoscaling queries speak the RPC metrics' grpc-ecosystem labels, stay within one namespace
+(alerts fire per namespace), and inference overload raises an alert."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from deploy.checks.monitoring import check_label_names, check_namespace_filters, metric_labels, selectors
+from deploy.checks.monitoring import (
+    check_alert_namespaces,
+    check_label_names,
+    check_namespace_filters,
+    metric_labels,
+    namespace_dropped,
+    selectors,
+)
 from deploy.render import Rendered
 
 Mutable = Callable[[str], Rendered]
@@ -87,3 +94,37 @@ def test_inference_refusing_calls_raises_an_alert_with_a_runbook(rendered: dict[
     assert 'grpc_service="inference.v1.InferenceService"' in matchers
     assert 'grpc_code="RESOURCE_EXHAUSTED"' in matchers
     assert alert["annotations"]["runbook_url"] == "deploy/runbooks/InferenceOverloaded.md"
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_every_alert_and_recording_rule_keeps_the_namespace_so_dev_and_prod_fire_apart(
+    rendered: dict[str, Rendered], target: str
+) -> None:
+    assert check_alert_namespaces(rendered[target]) == []
+
+
+@pytest.mark.parametrize(
+    ("expr", "dropped"),
+    [
+        ("max(cdn_queue_oldest_age_seconds) > 600", ["max"]),
+        ('delta(max(cdn_jobs{state="dead"})[30m:1m]) > 20', ["max"]),
+        ("histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m])))", ["sum by (le)"]),
+        (
+            "sum(rate(x[5m])) by (host) / sum without (namespace) (rate(y[5m]))",
+            ["sum by (host)", "sum without (namespace)"],
+        ),
+        ("max by (namespace, host) (cdn_breaker_open) > 0", []),
+        ("sum(rate(x[5m])) by (namespace) > max_over_time(y[5m])", []),
+        ('sum without (pod) (x) and on (namespace) count_values("v", y) by (namespace, v)', []),
+        ("time() - following_background_last_success_timestamp_seconds > 300", []),
+    ],
+)
+def test_an_aggregation_that_drops_the_namespace_is_found(expr: str, dropped: list[str]) -> None:
+    assert namespace_dropped(expr) == dropped
+
+
+def test_an_alert_summed_over_every_namespace_is_flagged(mutable: Mutable) -> None:
+    prod = mutable("prod")
+    rules(prod)["CdnQueueBacklog"]["expr"] = "max(cdn_queue_oldest_age_seconds) > 600"
+    problems = check_alert_namespaces(prod)
+    assert len(problems) == 1 and problems[0].startswith("PrometheusRule CdnQueueBacklog: `max` drops the namespace")
