@@ -134,3 +134,36 @@ async def test_a_scheduled_refresh_analyses_changed_captions_and_queues_images_l
         await eventually(refreshed_like_a_search, what="a scheduled refresh analysing and queueing like a search")
     finally:
         await owner.close()
+
+
+async def test_history_answers_each_growth_window_once_the_stored_history_covers_it(
+    start_creator: StartCreator, database: TestDatabase
+) -> None:
+    creator = await start_creator()
+    await creator.search("chef.marco", user="alice")
+    owner = await asyncpg.connect(database.owner_dsn_for("creator"))
+    try:
+        await owner.execute(
+            """
+            INSERT INTO creator.profile_snapshots (creator_id, captured_at, followers, following, posts_count)
+            SELECT c.id, now() - make_interval(days => d), f, 1, p
+              FROM creator.creators c, (VALUES (8, 800000, 970), (31, 780000, 960), (95, 700000, 940)) AS old(d, f, p)
+             WHERE c.username = 'chef.marco'
+            """
+        )
+    finally:
+        await owner.close()
+    response = await creator.stub.GetHistory(
+        creator_pb2.GetHistoryRequest(username="chef.marco"), metadata=user_md("alice"), timeout=10
+    )
+    newest = response.snapshots[-1].followers_count
+    growth = response.growth
+    windows = {w.days: w for w in growth.windows}
+    # Each window starts at the snapshot closest to its start among those at least 0.9 x the window old.
+    for days, start in ((7, 800_000), (30, 780_000), (90, 700_000)):
+        assert windows[days].absent_reason == ""
+        assert windows[days].followers_gained == newest - start
+        assert windows[days].growth_rate == pytest.approx((newest - start) / start)
+    assert growth.avg_daily_gain == pytest.approx((newest - 700_000) / 95, rel=0.01)
+    assert growth.HasField("posting_cadence_change") and growth.posting_cadence_absent_reason == ""
+    assert growth.snapshots_considered == 4
