@@ -109,10 +109,12 @@ def _ramp(value: float, start: float, end: float) -> float:
 def assess(followers: int, posts: Sequence[PostEngagement], follower_history: Sequence[int]) -> Assessment:
     """The score of a creator from its follower count, the posts of its window and its follower counts, oldest first."""
     visible = [p for p in posts if not p.is_pinned and p.likes is not None]
+    # Enough posts whose likes are hidden is not the same as too few posts: the reader is told which.
+    thin = "likes_hidden" if sum(not p.is_pinned for p in posts) >= MIN_POSTS else "too_few_posts"
     signals = (
-        _engagement_rate(followers, visible),
-        _comments_to_likes(visible),
-        _variation(followers, visible),
+        _engagement_rate(followers, visible, thin),
+        _comments_to_likes(visible, thin),
+        _variation(followers, visible, thin),
         _jumps(follower_history),
         _sponsored_share(posts),
         _sponsored_vs_organic(followers, visible),
@@ -130,11 +132,11 @@ def _rate(post: PostEngagement, followers: int) -> float:
     return ((post.likes or 0) + post.comments) / followers
 
 
-def _engagement_rate(followers: int, visible: Sequence[PostEngagement]) -> Signal:
+def _engagement_rate(followers: int, visible: Sequence[PostEngagement], thin: str) -> Signal:
     benchmark = tier_benchmark(followers)
     name = "engagement_rate_vs_tier"
     if followers <= 0 or len(visible) < MIN_POSTS:
-        reason = "no_followers" if followers <= 0 else "too_few_posts"
+        reason = "no_followers" if followers <= 0 else thin
         return Signal(name, None, benchmark, 0.0, "mean engagement rate against the follower tier's", reason)
     rate = statistics.fmean(_rate(p, followers) for p in visible)
     ratio = rate / benchmark
@@ -151,11 +153,12 @@ def _engagement_rate(followers: int, visible: Sequence[PostEngagement]) -> Signa
     return Signal(name, rate, benchmark, -round(low + high, 2), text)
 
 
-def _comments_to_likes(visible: Sequence[PostEngagement]) -> Signal:
+def _comments_to_likes(visible: Sequence[PostEngagement], thin: str) -> Signal:
     name = "comments_to_likes"
     likes = sum(p.likes or 0 for p in visible)
     if len(visible) < MIN_POSTS or likes <= 0:
-        return Signal(name, None, CTL_BENCHMARK, 0.0, "comments per like over the posts", "too_few_posts")
+        reason = thin if len(visible) < MIN_POSTS else "too_few_posts"  # visible likes, all 0: nothing to divide by
+        return Signal(name, None, CTL_BENCHMARK, 0.0, "comments per like over the posts", reason)
     ratio = sum(p.comments for p in visible) / likes
     low = CTL_LOW_PENALTY * _ramp(ratio, CTL_LOW, 0.0)
     high = CTL_HIGH_PENALTY * _ramp(ratio, CTL_HIGH, CTL_HIGH_TOP)
@@ -170,10 +173,10 @@ def _comments_to_likes(visible: Sequence[PostEngagement]) -> Signal:
     return Signal(name, ratio, CTL_BENCHMARK, -round(low + high, 2), text)
 
 
-def _variation(followers: int, visible: Sequence[PostEngagement]) -> Signal:
+def _variation(followers: int, visible: Sequence[PostEngagement], thin: str) -> Signal:
     name = "engagement_variation"
     if followers <= 0 or len(visible) < MIN_POSTS:
-        return Signal(name, None, VARIATION_BENCHMARK, 0.0, "variation of engagement across posts", "too_few_posts")
+        return Signal(name, None, VARIATION_BENCHMARK, 0.0, "variation of engagement across posts", thin)
     rates = [_rate(p, followers) for p in visible]
     mean = statistics.fmean(rates)
     cv = statistics.pstdev(rates) / mean if mean > 0 else 0.0

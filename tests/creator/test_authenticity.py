@@ -71,7 +71,9 @@ def test_the_score_is_absent_with_its_reason_when_the_data_is_too_thin() -> None
     assert result.band == ""
     message = authenticity.message(result)
     assert not message.HasField("score")
-    assert message.signals[0].absent_reason == "too_few_posts"
+    assert [s.absent_reason for s in message.signals[:3]] == ["likes_hidden"] * 3  # the posts are there, likes not
+    few = authenticity.assess(50_000, organic(3), [])
+    assert (few.absent_reason, few.signals[0].absent_reason) == ("too_few_posts", "too_few_posts")
     assert authenticity.assess(0, organic(), []).absent_reason == "no_followers"
 
 

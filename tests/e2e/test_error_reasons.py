@@ -78,6 +78,7 @@ def test_every_service_reason_through_the_stack(e2e: E2E) -> None:
     check(call(e2e, "POST", search + "two..dots", user, {}), 400, 3, "INVALID_USERNAME")
     check(call(e2e, "POST", search + "nobody.at.all", user, {}), 404, 5, "CREATOR_NOT_FOUND")
     check(call(e2e, "GET", "/api/v1/creator/fit.bayann/posts", user), 403, 7, "NOT_UNLOCKED")
+    check(call(e2e, "POST", "/api/v1/creator/fit.bayann/track", user, {}), 403, 7, "NOT_UNLOCKED")
     check(call(e2e, "GET", "/api/v1/creator/unlocked?page_size=100000", user), 400, 3, "INVALID_ARGUMENT")
     for mode, creator, reason in (
         ("429", "mama.noor", "UPSTREAM_THROTTLED"),

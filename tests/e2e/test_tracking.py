@@ -35,7 +35,7 @@ def test_a_tracked_creator_grows_its_history_on_its_own_and_only_for_its_tracker
     owner, other = e2e.client("tracker-1"), e2e.client("tracker-2")
     with pytest.raises(ApiError) as refused:
         owner.track("chef.marco")
-    assert refused.value.status == 403
+    assert (refused.value.status, refused.value.reason) == (403, "NOT_UNLOCKED")
     report = owner.search("chef.marco")
     authenticity = report["authenticity"]
     assert 0 <= authenticity["score"] <= 100

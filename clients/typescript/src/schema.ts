@@ -566,8 +566,8 @@ export interface components {
             /** @description One sentence for people: what was measured, against what, and what it suggests. */
             explanation: string;
             /**
-             * @description Why the value is absent: "too_few_posts", "likes_hidden", "history_too_short", "no_sponsored_posts",
-             *     "no_organic_posts"; empty when present. An absent signal contributes 0.
+             * @description Why the value is absent: "too_few_posts", "likes_hidden", "history_too_short", "no_followers",
+             *     "no_sponsored_posts", "no_organic_posts"; empty when present. An absent signal contributes 0.
              */
             absent_reason: string;
         };
