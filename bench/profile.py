@@ -195,7 +195,10 @@ def py_spy_profile(pid: int, seconds: float, out: Path) -> Path | None:
 BUCKETS = (
     ("database: asyncpg (queries, connection reset on release)", ("asyncpg/",)),
     ("metrics (prometheus_client)", ("prometheus_client/",)),
-    ("search: answer from the stored report", ("services/creator/wire.py", "_answer (services/creator/search.py")),
+    (
+        "search: answer from the stored report",
+        ("services/creator/wire.py", "services/creator/report_json.py", "_answer (services/creator/search.py"),
+    ),
     (
         "search flow, store, database guard",
         ("creator/search.py", "creator/store.py", "creator/dbguard.py", "creator/handlers.py"),
