@@ -78,7 +78,7 @@ def answer_json(members: bytes, answer: wire.Answer) -> bytes:
     )
     if members == b"{}":
         return b"{" + added + b"}"
-    return members[:-1] + b"," + added + b"}"
+    return b"".join((memoryview(members)[:-1], b",", added, b"}"))  # one copy of the large part
 
 
 class ReportJson:
