@@ -135,9 +135,8 @@ class StoredReport:
                 refresh_skipped=refresh_skipped,
             )
         )
-        rest = creator_pb2.CreatorReport(unlocked_at=timestamp(unlocked_at)).SerializeToString() + _encoded_models(
-            tuple(models)
-        )
+        unlocked = creator_pb2.CreatorReport(unlocked_at=timestamp(unlocked_at)).SerializeToString()
+        rest = unlocked + _encoded_models(tuple(models))
         inserts = ((FRESHNESS, fresh.SerializeToString()), (UNLOCKED_AT, rest))
         chunks: list[bytes] = []
         pending = 0
