@@ -192,10 +192,13 @@ def py_spy_profile(pid: int, seconds: float, out: Path) -> Path | None:
 # Where a sample of the creator's stack counts: the innermost frame that a specific rule names (first rule first);
 # only a stack none of them names counts for the generic rows (the event loop running gRPC's C core, other threads).
 # Time in C (gRPC's core, protobuf, socket calls) counts for the Python frame that called it.
-BUCKETS = (
+BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database: asyncpg (queries, connection reset on release)", ("asyncpg/",)),
     ("metrics (prometheus_client)", ("prometheus_client/",)),
-    ("search: answer from the stored report", ("services/creator/wire.py", "_answer (services/creator/search.py")),
+    (
+        "search: answer from the stored report",
+        ("services/creator/wire.py", "services/creator/report_json.py", "_answer (services/creator/search.py"),
+    ),
     (
         "search flow, store, database guard",
         ("creator/search.py", "creator/store.py", "creator/dbguard.py", "creator/handlers.py"),
@@ -203,7 +206,7 @@ BUCKETS = (
     ("interceptor (metadata, request id)", ("following/interceptors.py",)),
     ("gRPC server (grpc.aio Python)", ("grpc/",)),
 )
-GENERIC = (
+GENERIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("event loop: gRPC C core (parse, serialise, HTTP/2), sockets", ("asyncio/", "selectors.py")),
     ("other threads (gRPC poller, metrics server)", ("threading.py", "socketserver.py")),
 )

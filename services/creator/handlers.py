@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 import grpc
 from creator.v1 import creator_pb2, creator_pb2_grpc
+from google.api import httpbody_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from following.errors import InvalidArgument, Unavailable
 from following.interceptors import caller_user_id
 from following.pagination import PageTokenCodec, page_size
-from services.creator import reports, store, unlocks
+from services.creator import report_json, reports, store, unlocks, wire
 from services.creator.dbguard import DatabaseGuard
 from services.creator.discovery_handlers import DiscoveryHandlers, TextEmbedder
 from services.creator.search import SearchService
@@ -38,12 +39,14 @@ class CreatorServicer(TrackingHandlers, DiscoveryHandlers, creator_pb2_grpc.Crea
         rules: reports.ReportRules,
         tracking: TrackingSettings | None = None,
         embedder: Callable[[], TextEmbedder | None] = lambda: None,
+        json_cache_bytes: int = 32 << 20,
     ) -> None:
         super().__init__(lambda: ready[0] if (ready := parts()) is not None else None, tracking or TrackingSettings())
         self._embedder = embedder
         self._parts = parts
         self._default_post_limit = default_post_limit
         self._rules = rules
+        self._json = report_json.ReportJson(json_cache_bytes)
 
     def _ready(self) -> tuple[DatabaseGuard, SearchService]:
         parts = self._parts()
@@ -55,6 +58,16 @@ class CreatorServicer(TrackingHandlers, DiscoveryHandlers, creator_pb2_grpc.Crea
         self, request: creator_pb2.SearchCreatorRequest, context: grpc.aio.ServicerContext
     ) -> bytes:
         """The report as encoded bytes (wire.py); the service is registered with wire.add_creator_service for it."""
+        return (await self._search(request)).encoded()
+
+    async def SearchCreatorJson(
+        self, request: creator_pb2.SearchCreatorRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        """The same search, its report as JSON (report_json.py), which the gateway passes through to REST callers."""
+        answer = await self._search(request)
+        return httpbody_pb2.HttpBody(content_type=report_json.CONTENT_TYPE, data=self._json.render(answer))
+
+    async def _search(self, request: creator_pb2.SearchCreatorRequest) -> wire.Answer:
         user_id = caller_user_id()
         username = normalise_username(request.username)
         if request.post_limit > MAX_POST_LIMIT:

@@ -88,8 +88,8 @@ class SearchService:
         """Runs the media refresh as a supervised loop."""
         self._media_loop = supervisor.add("media-refresh", self._refresh_due_media, deadline_s=deadline_s)
 
-    async def search(self, user_id: str, username: str, refresh: bool, post_limit: int) -> bytes:
-        """The encoded CreatorReport answering the search."""
+    async def search(self, user_id: str, username: str, refresh: bool, post_limit: int) -> wire.Answer:
+        """The answer to the search, for the handlers to write out (encoded CreatorReport, or its JSON)."""
         started = datetime.now(UTC)
         async with self._guard.connection() as conn:
             opened = await store.open_report(conn, user_id, username)
@@ -217,8 +217,8 @@ class SearchService:
             return []
         return [info for info in infos if info.state != creator_pb2.MEDIA_STATE_PENDING]
 
-    async def _answer(self, opened: store.OpenedReport, post_limit: int, outcome: FetchOutcome) -> bytes:
-        """The encoded answer, from the stored report's bytes (wire.py): no parse or re-serialisation of the report."""
+    async def _answer(self, opened: store.OpenedReport, post_limit: int, outcome: FetchOutcome) -> wire.Answer:
+        """The answer, from the stored report's bytes (wire.py): no parse or re-serialisation of the report."""
         stored = wire.StoredReport(opened.report)
         if opened.media_pending and self._assets_due(opened.creator_id):
             report = creator_pb2.CreatorReport.FromString(opened.report)
@@ -229,13 +229,14 @@ class SearchService:
                     conn, opened.creator_id, self._settings.report_rules, limit=post_limit
                 )
             stored = wire.StoredReport(report.SerializeToString())
-        return stored.answer(
+        return wire.Answer(
+            stored,
             age_seconds=max((datetime.now(UTC) - opened.fetched_at).total_seconds(), 0.0),
             from_cache=outcome.from_cache,
             stale_reason=outcome.stale_reason,
             refresh_skipped=outcome.refresh_skipped,
             unlocked_at=opened.unlocked_at,
-            models=await self._inference.model_languages(),
+            models=tuple(await self._inference.model_languages()),
         )
 
     def _refresh_media_later(self, creator_id: int, urls: list[str]) -> None:

@@ -61,6 +61,7 @@ class CreatorApp:
                 self.settings.report_rules,
                 self.settings.tracking,
                 lambda: self._inference,
+                self.settings.json_cache_mb << 20,
             ),
             server,
         )

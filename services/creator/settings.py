@@ -46,6 +46,8 @@ class CreatorSettings:
     # The media settler: how often it asks the CDN about pending images of creators fetched within the window.
     media_settle_poll_s: float = 1.0
     media_settle_window_s: float = 3600.0
+    # The JSON of the most recently answered stored reports, for REST searches (report_json.py): at most this many MiB.
+    json_cache_mb: int = 32
     # Scheduled refreshes of tracked creators (CREATOR_TRACK_*).
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
@@ -84,6 +86,7 @@ class CreatorSettings:
             min_category_confidence=env.number("CREATOR_MIN_CATEGORY_CONFIDENCE", 0.2, minimum=0, maximum=1),
             media_settle_poll_s=env.number("CREATOR_MEDIA_SETTLE_POLL_S", 1.0, minimum=0.01, maximum=600),
             media_settle_window_s=env.number("CREATOR_MEDIA_SETTLE_WINDOW_S", 3600, minimum=1, maximum=30 * 86_400),
+            json_cache_mb=env.integer("CREATOR_JSON_CACHE_MB", 32, minimum=0, maximum=16_384),
             tracking=TrackingSettings.read(env),
         )
 

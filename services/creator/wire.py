@@ -6,13 +6,15 @@ A stored report (reports.build_report) has every part but the per-response ones:
 and unlocked_at and models are absent. Protobuf writes a message as its fields one after another (tag, then value) in
 field-number order. The answer is the stored report's top-level fields with the completed freshness in place of the
 stored one and unlocked_at and models inserted in their places: the bytes `SerializeToString` gives for the parsed and
-completed message, which every reader (the gateway's transcoder included) reads as that message.
+completed message, which every reader reads as that message. `Answer` holds a search's answer until a handler writes
+it out: encoded here for gRPC, or as JSON for REST (report_json.py).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
@@ -90,6 +92,23 @@ class StoredReport:
         self.data = data
         self._spans = top_level_fields(data)
 
+    def freshness(
+        self, *, age_seconds: float, from_cache: bool, stale_reason: str, refresh_skipped: bool
+    ) -> creator_pb2.ReportFreshness:
+        """The answer's freshness: the stored one (fetched_at) completed with this response's parts."""
+        data = self.data
+        fresh = creator_pb2.CreatorReport()
+        for number, start, end in self._spans:
+            if number == FRESHNESS:  # fetched_at, as stored
+                fresh.MergeFromString(data[start:end])
+        freshness = fresh.freshness
+        freshness.age_seconds = age_seconds
+        freshness.from_cache = from_cache
+        freshness.stale = bool(stale_reason)
+        freshness.stale_reason = stale_reason
+        freshness.refresh_skipped = refresh_skipped
+        return freshness
+
     @property
     def post_count(self) -> int:
         """How many recent posts it holds."""
@@ -108,19 +127,16 @@ class StoredReport:
         """The encoded answer: the stored fields, the completed freshness in place of the stored one, and unlocked_at
         and models in their places (after every lower-numbered field)."""
         data = self.data
-        fresh = creator_pb2.CreatorReport()
-        for number, start, end in self._spans:
-            if number == FRESHNESS:  # fetched_at, as stored
-                fresh.MergeFromString(data[start:end])
-        freshness = fresh.freshness
-        freshness.age_seconds = age_seconds
-        freshness.from_cache = from_cache
-        freshness.stale = bool(stale_reason)
-        freshness.stale_reason = stale_reason
-        freshness.refresh_skipped = refresh_skipped
-        since = unlocked_at - _EPOCH
-        unlocked = Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
-        rest = creator_pb2.CreatorReport(unlocked_at=unlocked).SerializeToString() + _encoded_models(tuple(models))
+        fresh = creator_pb2.CreatorReport(
+            freshness=self.freshness(
+                age_seconds=age_seconds,
+                from_cache=from_cache,
+                stale_reason=stale_reason,
+                refresh_skipped=refresh_skipped,
+            )
+        )
+        unlocked = creator_pb2.CreatorReport(unlocked_at=timestamp(unlocked_at)).SerializeToString()
+        rest = unlocked + _encoded_models(tuple(models))
         inserts = ((FRESHNESS, fresh.SerializeToString()), (UNLOCKED_AT, rest))
         chunks: list[bytes] = []
         pending = 0
@@ -132,6 +148,44 @@ class StoredReport:
                 chunks.append(data[start:end])
         chunks.extend(encoded for _, encoded in inserts[pending:])
         return b"".join(chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A search's answer before it is written out: the stored report and what this response completes it with. The
+    gRPC answer is `encoded()`; the REST answer is its JSON (report_json.py)."""
+
+    stored: StoredReport
+    age_seconds: float
+    from_cache: bool
+    stale_reason: str
+    refresh_skipped: bool
+    unlocked_at: datetime
+    models: tuple[ModelLanguages, ...]
+
+    def freshness(self) -> creator_pb2.ReportFreshness:
+        return self.stored.freshness(
+            age_seconds=self.age_seconds,
+            from_cache=self.from_cache,
+            stale_reason=self.stale_reason,
+            refresh_skipped=self.refresh_skipped,
+        )
+
+    def encoded(self) -> bytes:
+        return self.stored.answer(
+            age_seconds=self.age_seconds,
+            from_cache=self.from_cache,
+            stale_reason=self.stale_reason,
+            refresh_skipped=self.refresh_skipped,
+            unlocked_at=self.unlocked_at,
+            models=self.models,
+        )
+
+
+def timestamp(value: datetime) -> Timestamp:
+    """A Timestamp of an aware datetime, exact to the microsecond."""
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def _pass_bytes(response: bytes | creator_pb2.CreatorReport) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.v1 import annotations_pb2 as gateway_annotations
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
@@ -47,6 +48,8 @@ OPERATOR_METHODS: frozenset[str] = frozenset(
 # into the HTTP status; only their routes run that check.
 HEALTH_METHODS: frozenset[str] = frozenset({"creator.v1.SystemService.GetHealth", "cdn.v1.CdnStatusService.GetHealth"})
 
+HTTP_BODY = "google.api.HttpBody"
+
 _SERVICE_FIELD = 6  # FileDescriptorProto.service
 _METHOD_FIELD = 2  # ServiceDescriptorProto.method
 
@@ -79,6 +82,8 @@ class Method:
     output_type: str
     binding: HttpBinding | None
     comment: str
+    # gateway.v1.json_of: the RPC of the same service whose answer this one's google.api.HttpBody renders as JSON.
+    json_of: str = ""
 
     @property
     def full_name(self) -> str:
@@ -147,8 +152,30 @@ def _binding(method: descriptor_pb2.MethodDescriptorProto) -> HttpBinding | None
     return HttpBinding(verb=verb, path=getattr(rule, verb), body=rule.body)
 
 
+def _json_of(method: descriptor_pb2.MethodDescriptorProto) -> str:
+    if not method.options.HasExtension(gateway_annotations.json_of):
+        return ""
+    return str(method.options.Extensions[gateway_annotations.json_of])
+
+
+def _check_json_of(methods: list[Method]) -> None:
+    """A json_of method answers an HttpBody and names an RPC of its own service that takes the same request."""
+    by_name = {method.full_name: method for method in methods}
+    for method in methods:
+        if not method.json_of:
+            continue
+        rendered = by_name.get(f"{method.service}.{method.json_of}")
+        if rendered is None:
+            raise ValueError(f"{method.full_name}: json_of names {method.json_of!r}, not an RPC of {method.service}")
+        if method.output_type != HTTP_BODY or rendered.input_type != method.input_type or rendered.json_of:
+            raise ValueError(
+                f"{method.full_name}: json_of needs a google.api.HttpBody answer and an RPC taking the same request"
+            )
+
+
 def gateway_methods(files: descriptor_pb2.FileDescriptorSet) -> list[Method]:
-    """Every RPC of the services in GATEWAY_SERVICES, in declaration order; fails if one is missing."""
+    """Every RPC of the services in GATEWAY_SERVICES, in declaration order; fails if one is missing or a json_of
+    option names no fitting RPC."""
     methods: list[Method] = []
     seen: set[str] = set()
     for file in files.file:
@@ -167,9 +194,11 @@ def gateway_methods(files: descriptor_pb2.FileDescriptorSet) -> list[Method]:
                         output_type=method.output_type.lstrip("."),
                         binding=_binding(method),
                         comment=notes.get((_SERVICE_FIELD, si, _METHOD_FIELD, mi), ""),
+                        json_of=_json_of(method),
                     )
                 )
     missing = sorted(set(GATEWAY_SERVICES) - seen)
     if missing:
         raise ValueError(f"descriptor set lacks gateway services {missing}: run `make protos`")
+    _check_json_of(methods)
     return methods

@@ -1,7 +1,8 @@
 """Generates the OpenAPI 3.1 document of the REST surface from the protos' descriptor set (never written by hand).
 
 Paths and verbs come from the `google.api.http` annotations of the gateway-facing services, schemas from the messages,
-descriptions from the proto comments. The JSON shapes follow what the gateway's transcoder emits: proto field names
+descriptions from the proto comments; a route whose RPC renders another RPC's answer as JSON (`gateway.v1.json_of`)
+is described as that RPC. The JSON shapes follow what the gateway's transcoder emits: proto field names
 (snake_case), every scalar printed, 64-bit integers as strings, enums as names, timestamps as RFC 3339 strings.
 
     python -m services.gateway.openapi --write   # gen/openapi.json
@@ -13,6 +14,7 @@ The gateway renders it when it starts and Envoy answers GET /api/openapi.json wi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import sys
@@ -349,10 +351,17 @@ def build_document(files: descriptor_pb2.FileDescriptorSet) -> dict[str, Any]:
     builder = _Builder(files)
     reasons = error_reasons(files)
     paths: dict[str, dict[str, Any]] = {}
-    for method in gateway_methods(files):
+    methods = gateway_methods(files)
+    by_name = {method.full_name: method for method in methods}
+    for method in methods:
         if method.binding is None:
             continue
-        paths.setdefault(method.binding.path, {})[method.binding.verb] = builder.operation(method)
+        # A route whose RPC answers the JSON of another RPC's message (gateway.v1.json_of) is documented as that RPC:
+        # the same operation, documentation and response schema, so REST clients cannot tell the difference.
+        rendered = by_name[f"{method.service}.{method.json_of}"] if method.json_of else method
+        operation = builder.operation(dataclasses.replace(rendered, binding=method.binding))
+        operation["x-grpc-method"] = method.grpc_path  # the RPC the gateway calls
+        paths.setdefault(method.binding.path, {})[method.binding.verb] = operation
     errors = "\n".join(f"- {status}: {text}" for status, text in _ERROR_STATUSES.items())
     return {
         "openapi": "3.1.0",

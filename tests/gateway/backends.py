@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -19,6 +20,7 @@ from google.api import httpbody_pb2
 from inference.v1 import inference_pb2, inference_pb2_grpc
 
 from following.errors import CreatorNotFound, UpstreamThrottled, rich_status
+from services.creator.report_json import encode, message_json
 from services.gateway.openapi import load_document
 
 SLOW_SECONDS = 5.0
@@ -57,6 +59,58 @@ class Recorder:
         self.calls.clear()
 
 
+def rich_posts() -> list[creator_pb2.Post]:
+    """Posts with a field of every kind the report has: zero and non-zero scalars, 64-bit integers past 2^53, doubles
+    that are whole, tiny, negative or inexact, enums, timestamps with and without fractions, empty and filled lists,
+    nested messages, an optional double set and one unset, and text that JSON must escape."""
+    post = creator_pb2.Post(
+        instagram_id="3141592653589793238",
+        shortcode="Cx1",
+        type=creator_pb2.POST_TYPE_CAROUSEL,
+        caption='Ünïcode ✨ "quoted" \\ tab\tline\nbreak </script>',
+        likes_count=9_007_199_254_740_993,
+        comments_count=-1,
+        is_pinned=True,
+        hashtags=["gym", "fit"],
+        engagement_rate=0.1 + 0.2,
+    )
+    post.taken_at.FromDatetime(datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC))
+    post.image.url = "https://cdn.example/a.webp"
+    post.image.state = creator_pb2.MEDIA_STATE_MIRRORED
+    post.image.renditions.add(width=320, height=0, format="webp", url="https://cdn.example/a-320.webp")
+    post.carousel.add()
+    post.carousel.add(original_url="https://instagram.example/b.jpg", state=creator_pb2.MEDIA_STATE_PENDING)
+    analysis = post.analysis
+    analysis.analyzed = True
+    analysis.sentiment = creator_pb2.SENTIMENT_POSITIVE
+    analysis.sentiment_score = -0.0
+    analysis.language = "en"
+    analysis.language_confidence = 1.0
+    analysis.category_score = 1e-7
+    analysis.sentiment_confidence = 123456789.125
+    analysis.top_categories.add(label="Food", score=0.5)
+    analysis.state = creator_pb2.ANALYSIS_STATE_COMPLETE
+    bare = creator_pb2.Post(shortcode="Cx2")
+    bare.taken_at.FromDatetime(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC))
+    return [post, bare]
+
+
+def search_report(request: creator_pb2.SearchCreatorRequest, user_id: str) -> creator_pb2.CreatorReport:
+    """The report the backend answers a search with: the request and the caller echoed back."""
+    report = creator_pb2.CreatorReport(analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE)
+    report.profile.username = request.username
+    report.profile.full_name = user_id
+    report.profile.followers_count = 12345678901
+    report.freshness.from_cache = request.refresh is False
+    report.recent_posts.add(shortcode="abc", likes_count=request.post_limit)
+    return report
+
+
+def search_json(report: creator_pb2.CreatorReport) -> bytes:
+    """The JSON body SearchCreatorJson answers for `report`, rendered as the creator service renders it."""
+    return encode(message_json(report))
+
+
 class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
     """Answers from the request alone; username 'missing' is NOT_FOUND, 'unavailable' is UNAVAILABLE (both with the
     details the services' interceptor attaches), 'internal' is INTERNAL (a request the service fails on), 'slow'
@@ -68,7 +122,17 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
     async def SearchCreator(
         self, request: creator_pb2.SearchCreatorRequest, context: grpc.aio.ServicerContext
     ) -> creator_pb2.CreatorReport:
-        metadata = self._recorder.record("SearchCreator", context)
+        return await self._report(request, self._recorder.record("SearchCreator", context), context)
+
+    async def SearchCreatorJson(
+        self, request: creator_pb2.SearchCreatorRequest, context: grpc.aio.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        report = await self._report(request, self._recorder.record("SearchCreatorJson", context), context)
+        return httpbody_pb2.HttpBody(content_type="application/json", data=search_json(report))
+
+    async def _report(
+        self, request: creator_pb2.SearchCreatorRequest, metadata: dict[str, str], context: grpc.aio.ServicerContext
+    ) -> creator_pb2.CreatorReport:
         if request.username == "missing":
             await context.abort_with_status(rich_status(CreatorNotFound("no Instagram account 'missing'")))
         if request.username == "unavailable":
@@ -76,13 +140,7 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
             await context.abort_with_status(rich_status(throttled))
         if request.username == "slow":
             await asyncio.sleep(SLOW_SECONDS)
-        report = creator_pb2.CreatorReport(analysis_state=creator_pb2.ANALYSIS_STATE_COMPLETE)
-        report.profile.username = request.username
-        report.profile.full_name = metadata.get("x-user-id", "")
-        report.profile.followers_count = 12345678901
-        report.freshness.from_cache = request.refresh is False
-        report.recent_posts.add(shortcode="abc", likes_count=request.post_limit)
-        return report
+        return search_report(request, metadata.get("x-user-id", ""))
 
     async def ListUnlocked(
         self, request: creator_pb2.ListUnlockedRequest, context: grpc.aio.ServicerContext
@@ -101,7 +159,10 @@ class CreatorTestBackend(creator_pb2_grpc.CreatorServiceServicer):
         if request.username == "internal":
             await context.abort(grpc.StatusCode.INTERNAL, "this request broke the service")
         response = creator_pb2.ListPostsResponse(next_page_token=request.page_token)
-        response.posts.add(shortcode=f"{request.username}-1")
+        if request.username == "rich":
+            response.posts.extend(rich_posts())
+        else:
+            response.posts.add(shortcode=f"{request.username}-1")
         return response
 
     async def GetHistory(

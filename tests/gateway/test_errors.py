@@ -140,7 +140,7 @@ async def test_reads_are_retried_on_unavailable_and_writes_are_not(
         gateway.base_url + "/api/v1/creator/search/unavailable", json={}, headers=auth(keys)
     ) as response:
         assert response.status == 503
-    assert recorder.recorder.methods() == ["SearchCreator"]
+    assert recorder.recorder.methods() == ["SearchCreatorJson"]
 
 
 async def test_route_timeout_gives_504_json(

@@ -13,6 +13,7 @@ import aiohttp
 import jsonschema
 import pytest
 from errors.v1 import errors_pb2
+from gateway.v1 import annotations_pb2 as gateway_annotations
 from google.api import annotations_pb2
 from grpc_tools import protoc
 from openapi_spec_validator import validate
@@ -71,6 +72,30 @@ def test_every_annotated_rpc_is_documented_once_with_its_verb(document: dict[str
         (m.binding.verb, m.binding.path, m.grpc_path) for m in gateway_methods(load_descriptor_set()) if m.binding
     }
     assert documented == annotated
+
+
+def test_the_json_search_route_is_documented_as_search_creator_answering_a_creator_report(
+    document: dict[str, Any],
+) -> None:
+    search = document["paths"]["/api/v1/creator/search/{username}"]["post"]
+    assert search["x-grpc-method"] == "/creator.v1.CreatorService/SearchCreatorJson"  # what the gateway calls
+    assert search["operationId"] == "CreatorService_SearchCreator"
+    assert search["description"].startswith("Returns the whole report of a creator in one response")
+    ok = search["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/CreatorReport"}
+
+
+def test_a_json_of_option_naming_no_fitting_rpc_fails_the_contract() -> None:
+    files = load_descriptor_set()
+    creator_file = next(f for f in files.file if f.package == "creator.v1")
+    service = next(s for s in creator_file.service if s.name == "CreatorService")
+    method = next(m for m in service.method if m.name == "SearchCreatorJson")
+    method.options.Extensions[gateway_annotations.json_of] = "NoSuchRpc"
+    with pytest.raises(ValueError, match="NoSuchRpc"):
+        gateway_methods(files)
+    method.options.Extensions[gateway_annotations.json_of] = "ListUnlocked"  # another request type
+    with pytest.raises(ValueError, match="same request"):
+        gateway_methods(files)
 
 
 def test_only_the_health_checks_and_openapi_are_public(document: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ OPERATOR = {"role": "operator"}
 
 # (verb, path, JSON body, backend method (none: Envoy answers itself), expected fragment of the JSON answer)
 REST_CASES: list[tuple[str, str, dict[str, Any] | None, str, dict[str, Any]]] = [
-    ("POST", "/api/v1/creator/search/alice", {"refresh": True, "post_limit": 5}, "SearchCreator", {}),
+    ("POST", "/api/v1/creator/search/alice", {"refresh": True, "post_limit": 5}, "SearchCreatorJson", {}),
     ("GET", "/api/v1/creator/unlocked?page_size=3", None, "ListUnlocked", {"next_page_token": "after-3"}),
     ("GET", "/api/v1/creator/alice/posts?page_token=t1", None, "ListPosts", {"next_page_token": "t1"}),
     ("GET", "/api/v1/creator/alice/history?limit=3", None, "GetHistory", {"username": "alice"}),
