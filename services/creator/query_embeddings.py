@@ -8,37 +8,24 @@ not outlive a model change by more than the age bound.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+
+from cachetools import TTLCache
 
 CAPACITY = 1024
 MAX_AGE_S = 600.0
 
 
 class QueryEmbeddings:
-    """Query text -> its embedding (pgvector text), at most `capacity` of them, none older than `max_age_s`."""
+    """Query text -> its embedding (pgvector text), at most `capacity` of them, each kept for less than `max_age_s`."""
 
     def __init__(
         self, capacity: int = CAPACITY, max_age_s: float = MAX_AGE_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._capacity = capacity
-        self._max_age_s = max_age_s
-        self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._entries: TTLCache[str, str] = TTLCache(maxsize=capacity, ttl=max_age_s, timer=clock)
 
     def get(self, query: str) -> str | None:
-        entry = self._entries.get(query)
-        if entry is None:
-            return None
-        stored_at, vector = entry
-        if self._clock() - stored_at > self._max_age_s:
-            del self._entries[query]
-            return None
-        self._entries.move_to_end(query)
-        return vector
+        return self._entries.get(query)
 
     def put(self, query: str, vector: str) -> None:
-        self._entries[query] = (self._clock(), vector)
-        self._entries.move_to_end(query)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self._entries[query] = vector

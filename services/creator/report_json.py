@@ -18,9 +18,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections import OrderedDict
 from typing import Any
 
+from cachetools import LRUCache
 from creator.v1 import creator_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -31,6 +31,7 @@ from services.creator.inference_client import ModelLanguages
 
 CONTENT_TYPE = "application/json"
 PER_RESPONSE = ("freshness", "unlocked_at", "models")
+_DIGEST_BYTES = hashlib.sha256().digest_size  # an entry's key
 
 RENDERS = Counter(
     "creator_report_json_total", "JSON search answers by whether the stored report's JSON was cached", ["cache"]
@@ -81,14 +82,16 @@ def answer_json(members: bytes, answer: wire.Answer) -> bytes:
     return b"".join((memoryview(members)[:-1], b",", added, b"}"))  # one copy of the large part
 
 
+def _entry_bytes(members: bytes) -> int:
+    return _DIGEST_BYTES + len(members)
+
+
 class ReportJson:
     """Renders answers as JSON, keeping the members of the most recently answered stored reports within `max_bytes`
     (the least recently used go first; 0 keeps none)."""
 
     def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
-        self._bytes = 0
+        self._entries: LRUCache[bytes, bytes] = LRUCache(maxsize=max_bytes, getsizeof=_entry_bytes)
 
     def render(self, answer: wire.Answer) -> bytes:
         return answer_json(self._members(answer.stored.data), answer)
@@ -97,24 +100,18 @@ class ReportJson:
         key = hashlib.sha256(stored).digest()
         members = self._entries.get(key)
         if members is not None:
-            self._entries.move_to_end(key)
             _HIT.inc()
             return members
         members = stored_members(stored)
         _MISS.inc()
-        size = len(key) + len(members)
-        if size <= self._max_bytes:
+        if _entry_bytes(members) <= self._entries.maxsize:  # a larger one is answered, not kept
             self._entries[key] = members
-            self._bytes += size
-            while self._bytes > self._max_bytes:
-                evicted, value = self._entries.popitem(last=False)
-                self._bytes -= len(evicted) + len(value)
-            CACHED_BYTES.set(self._bytes)
+            CACHED_BYTES.set(self._entries.currsize)
         return members
 
     @property
     def cached_bytes(self) -> int:
-        return self._bytes
+        return int(self._entries.currsize)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -23,11 +23,11 @@ def test_the_least_recently_used_query_leaves_first_when_full() -> None:
     assert cache.get("baking") == "[1,0]" and cache.get("coding") == "[1,1]"
 
 
-def test_an_embedding_older_than_the_age_bound_is_embedded_again() -> None:
+def test_an_embedding_as_old_as_the_age_bound_is_embedded_again() -> None:
     clock = Clock()
     cache = QueryEmbeddings(capacity=8, max_age_s=60, clock=clock)
     cache.put("baking", "[1,0]")
-    clock.now = 60.0
+    clock.now = 59.5
     assert cache.get("baking") == "[1,0]"
-    clock.now = 60.5
+    clock.now = 60.0
     assert cache.get("baking") is None
