@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from client.api import ApiError, GatewayClient
+from tests.loopback import JsonHandler, serve_http
 
 
 @pytest.fixture
@@ -67,12 +68,11 @@ def test_nothing_listening_is_an_api_error() -> None:
 @pytest.fixture
 def error_server() -> Iterator[str]:
     """Answers every request with the gateway's error shape: 400, FAILED_PRECONDITION with an ErrorInfo reason."""
-    import http.server
-    import json
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
-            body = json.dumps(
+            self.send_json(
+                400,
                 {
                     "code": 9,
                     "message": "the captions of @x are still being embedded; retry shortly",
@@ -80,25 +80,11 @@ def error_server() -> Iterator[str]:
                         {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "EMBEDDING_PENDING"},
                         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"},
                     ],
-                }
-            ).encode()
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                },
+            )
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler) as url:
+        yield url
 
 
 def test_an_api_error_carries_the_machine_readable_reason_of_the_answer(error_server: str) -> None:

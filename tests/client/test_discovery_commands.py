@@ -4,14 +4,13 @@ how their answers print, as tables and as --json."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from client.__main__ import main, show
+from tests.loopback import recording_gateway
 
 DISCOVERED = {
     "creators": [
@@ -49,33 +48,8 @@ SIMILAR = {
 @pytest.fixture
 def gateway() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A stand-in gateway on loopback that records each request and answers the matching canned body."""
-    seen: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            seen.append({"method": self.command, "path": self.path, "body": body})
-            answer = json.dumps(SIMILAR if "/similar" in self.path else DISCOVERED).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_gateway(lambda method, path: SIMILAR if "/similar" in path else DISCOVERED) as served:
+        yield served
 
 
 def test_discover_sends_the_query_and_every_filter(

@@ -4,12 +4,10 @@ serves a file outside the bundle."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import jwt
@@ -17,6 +15,7 @@ import pytest
 
 from following.settings import EnvReader, SettingsError
 from scripts.console import ConsoleSettings, handler_for
+from tests.loopback import serve_http
 
 SECRET = "console-test-secret-with-enough-bytes"
 
@@ -29,14 +28,8 @@ def console(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "secret.txt").write_text("outside the bundle")
     env = {"CONSOLE_LISTEN": "127.0.0.1:0", "SUPABASE_JWT_SECRET": SECRET, "SUPABASE_JWT_ISSUER": "http://issuer"}
     settings = replace(ConsoleSettings.from_env(EnvReader(env)), bundle=bundle)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(settings))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(handler_for(settings)) as url:
+        yield url
 
 
 def get(url: str) -> tuple[int, bytes]:
