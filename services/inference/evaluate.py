@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,11 @@ EVAL_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "captions.js
 # Written apart from the evaluation, dev and training sets: each tag names what it probes; captions sharing a `pair`
 # differ only by one emoji and should get one label.
 CHALLENGE_SET = EVAL_SET.with_name("sentiment_challenge.jsonl")
+# The sets build choices are made on (`--dev`), written apart from the evaluation and challenge sets and never trained
+# on: the first dev set, and 330 captions written later in three sets by separate hands, hard on purpose.
+DEV_SETS = tuple(
+    Path(__file__).parent / "modelbuild" / "data" / name for name in ("dev_captions.jsonl", "dev_captions_apart.jsonl")
+)
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,27 @@ async def _analyse(examples: Sequence[Example]) -> list[TextAnalysis]:
             await batcher.stop()
 
 
+def dev_report() -> None:
+    """Sentiment on the development sets, the served answers: what every build choice is made on (never the
+    evaluation or challenge sets)."""
+    sets = {path: load_examples(path) for path in DEV_SETS}
+    results = asyncio.run(_analyse([example for examples in sets.values() for example in examples]))
+    print(f"{'development set':<30}{'n':>5}{'accuracy':>10}{'macro-F1':>10}")
+    start = 0
+    for path, examples in sets.items():
+        part = results[start : start + len(examples)]
+        start += len(examples)
+        english = [
+            (e, r) for e, r in zip(examples, part, strict=True) if r.sentiment and not r.sentiment.skipped_reason
+        ]
+        task = score([e.sentiment for e, _ in english], [r.sentiment.label if r.sentiment else "" for _, r in english])
+        print(f"{path.name:<30}{task.count:>5}{task.accuracy:>10.3f}{task.macro_f1:>10.3f}")
+
+
 def main() -> None:
+    if "--dev" in sys.argv[1:]:
+        dev_report()
+        return
     examples = load_examples()
     challenge = load_examples(CHALLENGE_SET)
     results = asyncio.run(_analyse([*examples, *challenge]))
