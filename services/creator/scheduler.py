@@ -7,8 +7,11 @@ the same single fetch across replicas, store, one snapshot, caption analysis, im
 
 User searches come first: refreshes run only while the shared upstream budget holds more than its reserve
 (`budget_reserve` x capacity); below it, the pass claims nothing and waits, so a refresh never takes a token a user
-search needs. A failed refresh backs off per creator (exponential, with jitter); a success is due again one interval
-later, spread by +/- jitter. The schedule lives in PostgreSQL, so a restart loses nothing.
+search needs. Replicas take turns to claim (a transaction-scoped advisory lock), and each subtracts the refreshes
+claimed and not yet finished by all of them (`leased_until`), whose requests may not have left the budget yet: together
+the replicas never claim more refreshes than the budget holds above the reserve. A failed refresh backs off per creator
+(exponential, with jitter); a success is due again one interval later, spread by +/- jitter. The schedule lives in
+PostgreSQL, so a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import asyncio
 import logging
 import math
 
-import asyncpg
 from prometheus_client import Counter
 
 from following.db import session_untouched
@@ -59,10 +61,12 @@ class RefreshScheduler:
         s = self._settings
         async with self._guard.connection() as conn:
             session_untouched(conn)  # transaction-scoped statements only: no reset round trip on release
-            room = await self._room(conn)
-            if room <= 0:
-                return min(s.poll_s, YIELD_S)
-            due = await tracking_store.claim_due(conn, min(s.batch, room), s.lease_s)
+            async with conn.transaction():
+                claims = await tracking_store.lock_claims(conn, self._source)
+                room = self._room(claims.tokens, claims.capacity, claims.in_flight)
+                if room <= 0:
+                    return min(s.poll_s, YIELD_S)
+                due = await tracking_store.claim_due(conn, min(s.batch, room), s.lease_s)
             if not due:
                 wait = await tracking_store.next_due_in(conn)
                 return s.poll_s if wait is None else min(s.poll_s, max(wait, 0.0))
@@ -83,14 +87,13 @@ class RefreshScheduler:
             REFRESHES.labels("refreshed").inc(len(refreshed))
         return 0.0
 
-    async def _room(self, conn: asyncpg.Connection) -> int:
-        """Refreshes the budget allows now without touching the reserve kept for user searches."""
-        level = await tracking_store.budget_level(conn, self._source)
-        if level is None:  # no shared budget for this source: nothing to keep a reserve of
+    def _room(self, tokens: float | None, capacity: float | None, in_flight: int = 0) -> int:
+        """Refreshes a budget at `tokens` of `capacity` allows without touching the reserve kept for user searches,
+        less the `in_flight` refreshes already claimed whose requests may not have been taken from it yet."""
+        if tokens is None or capacity is None:  # no shared budget for this source: nothing to keep a reserve of
             return self._settings.batch
-        tokens, capacity = level
         spare = tokens - self._settings.budget_reserve * capacity
-        return max(math.floor(spare / REQUESTS_PER_REFRESH), 0)
+        return max(math.floor(spare / REQUESTS_PER_REFRESH) - in_flight, 0)
 
     async def _refresh(self, item: tracking_store.Due) -> bool:
         """Refreshes one creator: True when stored (its schedule is updated with the batch), else backs it off."""
@@ -106,7 +109,8 @@ class RefreshScheduler:
             return True
         async with self._guard.connection() as conn:
             session_untouched(conn)
-            if await self._room(conn) <= 0:
+            level = await tracking_store.budget_level(conn, self._source)
+            if self._room(*(level or (None, None))) <= 0:
                 # Most likely our own budget refused: not the creator's fault, so no backoff is counted.
                 await tracking_store.postpone(conn, [item.creator_id], min(s.poll_s, YIELD_S))
                 REFRESHES.labels("yielded").inc()

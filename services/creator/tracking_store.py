@@ -85,7 +85,9 @@ WITH due AS (
      ORDER BY s.next_refresh_at
      LIMIT $1
        FOR UPDATE SKIP LOCKED)
-UPDATE creator.refresh_schedule s SET next_refresh_at = clock_timestamp() + make_interval(secs => $2)
+UPDATE creator.refresh_schedule s
+   SET next_refresh_at = clock_timestamp() + make_interval(secs => $2),
+       leased_until = clock_timestamp() + make_interval(secs => $2)
   FROM due, creator.creators c
  WHERE s.creator_id = due.creator_id AND c.id = s.creator_id
 RETURNING s.creator_id, c.username, c.post_limit, s.failures
@@ -101,7 +103,7 @@ REFRESHED = """
 WITH done AS (
     UPDATE creator.refresh_schedule
        SET next_refresh_at = clock_timestamp() + make_interval(secs => $2 * (1 - $3 + 2 * $3 * random())),
-           last_refreshed_at = clock_timestamp(), failures = 0, last_error = ''
+           last_refreshed_at = clock_timestamp(), failures = 0, last_error = '', leased_until = NULL
      WHERE creator_id = ANY($1::bigint[]))
 DELETE FROM creator.profile_snapshots s
  WHERE s.creator_id = ANY($1::bigint[]) AND s.captured_at < clock_timestamp() - interval '90 days'
@@ -114,15 +116,28 @@ DELETE FROM creator.profile_snapshots s
 # Backoff: base * 2^failures (failures before this one), at most max, with jitter in [1/2, 1].
 FAILED = """
 UPDATE creator.refresh_schedule
-   SET failures = failures + 1, last_error = $2,
+   SET failures = failures + 1, last_error = $2, leased_until = NULL,
        next_refresh_at = clock_timestamp()
            + make_interval(secs => LEAST($4::float8, $3 * power(2, LEAST(failures, 30))) * (0.5 + random() / 2))
  WHERE creator_id = $1
 """
 
 POSTPONE = """
-UPDATE creator.refresh_schedule SET next_refresh_at = clock_timestamp() + make_interval(secs => $2)
+UPDATE creator.refresh_schedule SET next_refresh_at = clock_timestamp() + make_interval(secs => $2), leased_until = NULL
  WHERE creator_id = ANY($1::bigint[])
+"""
+
+# Replicas decide their claims one at a time: a transaction-scoped advisory lock ('trck'), taken in its own statement
+# before the statement that reads the budget and the claims in flight, so that read sees every claim committed by a
+# replica that held the lock before.
+CLAIM_LOCK_NAMESPACE = 0x7472636B
+LOCK_CLAIMS = "SELECT pg_advisory_xact_lock($1::int, 0)"
+
+CLAIM_ROOM = """
+SELECT (SELECT LEAST(capacity, tokens + extract(epoch FROM clock_timestamp() - updated_at) * refill_per_second)
+          FROM creator.request_budgets WHERE source = $1),
+       (SELECT capacity FROM creator.request_budgets WHERE source = $1),
+       (SELECT count(*) FROM creator.refresh_schedule WHERE leased_until > clock_timestamp())
 """
 
 BUDGET_LEVEL = """
@@ -256,6 +271,24 @@ async def failed(conn: asyncpg.Connection, creator_id: int, error: str, backoff_
 async def postpone(conn: asyncpg.Connection, creator_ids: Sequence[int], seconds: float) -> None:
     """Gives claims back without counting a failure (the budget was needed for user searches)."""
     await conn.execute(POSTPONE, list(creator_ids), seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRoom:
+    """What a replica may claim now: the shared budget's level (None without one) and the refreshes in flight."""
+
+    tokens: float | None
+    capacity: float | None
+    in_flight: int
+
+
+async def lock_claims(conn: asyncpg.Connection, source: str) -> ClaimRoom:
+    """Waits for this replica's turn to claim (held until its transaction ends), then reads what it may claim."""
+    await conn.execute(LOCK_CLAIMS, CLAIM_LOCK_NAMESPACE)
+    row = await conn.fetchrow(CLAIM_ROOM, source)
+    assert row is not None
+    tokens, capacity = (None, None) if row[0] is None else (float(row[0]), float(row[1]))
+    return ClaimRoom(tokens, capacity, int(row[2]))
 
 
 async def budget_level(conn: asyncpg.Connection, source: str) -> tuple[float, float] | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections import defaultdict
@@ -155,6 +156,64 @@ async def test_two_replicas_never_refresh_the_same_creator_twice(start_creator: 
         gaps = [b - a for a, b in itertools.pairwise(moments)]
         assert min(gaps) >= interval * 0.8, (name, calls[name])
     assert {label for entries in calls.values() for label, _ in entries} == {"first", "second"}
+
+
+async def test_replicas_together_claim_no_more_refreshes_than_the_budget_holds_above_its_reserve(
+    start_creator: StartCreator, database: TestDatabase
+) -> None:
+    # Capacity 20 with a reserve of half: 10 tokens stay for user searches. The bucket is set to 14 below, room for
+    # two refreshes of two requests each, and it barely refills.
+    settings = {
+        **FAST,
+        "CREATOR_TRACK_BUDGET_RESERVE": "0.5",
+        "CREATOR_UPSTREAM_BUDGET_CAPACITY": "20",
+        "CREATOR_UPSTREAM_BUDGET_PER_MINUTE": "0.01",
+    }
+    first = await start_creator(**settings)
+    second = await start_creator(**settings)
+    release = asyncio.Event()
+    held: list[str] = []
+    for replica in (first, second):
+        search = replica.app.search
+        assert search is not None
+        original = search.refresh_tracked
+
+        async def slow(username: str, post_limit: int, _original=original) -> str:  # type: ignore[no-untyped-def]
+            held.append(username)
+            await release.wait()  # the refresh's requests leave the budget only after this
+            return await _original(username, post_limit)
+
+        search.refresh_tracked = slow  # type: ignore[method-assign]
+    names = ("fit.bayann", "chef.marco", "wander.lena", "glow.yuna")
+    for name in names:  # four searches: 8 of the 20 tokens, below the reserve, so nothing is claimed yet
+        await first.search(name, user="alice")
+        await track(first, name, "alice")
+    owner = await asyncpg.connect(database.owner_dsn_for("creator"))
+    try:
+        await owner.execute("UPDATE creator.request_budgets SET tokens = 14, updated_at = now()")
+        await owner.execute("UPDATE creator.refresh_schedule SET next_refresh_at = now() - interval '1 hour'")
+
+        async def two_claimed() -> bool:
+            return len(held) >= 2
+
+        await eventually(two_claimed, deadline_s=10, what="two refreshes claimed")
+        # Both replicas poll every 50 ms: about 20 passes each while the two claims are in flight and the bucket
+        # still reads 14. Each pass must count the claims in flight, whichever replica holds them.
+        await asyncio.sleep(1.0)
+        assert len(held) == 2, held
+        release.set()
+
+        async def settled() -> bool:
+            return not await owner.fetchval(
+                "SELECT count(*) FROM creator.refresh_schedule WHERE leased_until IS NOT NULL"
+            )
+
+        await eventually(settled, deadline_s=20, what="the two refreshes stored")
+        assert len(held) == 2, held
+        assert await owner.fetchval("SELECT tokens FROM creator.request_budgets") >= 10 - 0.01
+    finally:
+        release.set()
+        await owner.close()
 
 
 async def test_refreshes_wait_while_the_budget_is_at_the_reserve_kept_for_user_searches(
