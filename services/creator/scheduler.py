@@ -7,11 +7,11 @@ the same single fetch across replicas, store, one snapshot, caption analysis, im
 
 User searches come first: refreshes run only while the shared upstream budget holds more than its reserve
 (`budget_reserve` x capacity); below it, the pass claims nothing and waits, so a refresh never takes a token a user
-search needs. Replicas take turns to claim (a transaction-scoped advisory lock), and each subtracts the refreshes
-claimed and not yet finished by all of them (`leased_until`), whose requests may not have left the budget yet: together
-the replicas never claim more refreshes than the budget holds above the reserve. A failed refresh backs off per creator
-(exponential, with jitter); a success is due again one interval later, spread by +/- jitter. The schedule lives in
-PostgreSQL, so a restart loses nothing.
+search needs. Replicas take turns to claim (`creator.claim_refreshes`, one round trip: a transaction-scoped advisory
+lock, then the room), and each subtracts the refreshes claimed and not yet finished by all of them (`leased_until`),
+whose requests may not have left the budget yet: together the replicas never claim more refreshes than the budget
+holds above the reserve. A failed refresh backs off per creator (exponential, with jitter); a success is due again
+one interval later, spread by +/- jitter. The schedule lives in PostgreSQL, so a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -61,12 +61,11 @@ class RefreshScheduler:
         s = self._settings
         async with self._guard.connection() as conn:
             session_untouched(conn)  # transaction-scoped statements only: no reset round trip on release
-            async with conn.transaction():
-                claims = await tracking_store.lock_claims(conn, self._source)
-                room = self._room(claims.tokens, claims.capacity, claims.in_flight)
-                if room <= 0:
-                    return min(s.poll_s, YIELD_S)
-                due = await tracking_store.claim_due(conn, min(s.batch, room), s.lease_s)
+            room, due = await tracking_store.claim_refreshes(
+                conn, self._source, s.batch, s.lease_s, s.budget_reserve, REQUESTS_PER_REFRESH
+            )
+            if room <= 0:
+                return min(s.poll_s, YIELD_S)
             if not due:
                 wait = await tracking_store.next_due_in(conn)
                 return s.poll_s if wait is None else min(s.poll_s, max(wait, 0.0))
@@ -87,13 +86,14 @@ class RefreshScheduler:
             REFRESHES.labels("refreshed").inc(len(refreshed))
         return 0.0
 
-    def _room(self, tokens: float | None, capacity: float | None, in_flight: int = 0) -> int:
-        """Refreshes a budget at `tokens` of `capacity` allows without touching the reserve kept for user searches,
-        less the `in_flight` refreshes already claimed whose requests may not have been taken from it yet."""
-        if tokens is None or capacity is None:  # no shared budget for this source: nothing to keep a reserve of
+    def _room(self, level: tuple[float, float] | None) -> int:
+        """Refreshes a budget at `level` (tokens, capacity) allows without touching the reserve kept for user
+        searches; the claim itself computes the same in SQL, less the refreshes in flight (migration 0009)."""
+        if level is None:  # no shared budget for this source: nothing to keep a reserve of
             return self._settings.batch
+        tokens, capacity = level
         spare = tokens - self._settings.budget_reserve * capacity
-        return max(math.floor(spare / REQUESTS_PER_REFRESH) - in_flight, 0)
+        return max(math.floor(spare / REQUESTS_PER_REFRESH), 0)
 
     async def _refresh(self, item: tracking_store.Due) -> bool:
         """Refreshes one creator: True when stored (its schedule is updated with the batch), else backs it off."""
@@ -109,8 +109,7 @@ class RefreshScheduler:
             return True
         async with self._guard.connection() as conn:
             session_untouched(conn)
-            level = await tracking_store.budget_level(conn, self._source)
-            if self._room(*(level or (None, None))) <= 0:
+            if self._room(await tracking_store.budget_level(conn, self._source)) <= 0:
                 # Most likely our own budget refused: not the creator's fault, so no backoff is counted.
                 await tracking_store.postpone(conn, [item.creator_id], min(s.poll_s, YIELD_S))
                 REFRESHES.labels("yielded").inc()

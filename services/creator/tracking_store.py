@@ -78,20 +78,8 @@ SELECT captured_at, followers, following, posts_count, engagement_rate FROM crea
  WHERE creator_id = $1 ORDER BY captured_at DESC, id DESC LIMIT $2
 """
 
-CLAIM_DUE = """
-WITH due AS (
-    SELECT s.creator_id FROM creator.refresh_schedule s
-     WHERE s.next_refresh_at <= clock_timestamp()
-     ORDER BY s.next_refresh_at
-     LIMIT $1
-       FOR UPDATE SKIP LOCKED)
-UPDATE creator.refresh_schedule s
-   SET next_refresh_at = clock_timestamp() + make_interval(secs => $2),
-       leased_until = clock_timestamp() + make_interval(secs => $2)
-  FROM due, creator.creators c
- WHERE s.creator_id = due.creator_id AND c.id = s.creator_id
-RETURNING s.creator_id, c.username, c.post_limit, s.failures
-"""
+# One replica's claim, in one round trip: the turn, the room under the budget and the claim (migration 0009).
+CLAIM_REFRESHES = "SELECT * FROM creator.claim_refreshes($1, $2, $3, $4, $5)"
 
 NEXT_DUE_IN = """
 SELECT extract(epoch FROM min(next_refresh_at) - clock_timestamp()) FROM creator.refresh_schedule
@@ -125,19 +113,6 @@ UPDATE creator.refresh_schedule
 POSTPONE = """
 UPDATE creator.refresh_schedule SET next_refresh_at = clock_timestamp() + make_interval(secs => $2), leased_until = NULL
  WHERE creator_id = ANY($1::bigint[])
-"""
-
-# Replicas decide their claims one at a time: a transaction-scoped advisory lock ('trck'), taken in its own statement
-# before the statement that reads the budget and the claims in flight, so that read sees every claim committed by a
-# replica that held the lock before.
-CLAIM_LOCK_NAMESPACE = 0x7472636B
-LOCK_CLAIMS = "SELECT pg_advisory_xact_lock($1::int, 0)"
-
-CLAIM_ROOM = """
-SELECT (SELECT LEAST(capacity, tokens + extract(epoch FROM clock_timestamp() - updated_at) * refill_per_second)
-          FROM creator.request_budgets WHERE source = $1),
-       (SELECT capacity FROM creator.request_budgets WHERE source = $1),
-       (SELECT count(*) FROM creator.refresh_schedule WHERE leased_until > clock_timestamp())
 """
 
 BUDGET_LEVEL = """
@@ -247,9 +222,14 @@ async def snapshots(conn: asyncpg.Connection, creator_id: int, limit: int) -> li
     ]
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> list[Due]:
-    rows = await conn.fetch(CLAIM_DUE, limit, lease_s)
-    return [Due(r["creator_id"], r["username"], r["post_limit"], r["failures"]) for r in rows]
+async def claim_refreshes(
+    conn: asyncpg.Connection, source: str, batch: int, lease_s: float, reserve: float, requests_per_refresh: int
+) -> tuple[int, list[Due]]:
+    """(room, claimed): how many refreshes the budget above `reserve` x capacity allowed this replica now (less those
+    in flight on every replica, at most `batch`), and the due creators it claimed, leased for `lease_s`."""
+    rows = await conn.fetch(CLAIM_REFRESHES, source, batch, lease_s, reserve, requests_per_refresh)
+    due = [Due(r["creator_id"], r["username"], r["post_limit"], r["failures"]) for r in rows if r["creator_id"]]
+    return (int(rows[0]["room"]) if rows else 0), due
 
 
 async def next_due_in(conn: asyncpg.Connection) -> float | None:
@@ -271,24 +251,6 @@ async def failed(conn: asyncpg.Connection, creator_id: int, error: str, backoff_
 async def postpone(conn: asyncpg.Connection, creator_ids: Sequence[int], seconds: float) -> None:
     """Gives claims back without counting a failure (the budget was needed for user searches)."""
     await conn.execute(POSTPONE, list(creator_ids), seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimRoom:
-    """What a replica may claim now: the shared budget's level (None without one) and the refreshes in flight."""
-
-    tokens: float | None
-    capacity: float | None
-    in_flight: int
-
-
-async def lock_claims(conn: asyncpg.Connection, source: str) -> ClaimRoom:
-    """Waits for this replica's turn to claim (held until its transaction ends), then reads what it may claim."""
-    await conn.execute(LOCK_CLAIMS, CLAIM_LOCK_NAMESPACE)
-    row = await conn.fetchrow(CLAIM_ROOM, source)
-    assert row is not None
-    tokens, capacity = (None, None) if row[0] is None else (float(row[0]), float(row[1]))
-    return ClaimRoom(tokens, capacity, int(row[2]))
 
 
 async def budget_level(conn: asyncpg.Connection, source: str) -> tuple[float, float] | None:

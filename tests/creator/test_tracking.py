@@ -185,11 +185,14 @@ async def test_replicas_together_claim_no_more_refreshes_than_the_budget_holds_a
 
         search.refresh_tracked = slow  # type: ignore[method-assign]
     names = ("fit.bayann", "chef.marco", "wander.lena", "glow.yuna")
-    for name in names:  # four searches: 8 of the 20 tokens, below the reserve, so nothing is claimed yet
+    for name in names:
         await first.search(name, user="alice")
-        await track(first, name, "alice")
     owner = await asyncpg.connect(database.owner_dsn_for("creator"))
     try:
+        await owner.execute("UPDATE creator.request_budgets SET tokens = 0, updated_at = now()")  # nothing claimed yet
+        for name in names:
+            await track(first, name, "alice")
+        assert not held
         await owner.execute("UPDATE creator.request_budgets SET tokens = 14, updated_at = now()")
         await owner.execute("UPDATE creator.refresh_schedule SET next_refresh_at = now() - interval '1 hour'")
 
@@ -208,8 +211,9 @@ async def test_replicas_together_claim_no_more_refreshes_than_the_budget_holds_a
                 "SELECT count(*) FROM creator.refresh_schedule WHERE leased_until IS NOT NULL"
             )
 
-        await eventually(settled, deadline_s=20, what="the two refreshes stored")
-        assert len(held) == 2, held
+        # Released, the refreshes spend their requests (a sample refresh may take fewer than the two counted, which
+        # leaves room for more); whatever the replicas claim from there, the reserve is never touched.
+        await eventually(settled, deadline_s=20, what="the refreshes stored")
         assert await owner.fetchval("SELECT tokens FROM creator.request_budgets") >= 10 - 0.01
     finally:
         release.set()
