@@ -33,7 +33,8 @@ from services.creator.tracking_settings import TrackingSettings
 log = logging.getLogger(__name__)
 
 REFRESHES = Counter("creator_tracked_refreshes_total", "Scheduled refreshes of tracked creators", ["outcome"])
-# Each refresh sends at least this many upstream requests (the profile, then the posts).
+# Upstream requests a refresh is counted for: the profile answer, and a feed page when the post limit needs more posts
+# than the profile embeds. A refresh that needs no feed page sends one, so the count errs toward the users' reserve.
 REQUESTS_PER_REFRESH = 2
 # Claims given back because the budget fell to the reserve are retried after this long (or the idle poll).
 YIELD_S = 1.0
