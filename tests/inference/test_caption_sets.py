@@ -22,8 +22,12 @@ def _texts(path: Path) -> set[str]:
     return {_normal(example.text) for example in load_examples(path)}
 
 
+def _training() -> set[str]:
+    return {_normal(row["text"]) for path in TRAIN_CAPTIONS for row in read_jsonl(path)}
+
+
 def test_development_captions_are_apart_from_every_other_set() -> None:
-    training = {_normal(row["text"]) for path in TRAIN_CAPTIONS for row in read_jsonl(path)}
+    training = _training()
     scored = _texts(EVAL_SET) | _texts(CHALLENGE_SET)
     first, second = (_texts(path) for path in DEV_SETS)
     assert len(first) == 117 and len(second) == 330
@@ -34,6 +38,6 @@ def test_development_captions_are_apart_from_every_other_set() -> None:
 
 
 def test_no_training_caption_is_scored_beyond_the_one_known_shared_caption() -> None:
-    training = {_normal(row["text"]) for path in TRAIN_CAPTIONS for row in read_jsonl(path)}
+    training = _training()
     assert training & _texts(EVAL_SET) == KNOWN_SHARED
     assert not training & _texts(CHALLENGE_SET)
