@@ -2,6 +2,12 @@
 
 Both are claimed with a lease (`next_attempt_at` pushed forward, FOR UPDATE SKIP LOCKED), so replicas never work on
 the same row at once and a crashed worker's rows come back when the lease ends. A failure backs off exponentially.
+
+Settling (complete, postpone, delete) never waits for a row lock either: a row locked by someone else is being
+rewritten by a refresh that is saving the same creator (store.save_fetch upserts its analyses and outbox rows in one
+transaction), and that refresh supersedes the settlement: it re-arms the row, and the row is claimed again. A
+multi-row settle that waited instead would hold the rows it had already updated while the refresh waited for them:
+a deadlock, and PostgreSQL would abort one side of it (the search, when its save ran out of attempts).
 """
 
 from __future__ import annotations
@@ -31,13 +37,15 @@ UPDATE creator.post_analyses SET state = 'done', last_error = '', status = $3, s
        language = $6, language_confidence = $7, category = $8, category_score = $9, top_categories = $10::jsonb,
        sentiment_confidence = $11, sentiment_skipped = $12, category_skipped = $13, embedding = $14::text::vector,
        analysed_at = now()
- WHERE post_id = $1 AND caption_md5 = md5($2)
+ WHERE post_id = (SELECT post_id FROM creator.post_analyses
+                   WHERE post_id = $1 AND caption_md5 = md5($2) FOR UPDATE SKIP LOCKED)
 """
 
 POSTPONE_ANALYSES = """
 UPDATE creator.post_analyses SET last_error = $2,
        next_attempt_at = now() + make_interval(secs => LEAST($3::float8, power(2, LEAST(attempts, 20)) * 0.5))
- WHERE post_id = ANY($1::text[]) AND state = 'pending'
+ WHERE post_id IN (SELECT post_id FROM creator.post_analyses
+                    WHERE post_id = ANY($1::text[]) AND state = 'pending' FOR UPDATE SKIP LOCKED)
 """
 
 CLAIM_OUTBOX = """
@@ -48,12 +56,15 @@ UPDATE creator.media_outbox o SET attempts = o.attempts + 1, next_attempt_at = n
 RETURNING o.id, o.source_url, o.kind, o.priority, o.owner
 """
 
-DELETE_OUTBOX = "DELETE FROM creator.media_outbox WHERE id = ANY($1::bigint[])"
+DELETE_OUTBOX = """
+DELETE FROM creator.media_outbox
+ WHERE id IN (SELECT id FROM creator.media_outbox WHERE id = ANY($1::bigint[]) FOR UPDATE SKIP LOCKED)
+"""
 
 POSTPONE_OUTBOX = """
 UPDATE creator.media_outbox SET last_error = $2,
        next_attempt_at = now() + make_interval(secs => LEAST($3::float8, power(2, LEAST(attempts, 20)) * 0.5))
- WHERE id = ANY($1::bigint[])
+ WHERE id IN (SELECT id FROM creator.media_outbox WHERE id = ANY($1::bigint[]) FOR UPDATE SKIP LOCKED)
 """
 
 BACKLOG_SIZES = """

@@ -221,9 +221,9 @@ async def save_fetch(
         try:
             return await _save_fetch_once(conn, fetch, post_limit, jobs, analysis_lease_s)
         except asyncpg.DeadlockDetectedError:
-            # The background components (workers.py) update analysis and outbox rows in their own order while a
-            # refresh upserts the same rows in the fetch's order; PostgreSQL rolled this transaction back whole, so
-            # it can simply run again.
+            # The background components settle analysis and outbox rows without waiting for the ones a refresh holds
+            # (backlog.py), so they cannot deadlock with this transaction; should another writer ever do so,
+            # PostgreSQL rolled this transaction back whole, and it can simply run again.
             if attempt == SAVE_ATTEMPTS - 1:
                 raise
             log.info("saving a fetch met a deadlock; saving again", extra={"username": fetch.profile.username})
@@ -320,7 +320,11 @@ async def load_media(conn: asyncpg.Connection, urls: Sequence[str]) -> dict[str,
 
 
 async def save_media(conn: asyncpg.Connection, infos: Sequence[MediaInfo]) -> None:
-    if infos:
+    """Stores what the CDN said of each image. The rows are written in URL order (executemany is one transaction):
+    the media settler, the media refresh and a search may save overlapping images at once, and writers that lock
+    rows in one order cannot deadlock."""
+    ordered = {info.source_url: info for info in sorted(infos, key=lambda info: info.source_url)}
+    if ordered:
         await conn.executemany(
             SAVE_MEDIA,
             [
@@ -329,7 +333,7 @@ async def save_media(conn: asyncpg.Connection, infos: Sequence[MediaInfo]) -> No
                     info.state,
                     json.dumps([[r.width, r.height, r.format, r.url] for r in info.renditions]),
                 )
-                for info in infos
+                for info in ordered.values()
             ],
         )
 
