@@ -1,7 +1,9 @@
 """The one server interceptor: request id, caller identity, readiness gate, domain-error mapping and RPC metrics.
 
 A database connection error that reaches it (the database is down or restarting) is answered UNAVAILABLE with a
-retry-after, never INTERNAL, and its message names no host, port or exception class (the log keeps them).
+retry-after, never INTERNAL, and its message names no host, port or exception class (the log keeps them). So is a
+transaction PostgreSQL rolled back to resolve a conflict (SQLSTATE class 40: a deadlock or a serialization failure):
+nothing of it was applied, and the same call succeeds when made again.
 
 Handlers stay thin: they read the caller with `caller_user_id()`, raise `DomainError`s, and never touch status codes.
 """
@@ -14,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import grpc
 
 from following.db import CONNECTION_ERRORS, DATABASE_RETRY_AFTER_S
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 USER_ID_HEADER = "x-user-id"
 REQUEST_ID_HEADER = "x-request-id"
+#: The retry-after (seconds) of a call whose transaction PostgreSQL rolled back on a conflict.
+CONFLICT_RETRY_AFTER_S = 1.0
 _PASS_THROUGH = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
@@ -108,7 +113,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 self._enter(context)
                 return await inner(request, context)
             except Exception as raised:
-                exc = _unreachable_database(raised, method)
+                exc = _retryable_database_error(raised, method)
                 code = _status_of(exc, context)
                 await self._fail(exc, method, context)
             finally:
@@ -125,7 +130,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 async for item in inner(request, context):
                     yield item
             except Exception as raised:
-                exc = _unreachable_database(raised, method)
+                exc = _retryable_database_error(raised, method)
                 code = _status_of(exc, context)
                 await self._fail(exc, method, context)
             finally:
@@ -163,8 +168,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._in_flight[method].dec()
 
 
-def _unreachable_database(exc: Exception, method: str) -> Exception:
-    """A connection error as UNAVAILABLE with a retry-after; anything else unchanged."""
+def _retryable_database_error(exc: Exception, method: str) -> Exception:
+    """A connection error, or a transaction rolled back on a conflict, as UNAVAILABLE with a retry-after; anything else
+    unchanged."""
+    if isinstance(exc, asyncpg.TransactionRollbackError):
+        log.warning("database rolled back a conflicting transaction", extra={"method": method, "error": str(exc)})
+        return Unavailable("the database rolled back a conflicting write; retry", retry_after=CONFLICT_RETRY_AFTER_S)
     if isinstance(exc, DomainError) or not isinstance(exc, CONNECTION_ERRORS):
         return exc
     log.warning("database unreachable", extra={"method": method, "error": f"{type(exc).__name__}: {exc}"})

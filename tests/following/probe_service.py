@@ -3,7 +3,7 @@
 It owns the `creator` schema's role for the test (PROBE_SCHEMA), applies PROBE_MIGRATIONS_DIR, and serves one generic
 method `/probe.Probe/Call` whose request bytes choose the behaviour: b"user" echoes x-user-id, b"invalid" raises
 InvalidArgument, b"throttled" raises UpstreamThrottled with a retry delay, b"crash" raises a plain exception,
-b"slow" answers after 0.5 s.
+b"slow" answers after 0.5 s, b"conflict" runs a statement PostgreSQL aborts as a deadlock (SQLSTATE 40P01).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 import grpc
 
 from following.errors import InvalidArgument, UpstreamThrottled
@@ -19,12 +20,15 @@ from following.interceptors import caller_user_id
 from following.server import RuntimeContext, run
 from following.settings import EnvReader, RuntimeSettings
 
+DEADLOCK = "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$"
+
 
 class ProbeApp:
     def __init__(self, name: str, migrations_dir: Path | None) -> None:
         self.name = name
         self.migrations_dir = migrations_dir
         self.stopped = False
+        self.pool: asyncpg.Pool | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         handler = grpc.unary_unary_rpc_method_handler(self.call)
@@ -40,13 +44,15 @@ class ProbeApp:
             raise UpstreamThrottled("instagram refuses requests for now", retry_after=7.4)
         if request == b"crash":
             raise RuntimeError("boom")
+        if request == b"conflict" and self.pool is not None:
+            await self.pool.execute(DEADLOCK)
         if request == b"slow":
             await asyncio.sleep(0.5)
             return b"done"
         return request
 
     async def start(self, ctx: RuntimeContext) -> None:
-        return None
+        self.pool = ctx.pool
 
     async def stop(self, grace: float) -> None:
         self.stopped = True

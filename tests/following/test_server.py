@@ -67,6 +67,19 @@ async def test_domain_errors_map_to_status_codes_and_crashes_to_internal(probe: 
     assert '"request_id": "req-42"' in probe.log_tail()
 
 
+async def test_a_transaction_the_database_rolled_back_on_a_conflict_is_unavailable_with_a_retry_not_internal(
+    probe: ServiceProcess,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call(probe.address, b"conflict")
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert info.value.details() == "the database rolled back a conflicting write; retry"
+    infos, delays, trailing = _details(info.value)
+    assert [i.reason for i in infos] == ["SERVICE_UNAVAILABLE"]
+    assert delays == [1] and trailing["retry-after"] == "1"
+    assert "database rolled back a conflicting transaction" in probe.log_tail()
+
+
 def _details(error: grpc.aio.AioRpcError) -> tuple[list[error_details_pb2.ErrorInfo], list[int], dict[str, str]]:
     """The ErrorInfos and RetryInfo delays of `grpc-status-details-bin`, and the other trailing metadata."""
     trailing = {key: value for key, value in error.trailing_metadata() or () if isinstance(value, str)}

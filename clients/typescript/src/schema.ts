@@ -438,7 +438,7 @@ export interface components {
              *     - `REQUEST_TOO_LARGE`: body, path or headers over the gateway's limits
              *     - `CORS_ORIGIN_REFUSED`: a preflight from an origin not in CORS_ORIGINS / CORS_ORIGIN_PATTERNS
              *     - `RATE_LIMITED`: too many requests per second (for this user or in all): retry after `Retry-After`
-             *     - `SERVICE_UNAVAILABLE`: a service (or its database) is down, starting or overloaded: retry
+             *     - `SERVICE_UNAVAILABLE`: a service or its database is down, starting, overloaded or rolled back a conflict: retry
              *     - `DEADLINE_EXCEEDED`: the service did not answer within the route's timeout
              *     - `INVALID_USERNAME`: the username (or profile URL) breaks Instagram's username rules
              *     - `CREATOR_NOT_FOUND`: Instagram has no account with this username
