@@ -5,8 +5,9 @@ pinned list in deploy/images.py (or one of their dependencies). Resolution uses 
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import importlib.metadata
-import importlib.util
+import os
 import sys
 from collections.abc import Mapping
 from functools import cache
@@ -48,21 +49,37 @@ def _top_level() -> Mapping[str, list[str]]:
 
 @cache
 def _files(distribution: str) -> set[Path]:
+    """The files a distribution installed, as absolute paths below its resolved installation folder."""
     dist = importlib.metadata.distribution(distribution)
-    return {Path(str(dist.locate_file(file))).resolve() for file in dist.files or []}
+    base = Path(str(dist.locate_file(""))).resolve()
+    return {Path(os.path.normpath(base / str(file))) for file in dist.files or []}
 
 
 def _spec_origin(module: str) -> Path | None:
-    """The file a module loads from: the module itself, else the nearest parent that has one."""
+    """The file a module loads from: the module itself, else the nearest parent that has one. Found on sys.path
+    package by package, without importing anything (importing `optimum.exporters.onnx` to find it would load torch)."""
+    origin: str | None = None
+    search: list[str] = sys.path
     parts = module.split(".")
-    for end in range(len(parts), 0, -1):
+    for end in range(1, len(parts) + 1):
+        name = ".".join(parts[:end])
         try:
-            spec = importlib.util.find_spec(".".join(parts[:end]))
+            spec = importlib.machinery.PathFinder.find_spec(name, search)
+        except KeyError:  # a namespace package inside a package not imported: PathFinder wants the parent loaded
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
         except (ImportError, ValueError):
             spec = None
-        if spec is not None and spec.origin not in (None, "built-in", "frozen"):
-            return Path(spec.origin).resolve()
-    return None
+        if spec is None:
+            break
+        if spec.submodule_search_locations is None:  # a module, not a package
+            origin = spec.origin if spec.origin not in (None, "built-in", "frozen") else origin
+            break
+        if spec.origin not in (None, "namespace"):
+            origin = spec.origin
+            search = list(spec.submodule_search_locations)
+        else:  # a namespace package: the folders of that name on the search path
+            search = [os.path.join(d, parts[end - 1]) for d in search if os.path.isdir(os.path.join(d, parts[end - 1]))]
+    return Path(origin).resolve() if origin is not None else None
 
 
 def distribution_of(module: str) -> str | None:

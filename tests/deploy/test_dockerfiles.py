@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 from deploy.checks.dockerfiles import check_dockerfiles, check_image, dockerignored
 from deploy.checks.imports import check_image_imports, check_imports
-from deploy.images import IMAGES
+from deploy.images import IMAGES, ROOT
 
 
 def test_every_dockerfile_passes() -> None:
@@ -79,3 +81,21 @@ def test_the_inference_models_stage_follows_the_model_cache_layout() -> None:
     assert f"{CACHE_ENV}=/build/cache" in text
     assert f'cp -r "/build/cache/$(cat /build/cache/{POINTER_NAME})" /models' in text
     assert "COPY --from=models /models /opt/models" in text and "MODELS_DIR=/opt/models" in text
+
+
+def test_an_import_is_traced_to_its_distribution_without_importing_it() -> None:
+    """Namespace packages shared by several distributions included; importing to find out would load torch for the
+    models stage."""
+    probe = (
+        "import sys\n"
+        "from deploy.checks.imports import distribution_of\n"
+        "print(*(distribution_of(m) for m in sys.argv[1:]))\n"
+        "print(*(m for m in ('grpc', 'google.protobuf', 'PIL') if m in sys.modules))\n"
+    )
+    modules = ["google.api.annotations_pb2", "google.protobuf.descriptor_pb2", "grpc.aio", "PIL.Image"]
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *modules], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    owners, imported = result.stdout.split("\n")[:2]
+    assert owners.split() == ["googleapis-common-protos", "protobuf", "grpcio", "pillow"]
+    assert imported == ""
