@@ -3,11 +3,14 @@
 Both are claimed with a lease (`next_attempt_at` pushed forward, FOR UPDATE SKIP LOCKED), so replicas never work on
 the same row at once and a crashed worker's rows come back when the lease ends. A failure backs off exponentially.
 
-Settling (complete, postpone, delete) never waits for a row lock either: a row locked by someone else is being
-rewritten by a refresh that is saving the same creator (store.save_fetch upserts its analyses and outbox rows in one
-transaction), and that refresh supersedes the settlement: it re-arms the row, and the row is claimed again. A
-multi-row settle that waited instead would hold the rows it had already updated while the refresh waited for them:
-a deadlock, and PostgreSQL would abort one side of it (the search, when its save ran out of attempts).
+The background components' settling (complete, postpone, delete) never waits for a row lock either: a row locked by
+someone else is being rewritten by a refresh that is saving the same creator (store.save_fetch upserts its analyses
+and outbox rows in one transaction), and that refresh supersedes the settlement: it re-arms the row, and the row is
+claimed again. A multi-row settle that waited instead would hold the rows it had already updated while the refresh
+waited for them: a deadlock, and PostgreSQL would abort one side of it (the search, when its save ran out of
+attempts). A search completing the analyses it saved itself may wait (`skip_locked=False`, one statement per row
+instead of two): it holds its creator's fetch lock, so no save of that creator runs, and the settles it can wait for
+never wait themselves, so no cycle can form.
 """
 
 from __future__ import annotations
@@ -32,14 +35,20 @@ UPDATE creator.post_analyses a SET attempts = a.attempts + 1, next_attempt_at = 
 RETURNING a.post_id, a.creator_id, p.caption
 """
 
-COMPLETE_ANALYSIS = """
+COMPLETE_ANALYSIS_SET = """
 UPDATE creator.post_analyses SET state = 'done', last_error = '', status = $3, sentiment = $4, sentiment_score = $5,
        language = $6, language_confidence = $7, category = $8, category_score = $9, top_categories = $10::jsonb,
        sentiment_confidence = $11, sentiment_skipped = $12, category_skipped = $13, embedding = $14::text::vector,
        analysed_at = now()
+"""
+COMPLETE_ANALYSIS = COMPLETE_ANALYSIS_SET + " WHERE post_id = $1 AND caption_md5 = md5($2)"
+COMPLETE_ANALYSIS_UNLESS_LOCKED = (
+    COMPLETE_ANALYSIS_SET
+    + """
  WHERE post_id = (SELECT post_id FROM creator.post_analyses
                    WHERE post_id = $1 AND caption_md5 = md5($2) FOR UPDATE SKIP LOCKED)
 """
+)
 
 POSTPONE_ANALYSES = """
 UPDATE creator.post_analyses SET last_error = $2,
@@ -91,12 +100,15 @@ async def claim_analyses(conn: asyncpg.Connection, limit: int, lease_s: float) -
     return [DueAnalysis(row["post_id"], row["creator_id"], row["caption"] or "") for row in rows]
 
 
-async def complete_analyses(conn: asyncpg.Connection, done: Sequence[tuple[str, str, CaptionAnalysis]]) -> None:
-    """Saves results, each only if the caption it was computed from is still the post's caption."""
+async def complete_analyses(
+    conn: asyncpg.Connection, done: Sequence[tuple[str, str, CaptionAnalysis]], *, skip_locked: bool
+) -> None:
+    """Saves results, each only if the caption it was computed from is still the post's caption; with `skip_locked`,
+    only to rows no one else holds (see the module's docstring for who may wait)."""
     if not done:
         return
     await conn.executemany(
-        COMPLETE_ANALYSIS,
+        COMPLETE_ANALYSIS_UNLESS_LOCKED if skip_locked else COMPLETE_ANALYSIS,
         [
             (
                 post_id,

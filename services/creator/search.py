@@ -195,7 +195,7 @@ class SearchService:
         )
         if isinstance(analysed, str):
             log.warning("inference unavailable; analysis left pending", extra={"reason": analysed})
-        await self._completer.settle(conn, saved.pending, analysed)
+        await self._completer.settle(conn, saved.pending, analysed, by_search=True)
         await self._embedder.settle_bio(conn, saved.creator_id, bio)
         if relay_error:
             log.warning("cdn unavailable; media jobs left in the outbox", extra={"reason": relay_error})

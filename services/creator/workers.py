@@ -199,14 +199,22 @@ class AnalysisCompleter(BackgroundComponent):
             return str(exc)
 
     async def settle(
-        self, conn: asyncpg.Connection, due: Sequence[backlog.DueAnalysis], analysed: list[CaptionAnalysis] | str
+        self,
+        conn: asyncpg.Connection,
+        due: Sequence[backlog.DueAnalysis],
+        analysed: list[CaptionAnalysis] | str,
+        *,
+        by_search: bool = False,
     ) -> None:
-        """Stores the results of `analyse`, or postpones the rows (with backoff) when it has none."""
+        """Stores the results of `analyse`, or postpones the rows (with backoff) when it has none. `by_search`: the
+        rows are those a search saved and holds its creator's fetch lock for, so it may wait for them (backlog.py)."""
         if isinstance(analysed, str):
             await backlog.postpone_analyses(conn, [item.post_id for item in due], analysed, self._max_backoff_s)
             return
         await backlog.complete_analyses(
-            conn, [(item.post_id, item.caption, result) for item, result in zip(due, analysed, strict=True)]
+            conn,
+            [(item.post_id, item.caption, result) for item, result in zip(due, analysed, strict=True)],
+            skip_locked=not by_search,
         )
 
     async def run_once(self) -> int:

@@ -104,9 +104,8 @@ async def test_settling_analyses_skips_the_one_a_refresh_is_saving_and_the_refre
         await refresh.execute(store.MARK_ANALYSIS_PENDING, ids[-1], fetched.creator_id, captions[ids[-1]], 0)
         await asyncio.wait_for(backlog.postpone_analyses(completer, ids, "inference down", 60), WAITS_S)
         result = CaptionAnalysis("analyzed", "positive", 0.8, "en", 0.99, "food", 0.7, sentiment_confidence=0.9)
-        await asyncio.wait_for(
-            backlog.complete_analyses(completer, [(pid, captions[pid], result) for pid in ids]), WAITS_S
-        )
+        done = [(pid, captions[pid], result) for pid in ids]
+        await asyncio.wait_for(backlog.complete_analyses(completer, done, skip_locked=True), WAITS_S)
         await asyncio.wait_for(
             refresh.execute(store.MARK_ANALYSIS_PENDING, ids[0], fetched.creator_id, "caption 0 edited", 0), WAITS_S
         )
